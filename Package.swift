@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+//
+// DuoGuard Worker: a Kafka moderation worker running the DuoGuard-1B classifier on CPU.
+// Swift 6 language mode (tools version 6.0) means complete strict concurrency checking.
+import PackageDescription
+
+/// Optimise the C kernels even in debug builds: the parity tests run the full forward pass,
+/// and `-O0` C would make them needlessly slow without making them more exact.
+let kernelCSettings: [CSetting] = [
+    .unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"]),
+]
+
+let package = Package(
+    name: "duoguard-worker",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "duoguard", targets: ["duoguard"]),
+        .library(name: "Kafka", targets: ["Kafka"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "Inference", targets: ["Inference"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // librdkafka from the system (Debian: librdkafka-dev), never vendored.
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"]), .brew(["librdkafka"])]
+        ),
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "CKernels",
+            cSettings: kernelCSettings
+        ),
+        .target(name: "Tokenizer"),
+        .target(
+            name: "Inference",
+            dependencies: [
+                "CKernels",
+                "Tokenizer",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "duoguard",
+            dependencies: [
+                "Kafka",
+                "Tokenizer",
+                "Inference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// The DuoGuard model module (issue 4).

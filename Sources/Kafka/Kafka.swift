@@ -1,0 +1,1 @@
+// The Kafka layer over librdkafka (issue 2).
