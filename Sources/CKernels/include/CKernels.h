@@ -1,5 +1,89 @@
-// CKernels: block formats, quantization and matrix-multiply kernels in C.
+// CKernels: ggml-compatible block formats, quantization and matrix-multiply kernels.
+//
+// This header is the contract between the C kernels and the Swift `Inference` module.
+// Every kernel has a portable scalar reference (`*_ref`), which is the oracle in tests;
+// the public entry points dispatch at run time to the fastest implementation the CPU
+// supports (AVX2/FMA where present) and fall back to the reference elsewhere.
 #ifndef DUOGUARD_CKERNELS_H
 #define DUOGUARD_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Elements per quantization block (ggml's QK8_0 / QK4_0).
+#define CK_QK 32
+
+/// IEEE half-precision bits.
+typedef uint16_t ck_fp16;
+
+/// ggml block_q8_0: 34 bytes; value = d * qs[j].
+typedef struct {
+    ck_fp16 d;
+    int8_t qs[CK_QK];
+} ck_block_q8_0;
+
+/// ggml block_q4_0: 18 bytes; element j (j < 16) is the low nibble of qs[j], element j + 16
+/// its high nibble; value = d * (nibble - 8).
+typedef struct {
+    ck_fp16 d;
+    uint8_t qs[CK_QK / 2];
+} ck_block_q4_0;
+
+/// Tensor element types, numbered as ggml's `ggml_type` (and so as GGUF stores them).
+typedef enum {
+    CK_TYPE_F32 = 0,
+    CK_TYPE_F16 = 1,
+    CK_TYPE_Q4_0 = 2,
+    CK_TYPE_Q8_0 = 8,
+    CK_TYPE_BF16 = 30,
+} ck_type;
+
+// --- scalar conversions ----------------------------------------------------------------
+float ck_fp16_to_fp32(ck_fp16 h);
+ck_fp16 ck_fp32_to_fp16(float f);          // round to nearest even, as ggml/numpy
+float ck_bf16_to_fp32(uint16_t b);
+
+// --- rows ------------------------------------------------------------------------------
+/// Bytes used by `n` elements of `type` (`n` a multiple of CK_QK for block types); 0 if unknown type.
+size_t ck_row_size(ck_type type, int64_t n);
+/// Quantize `n` floats (n % CK_QK == 0) exactly as ggml's reference quantizers do (bit-identical).
+void ck_quantize_row_q8_0(const float *x, ck_block_q8_0 *y, int64_t n);
+void ck_quantize_row_q4_0(const float *x, ck_block_q4_0 *y, int64_t n);
+/// Any supported type -> f32.
+void ck_dequantize_row(ck_type type, const void *x, float *y, int64_t n);
+
+// --- matrix multiply -------------------------------------------------------------------
+/// Y[t * ldy + r] = sum_k W[r, k] * X[t, k] for t in [0, n_tokens), r in [row_begin, row_end).
+///
+/// W is `rows x k` row-major in `type` (k % CK_QK == 0 for block types).
+/// X (the activations) must be prepared with `ck_prepare_activations` for that weight type:
+/// for Q8_0/Q4_0 weights it is the activations quantized to Q8_0 per 32-block (as ggml does),
+/// for F32/F16/BF16 weights it is the f32 activations themselves.
+/// Callers split [0, rows) into ranges across threads; each call touches only its rows of Y.
+void ck_matmul(ck_type type, const void *W, int64_t k,
+               const void *X, int64_t n_tokens,
+               float *Y, int64_t ldy, int64_t row_begin, int64_t row_end);
+/// The portable scalar reference of `ck_matmul`: the oracle in tests.
+void ck_matmul_ref(ck_type type, const void *W, int64_t k,
+                   const void *X, int64_t n_tokens,
+                   float *Y, int64_t ldy, int64_t row_begin, int64_t row_end);
+
+/// Bytes that `ck_prepare_activations` writes for `n_tokens` rows of length `k`.
+size_t ck_activations_size(ck_type weight_type, int64_t k, int64_t n_tokens);
+/// Converts f32 activations (`n_tokens x k`, row stride `ldx` floats) into the layout
+/// `ck_matmul` wants for `weight_type` (Q8_0 blocks per token row for quantized weights).
+void ck_prepare_activations(ck_type weight_type, const float *x, int64_t ldx,
+                            int64_t k, int64_t n_tokens, void *out);
+
+/// Name of the implementation `ck_matmul` dispatches to on this CPU ("avx2", "scalar").
+const char *ck_kernel_name(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
