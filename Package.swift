@@ -62,6 +62,7 @@ let package = Package(
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer"]),
     ]
 )

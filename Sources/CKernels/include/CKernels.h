@@ -62,7 +62,9 @@ void ck_dequantize_row(ck_type type, const void *x, float *y, int64_t n);
 /// W is `rows x k` row-major in `type` (k % CK_QK == 0 for block types).
 /// X (the activations) must be prepared with `ck_prepare_activations` for that weight type:
 /// for Q8_0/Q4_0 weights it is the activations quantized to Q8_0 per 32-block (as ggml does),
-/// for F32/F16/BF16 weights it is the f32 activations themselves.
+/// for F32/F16/BF16 weights it is the f32 activations themselves. The byte layout of X is
+/// internal to CKernels (docs/kernels.md): only `ck_prepare_activations` writes it, and it is
+/// valid for both `ck_matmul` and `ck_matmul_ref` whatever implementation is dispatched.
 /// Callers split [0, rows) into ranges across threads; each call touches only its rows of Y.
 void ck_matmul(ck_type type, const void *W, int64_t k,
                const void *X, int64_t n_tokens,
@@ -80,7 +82,15 @@ void ck_prepare_activations(ck_type weight_type, const float *x, int64_t ldx,
                             int64_t k, int64_t n_tokens, void *out);
 
 /// Name of the implementation `ck_matmul` dispatches to on this CPU ("avx2", "scalar").
+/// The environment variable DUOGUARD_KERNELS=scalar (read once, at first use) forces the
+/// scalar reference.
 const char *ck_kernel_name(void);
+/// Overrides the dispatch for the whole process (tests, A/B benchmarks): "scalar", "avx2"
+/// (ignored with return 0 when the CPU lacks it) or NULL to re-detect (honouring
+/// DUOGUARD_KERNELS). Returns 1 if the requested implementation is now active. Not meant to
+/// be called while other threads are inside ck_matmul/ck_prepare_activations: activations
+/// prepared under one implementation are valid for every other (the layout is shared).
+int ck_set_kernels(const char *name);
 
 #ifdef __cplusplus
 }
