@@ -12,7 +12,7 @@ let kernelCSettings: [CSetting] = [
 
 let package = Package(
     name: "duoguard-worker",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "duoguard", targets: ["duoguard"]),
         .library(name: "Kafka", targets: ["Kafka"]),

@@ -1,1 +1,0 @@
-// The Kafka layer over librdkafka (issue 2).

@@ -1,0 +1,199 @@
+import CRdKafka
+import Dispatch
+import Logging
+
+/// Owns one librdkafka handle (`rd_kafka_t`) and the callbacks librdkafka calls on it.
+///
+/// Internal: no librdkafka pointer leaves the `Kafka` module. librdkafka handles are
+/// thread-safe, so this type is `@unchecked Sendable`; callbacks find their context through
+/// `rd_kafka_opaque`, set to this object's `callbacks`.
+final class RdKafkaClient: @unchecked Sendable {
+    let handle: OpaquePointer
+    let callbacks: RdKafkaCallbacks
+    private let unmanagedCallbacks: Unmanaged<RdKafkaCallbacks>
+
+    enum Kind {
+        case consumer, producer
+    }
+
+    init(kind: Kind, properties: [String: String], callbacks: RdKafkaCallbacks) throws(KafkaError) {
+        guard let conf = rd_kafka_conf_new() else {
+            throw .configuration("librdkafka could not allocate a configuration")
+        }
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
+            let result = rd_kafka_conf_set(conf, key, value, &errorBuffer, errorBuffer.count)
+            if result != RD_KAFKA_CONF_OK {
+                rd_kafka_conf_destroy(conf)
+                let detail = errorBuffer.nulTerminatedString
+                let shown = KafkaConfiguration.isSecret(key) ? "[redacted]" : value
+                throw .configuration("property '\(key)'='\(shown)' rejected: \(detail)")
+            }
+        }
+        // Route librdkafka's logs to swift-log, and errors/rebalances/deliveries to `callbacks`.
+        rd_kafka_conf_set_log_cb(conf) { rk, level, facility, message in
+            guard let rk, let context = RdKafkaCallbacks.from(rk) else { return }
+            context.log(level: level, facility: facility, message: message)
+        }
+        rd_kafka_conf_set_error_cb(conf) { rk, code, reason, opaque in
+            guard let opaque else { return }
+            let context = Unmanaged<RdKafkaCallbacks>.fromOpaque(opaque).takeUnretainedValue()
+            let text = reason.map { String(cString: $0) } ?? ""
+            var error = KafkaError(
+                code: rd_kafka_resp_err_t(rawValue: code), context: "librdkafka", detail: text)
+            if code == RD_KAFKA_RESP_ERR__FATAL.rawValue, let rk {
+                var buffer = [CChar](repeating: 0, count: 512)
+                let fatal = rd_kafka_fatal_error(rk, &buffer, buffer.count)
+                error = KafkaError(code: fatal, context: "fatal", detail: buffer.nulTerminatedString)
+                error.isFatal = true
+            }
+            context.onError?(error)
+        }
+        if callbacks.onRebalance != nil {
+            rd_kafka_conf_set_rebalance_cb(conf) { rk, code, partitions, opaque in
+                guard let rk, let opaque, let partitions else { return }
+                let context = Unmanaged<RdKafkaCallbacks>.fromOpaque(opaque).takeUnretainedValue()
+                context.onRebalance?(rk, code, partitions)
+            }
+        }
+        if callbacks.onDelivery != nil {
+            rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
+                guard let opaque, let message else { return }
+                let context = Unmanaged<RdKafkaCallbacks>.fromOpaque(opaque).takeUnretainedValue()
+                context.onDelivery?(message)
+            }
+        }
+        let unmanaged = Unmanaged.passRetained(callbacks)
+        rd_kafka_conf_set_opaque(conf, unmanaged.toOpaque())
+
+        let type = kind == .consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER
+        guard let handle = rd_kafka_new(type, conf, &errorBuffer, errorBuffer.count) else {
+            // On failure the configuration is still ours.
+            rd_kafka_conf_destroy(conf)
+            unmanaged.release()
+            throw .configuration("cannot create Kafka client: \(errorBuffer.nulTerminatedString)")
+        }
+        self.handle = handle
+        self.callbacks = callbacks
+        self.unmanagedCallbacks = unmanaged
+    }
+
+    /// Blocking librdkafka calls (commit, metadata, watermarks, admin) run here, off Swift's
+    /// cooperative thread pool, which must never block.
+    private let blockingQueue = DispatchQueue(label: "duoguard.kafka.blocking", attributes: .concurrent)
+
+    /// Runs a blocking librdkafka call on `blockingQueue` and awaits its result.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(KafkaError) -> T) async throws(KafkaError) -> T {
+        let result: Result<T, KafkaError> = await withCheckedContinuation { continuation in
+            blockingQueue.async {
+                continuation.resume(returning: Result { () throws(KafkaError) in try body() })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Destroys the handle (blocking until librdkafka's threads end). Call exactly once.
+    func destroy() {
+        rd_kafka_destroy(handle)
+        unmanagedCallbacks.release()
+    }
+
+    /// Topic names and partition counts known to the cluster; fails when no broker answers.
+    func topics(timeout: Duration) throws(KafkaError) -> [String: Int] {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let code = rd_kafka_metadata(handle, 1, nil, &metadata, Int32(clamping: timeout.milliseconds))
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+            let brokers = String(cString: rd_kafka_name(handle))
+            var error = KafkaError(code: code, context: "metadata request (\(brokers))")
+            if code == RD_KAFKA_RESP_ERR__TIMED_OUT || code == RD_KAFKA_RESP_ERR__TRANSPORT {
+                error.kind = .brokerUnreachable
+                error.message = "no broker answered within \(timeout): \(error.message)"
+            }
+            throw error
+        }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        var result: [String: Int] = [:]
+        for index in 0..<Int(metadata.pointee.topic_cnt) {
+            let topic = metadata.pointee.topics[index]
+            guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+            result[String(cString: topic.topic)] = Int(topic.partition_cnt)
+        }
+        return result
+    }
+
+    // MARK: topic partition lists
+
+    /// Builds an `rd_kafka_topic_partition_list_t`; the caller destroys it.
+    static func makeList(_ partitions: [KafkaTopicPartition]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+        let list = rd_kafka_topic_partition_list_new(Int32(max(partitions.count, 1)))!
+        for item in partitions {
+            let element = rd_kafka_topic_partition_list_add(list, item.topic, item.partition)!
+            element.pointee.offset = item.offset ?? Int64(RD_KAFKA_OFFSET_INVALID)
+        }
+        return list
+    }
+
+    /// Reads a list back; offsets librdkafka calls invalid become `nil`.
+    static func partitions(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> [KafkaTopicPartition] {
+        (0..<Int(list.pointee.cnt)).map { index in
+            let element = list.pointee.elems[index]
+            return KafkaTopicPartition(
+                topic: String(cString: element.topic),
+                partition: element.partition,
+                offset: element.offset < 0 ? nil : element.offset)
+        }
+    }
+
+    /// The first per-partition error in a list, if any.
+    static func firstError(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>, context: String) -> KafkaError? {
+        for index in 0..<Int(list.pointee.cnt) {
+            let element = list.pointee.elems[index]
+            if element.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                return KafkaError(
+                    code: element.err,
+                    context: "\(context) \(String(cString: element.topic))[\(element.partition)]")
+            }
+        }
+        return nil
+    }
+}
+
+/// The context librdkafka's C callbacks reach through the handle's opaque pointer.
+final class RdKafkaCallbacks: @unchecked Sendable {
+    let logger: Logger
+    /// Set before the handle exists and never changed afterwards.
+    var onError: (@Sendable (KafkaError) -> Void)?
+    var onRebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
+    var onDelivery: ((UnsafePointer<rd_kafka_message_t>) -> Void)?
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    static func from(_ rk: OpaquePointer) -> RdKafkaCallbacks? {
+        guard let opaque = rd_kafka_opaque(rk) else { return nil }
+        return Unmanaged<RdKafkaCallbacks>.fromOpaque(opaque).takeUnretainedValue()
+    }
+
+    /// Maps syslog levels (librdkafka's) to swift-log levels.
+    func log(level: Int32, facility: UnsafePointer<CChar>?, message: UnsafePointer<CChar>?) {
+        let swiftLevel: Logger.Level
+        switch level {
+        case ...3: swiftLevel = .error
+        case 4: swiftLevel = .warning
+        case 5: swiftLevel = .notice
+        case 6: swiftLevel = .info
+        default: swiftLevel = .debug
+        }
+        let text = message.map { String(cString: $0) } ?? ""
+        let facilityText = facility.map { String(cString: $0) } ?? ""
+        logger.log(level: swiftLevel, "\(text)", metadata: ["librdkafka.facility": "\(facilityText)"])
+    }
+}
+
+extension Array where Element == CChar {
+    /// The text of a C error buffer that librdkafka filled in.
+    var nulTerminatedString: String {
+        withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+}
