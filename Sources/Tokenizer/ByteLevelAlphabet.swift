@@ -1,0 +1,53 @@
+/// The GPT-2 "byte-level" alphabet: a bijection between the 256 byte values and 256 printable
+/// Unicode scalars, used by tokenizer.json to spell raw bytes as vocabulary strings
+/// (a space is "Ġ" = U+0120, a newline "Ċ" = U+010A).
+///
+/// The tokenizer works on raw bytes internally, so this table is only used at load time (to turn
+/// vocab and merge strings into bytes) and by `tokenID(_:)`.
+enum ByteLevelAlphabet {
+    /// Scalar value for each byte.
+    static let scalarForByte: [UInt32] = {
+        var table = [UInt32](repeating: 0, count: 256)
+        var next: UInt32 = 256
+        for b in 0..<256 {
+            let printable = (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b)
+            if printable {
+                table[b] = UInt32(b)
+            } else {
+                table[b] = next
+                next += 1
+            }
+        }
+        return table
+    }()
+
+    /// Byte for each scalar value below 324 (the largest mapped scalar is U+0143); -1 if unmapped.
+    static let byteForScalar: [Int16] = {
+        var table = [Int16](repeating: -1, count: 324)
+        for (b, s) in scalarForByte.enumerated() { table[Int(s)] = Int16(b) }
+        return table
+    }()
+
+    /// Converts the UTF-8 spelling of a byte-level token into the raw bytes it stands for.
+    /// Returns false (leaving `out` partially filled) if a scalar is outside the alphabet.
+    static func rawBytes(ofUTF8 utf8: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Bool {
+        var i = 0
+        while i < utf8.count {
+            // Only 1- and 2-byte sequences can be in the alphabet (all scalars < U+0800).
+            let b0 = utf8[i]
+            let v: Int
+            if b0 < 0x80 {
+                v = Int(b0)
+                i += 1
+            } else if b0 >= 0xC2, b0 < 0xE0, i + 1 < utf8.count {
+                v = Int(b0 & 0x1F) << 6 | Int(utf8[i + 1] & 0x3F)
+                i += 2
+            } else {
+                return false
+            }
+            guard v < byteForScalar.count, byteForScalar[v] >= 0 else { return false }
+            out.append(UInt8(byteForScalar[v]))
+        }
+        return true
+    }
+}

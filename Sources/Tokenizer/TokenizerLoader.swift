@@ -1,0 +1,191 @@
+/// Reads a tokenizer.json into the tables of a `TokenizerCore`.
+///
+/// Streams the `model.vocab` and `model.merges` sections (hundreds of thousands of entries)
+/// straight into byte tables; everything else is parsed into small `JSONValue`s and checked
+/// against what this implementation supports, so that an unexpected file fails at load with a
+/// message instead of producing wrong ids.
+enum TokenizerLoader {
+    static func load(_ json: UnsafeBufferPointer<UInt8>) throws(TokenizerError) -> TokenizerCore {
+        var reader = JSONReader(json)
+        var sections: [String: JSONValue] = [:]
+        var model: ModelSection?
+        guard reader.peek() == UInt8(ascii: "{") else { throw .malformed("top level is not an object") }
+        try reader.readObject { (r: inout JSONReader, key: String) throws(TokenizerError) in
+            if key == "model" {
+                model = try ModelSection.read(&r)
+            } else {
+                sections[key] = try r.readValue()
+            }
+        }
+        try reader.expectEnd()
+        guard let model else { throw .malformed("no model section") }
+
+        if let normalizer = sections["normalizer"], !normalizer.isNull {
+            throw .unsupported("normalizer \(normalizer["type"]?.string ?? "?")")
+        }
+        try checkPreTokenizer(sections["pre_tokenizer"] ?? .null)
+        try checkDecoder(sections["decoder"] ?? .null)
+        let post = try PostProcessor(sections["post_processor"] ?? .null)
+        let added = try addedTokens(sections["added_tokens"] ?? .array([]))
+        return try TokenizerCore(model: model, added: added, post: post)
+    }
+
+    /// The only pre-tokenizer provided: Llama-3's regex split followed by byte-level mapping.
+    static func checkPreTokenizer(_ json: JSONValue) throws(TokenizerError) {
+        guard let type = json["type"]?.string else {
+            throw json.isNull ? .unsupported("no pre_tokenizer (the Llama-3 split is required)")
+                : .malformed("pre_tokenizer without a type")
+        }
+        guard type == "Sequence", let steps = json["pretokenizers"]?.array, steps.count == 2 else {
+            throw .unsupported("pre_tokenizer \(type) (expected Sequence[Split, ByteLevel] as in Llama-3)")
+        }
+        let split = steps[0], byteLevel = steps[1]
+        guard split["type"]?.string == "Split" else {
+            throw .unsupported("pre_tokenizer step \(split["type"]?.string ?? "?") (expected Split)")
+        }
+        guard let pattern = split["pattern"]?["Regex"]?.string else {
+            throw .unsupported("Split pre-tokenizer without a Regex pattern")
+        }
+        guard pattern == Llama3PreTokenizer.pattern else {
+            throw .unsupported("Split pattern \(pattern) (only the Llama-3 pattern is implemented)")
+        }
+        guard split["behavior"]?.string == "Isolated", split["invert"]?.bool != true else {
+            throw .unsupported("Split behavior \(split["behavior"]?.string ?? "?") (expected Isolated)")
+        }
+        guard byteLevel["type"]?.string == "ByteLevel" else {
+            throw .unsupported("pre_tokenizer step \(byteLevel["type"]?.string ?? "?") (expected ByteLevel)")
+        }
+        guard byteLevel["use_regex"]?.bool == false else {
+            throw .unsupported("ByteLevel pre-tokenizer with use_regex (the GPT-2 split)")
+        }
+        guard byteLevel["add_prefix_space"]?.bool != true else {
+            throw .unsupported("ByteLevel pre-tokenizer with add_prefix_space")
+        }
+    }
+
+    static func checkDecoder(_ json: JSONValue) throws(TokenizerError) {
+        if json.isNull { return }
+        guard let type = json["type"]?.string else { throw .malformed("decoder without a type") }
+        guard type == "ByteLevel" else { throw .unsupported("decoder \(type) (expected ByteLevel)") }
+    }
+
+    struct AddedToken {
+        var id: Int32
+        var content: String
+        var special: Bool
+    }
+
+    static func addedTokens(_ json: JSONValue) throws(TokenizerError) -> [AddedToken] {
+        guard let entries = json.array else { throw .malformed("added_tokens is not an array") }
+        var out: [AddedToken] = []
+        for entry in entries {
+            guard let id = entry["id"]?.int, let id32 = Int32(exactly: id), id32 >= 0,
+                  let content = entry["content"]?.string
+            else { throw .malformed("added token without a valid id and content") }
+            for flag in ["lstrip", "rstrip", "single_word"] where entry[flag]?.bool == true {
+                throw .unsupported("added token \(content) with \(flag)")
+            }
+            out.append(AddedToken(id: id32, content: content, special: entry["special"]?.bool ?? false))
+        }
+        return out
+    }
+}
+
+/// The `model` section as read from the file, vocab and merges already in raw bytes.
+struct ModelSection {
+    var fields: [String: JSONValue] = [:]
+    /// Raw bytes of every vocab entry, concatenated; `vocabEntries` points into it.
+    var vocabArena: [UInt8] = []
+    var vocabEntries: [(start: Int, length: Int, id: Int32, mapped: Bool)] = []
+    /// Each merge as left bytes immediately followed by right bytes, so the merged token's
+    /// spelling is the contiguous range.
+    var mergeArena: [UInt8] = []
+    var mergeEntries: [(start: Int, leftLength: Int, rightLength: Int)] = []
+    var sawVocab = false
+    var sawMerges = false
+
+    static func read(_ r: inout JSONReader) throws(TokenizerError) -> ModelSection {
+        var section = ModelSection()
+        var keyScratch: [UInt8] = []
+        try r.readObjectRawKeys({ (r: inout JSONReader, key: [UInt8]) throws(TokenizerError) in
+            switch String(decoding: key, as: UTF8.self) {
+            case "vocab":
+                section.sawVocab = true
+                try section.readVocab(&r)
+            case "merges":
+                section.sawMerges = true
+                try section.readMerges(&r)
+            case let other:
+                section.fields[other] = try r.readValue()
+            }
+        }, scratch: &keyScratch)
+        return section
+    }
+
+    private mutating func readVocab(_ r: inout JSONReader) throws(TokenizerError) {
+        var scratch: [UInt8] = []
+        var arena: [UInt8] = []
+        var entries: [(start: Int, length: Int, id: Int32, mapped: Bool)] = []
+        arena.reserveCapacity(1 << 20)
+        entries.reserveCapacity(1 << 17)
+        try r.readObjectRawKeys({ (r: inout JSONReader, key: [UInt8]) throws(TokenizerError) in
+            let id = try r.readInt()
+            guard let id32 = Int32(exactly: id), id32 >= 0 else { throw .malformed("vocab id \(id) out of range") }
+            let start = arena.count
+            let mapped = key.withUnsafeBufferPointer { ByteLevelAlphabet.rawBytes(ofUTF8: $0, into: &arena) }
+            if !mapped {
+                // Not a byte-level spelling: keep its UTF-8 (what the reference's decoder emits),
+                // but such a token can never come out of byte-level BPE.
+                arena.removeSubrange(start...)
+                arena.append(contentsOf: key)
+            }
+            entries.append((start, arena.count - start, id32, mapped))
+        }, scratch: &scratch)
+        vocabArena = arena
+        vocabEntries = entries
+    }
+
+    private mutating func readMerges(_ r: inout JSONReader) throws(TokenizerError) {
+        var scratch: [UInt8] = []
+        var arena: [UInt8] = []
+        var entries: [(start: Int, leftLength: Int, rightLength: Int)] = []
+        arena.reserveCapacity(1 << 21)
+        entries.reserveCapacity(1 << 19)
+        try r.readArray { (r: inout JSONReader) throws(TokenizerError) in
+            let start = arena.count
+            var leftLength = 0
+            if r.peek() == UInt8(ascii: "\"") {
+                // "left right"
+                scratch.removeAll(keepingCapacity: true)
+                try r.readString(into: &scratch)
+                guard let space = scratch.firstIndex(of: 0x20),
+                      scratch[(space + 1)...].firstIndex(of: 0x20) == nil
+                else { throw .malformed("merge \"\(String(decoding: scratch, as: UTF8.self))\" is not two tokens") }
+                let ok = scratch.withUnsafeBufferPointer { p -> Bool in
+                    guard ByteLevelAlphabet.rawBytes(ofUTF8: UnsafeBufferPointer(rebasing: p[..<space]), into: &arena) else {
+                        return false
+                    }
+                    leftLength = arena.count - start
+                    return ByteLevelAlphabet.rawBytes(ofUTF8: UnsafeBufferPointer(rebasing: p[(space + 1)...]), into: &arena)
+                }
+                guard ok else { throw .unsupported("merge with a token outside the byte-level alphabet") }
+            } else {
+                // ["left", "right"]
+                var part = 0
+                try r.readArray { (r: inout JSONReader) throws(TokenizerError) in
+                    guard part < 2 else { throw .malformed("merge pair with more than two tokens") }
+                    scratch.removeAll(keepingCapacity: true)
+                    try r.readString(into: &scratch)
+                    let ok = scratch.withUnsafeBufferPointer { ByteLevelAlphabet.rawBytes(ofUTF8: $0, into: &arena) }
+                    guard ok else { throw .unsupported("merge with a token outside the byte-level alphabet") }
+                    if part == 0 { leftLength = arena.count - start }
+                    part += 1
+                }
+                guard part == 2 else { throw .malformed("merge pair without two tokens") }
+            }
+            entries.append((start, leftLength, arena.count - start - leftLength))
+        }
+        mergeArena = arena
+        mergeEntries = entries
+    }
+}
