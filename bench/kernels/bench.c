@@ -1,0 +1,179 @@
+// Micro-benchmark of the CKernels matmul: scalar reference vs dispatched (AVX2) kernels,
+// Q8_0 and Q4_0 weights at Llama-3.2-1B shapes, 1 and 2 threads (rows split in two ranges,
+// as the Swift caller does). Built and run by bench/kernels/run.sh.
+//
+// usage: ck-bench [--quick] [--no-ref] [--shape ROWSxK] [--tokens N]
+#include "CKernels.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+// CPU time of the calling thread: robust to other processes time-slicing this shared machine
+// (not to cache contention). Every figure below is computed from it; wall time is printed too.
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+// Same instruction mix as /work/shared/tools/cpu-peak.c (6 chains of vpmaddubsw + vpmaddwd +
+// vpaddd, 32 MACs each), timed with thread CPU time.
+__attribute__((target("avx2"))) static double int8_peak_gmacs(void) {
+    const long iters = 30000000;
+    __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(5), one = _mm256_set1_epi16(1);
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
+    double best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = cpu_now();
+        for (long i = 0; i < iters; i++) {
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), one));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(b, a), one));
+            s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(_mm256_maddubs_epi16(a, a), one));
+            s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(_mm256_maddubs_epi16(b, b), one));
+            s4 = _mm256_add_epi32(s4, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), one));
+            s5 = _mm256_add_epi32(s5, _mm256_madd_epi16(_mm256_maddubs_epi16(b, a), one));
+            __asm__ volatile("" : "+x"(a), "+x"(b));
+        }
+        double dt = cpu_now() - t0;
+        if (dt < best) best = dt;
+    }
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3)), _mm256_add_epi32(s4, s5));
+    volatile int sink = _mm256_extract_epi32(s, 0);
+    (void)sink;
+    return (double)iters * 6 * 32 / best / 1e9;
+}
+#else
+static double int8_peak_gmacs(void) { return 0; }
+#endif
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static float frand(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((rng >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
+}
+
+typedef struct {
+    int ref;
+    ck_type type;
+    const void *W, *X;
+    int64_t k, n, rows, r0, r1;
+    float *Y;
+    double cpu;
+} job;
+
+static void *run_job(void *p) {
+    job *j = p;
+    double t0 = cpu_now();
+    if (j->ref) ck_matmul_ref(j->type, j->W, j->k, j->X, j->n, j->Y, j->rows, j->r0, j->r1);
+    else ck_matmul(j->type, j->W, j->k, j->X, j->n, j->Y, j->rows, j->r0, j->r1);
+    j->cpu = cpu_now() - t0;
+    return NULL;
+}
+
+// Returns the best (over repetitions) per-call time: the largest thread CPU time of the call.
+// *wall gets the best wall time.
+static double time_matmul(int ref, int threads, ck_type type, const void *W, const void *X, int64_t k,
+                          int64_t n, int64_t rows, float *Y, double min_seconds, double *wall) {
+    double best = 1e30, best_wall = 1e30, total = 0;
+    int reps = 0;
+    do {
+        job jobs[2];
+        pthread_t th[2];
+        double t0 = now();
+        for (int i = 0; i < threads; i++) {
+            // split on a multiple of 16 rows
+            int64_t cut = ((rows / threads) + 15) / 16 * 16;
+            jobs[i] = (job){ref, type, W, X, k, n, rows, i == 0 ? 0 : cut, i == threads - 1 ? rows : cut, Y, 0};
+            if (threads == 1) jobs[i].r1 = rows;
+        }
+        if (threads == 1) run_job(&jobs[0]);
+        else {
+            for (int i = 0; i < threads; i++) pthread_create(&th[i], NULL, run_job, &jobs[i]);
+            for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+        }
+        double dt = now() - t0, cpu = 0;
+        for (int i = 0; i < threads; i++) cpu = jobs[i].cpu > cpu ? jobs[i].cpu : cpu;
+        if (cpu < best) best = cpu;
+        if (dt < best_wall) best_wall = dt;
+        total += dt;
+        reps++;
+    } while (total < min_seconds && reps < 50);
+    *wall = best_wall;
+    return best;
+}
+
+int main(int argc, char **argv) {
+    int quick = 0, with_ref = 1;
+    int64_t only_rows = 0, only_k = 0, only_n = 0;
+    double peak1 = 0, peak2 = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--no-ref")) with_ref = 0;
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc) sscanf(argv[++i], "%ldx%ld", &only_rows, &only_k);
+        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) only_n = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--peak") && i + 2 < argc) { peak1 = atof(argv[++i]); peak2 = atof(argv[++i]); }
+    }
+    const int64_t shapes[][2] = {{2048, 2048}, {8192, 2048}, {2048, 8192}, {512, 2048}};
+    const int64_t tokens[] = {64, 512};
+    const ck_type types[] = {CK_TYPE_Q8_0, CK_TYPE_Q4_0};
+    const double own_peak = int8_peak_gmacs();
+    printf("kernel: %s; int8 peak (cpu-peak mix, 1 thread, CPU time): %.1f GMAC/s\n", ck_kernel_name(), own_peak);
+    if (peak1 <= 0) peak1 = own_peak;
+    if (peak2 <= 0) peak2 = 2 * own_peak;
+    printf("GMAC/s from per-thread CPU time (2 threads: slowest thread); %%peak vs %.1f (1 thr) / %.1f (2 thr)\n", peak1, peak2);
+    printf("%-5s %-11s %4s %3s | %10s | %10s %6s %6s | %9s | %7s\n", "type", "shape", "tok", "thr", "ref GMAC/s",
+           "fast GMAC/s", "%peak", "x ref", "wall GMAC/s", "prep ms");
+    for (int s = 0; s < (quick ? 2 : 3); s++) {
+        const int64_t rows = shapes[s][0], k = shapes[s][1];
+        if (only_rows && (rows != only_rows || k != only_k)) continue;
+        float *wf = malloc(sizeof(float) * rows * k);
+        for (int64_t i = 0; i < rows * k; i++) wf[i] = frand() * 0.05f;
+        for (int ti = 0; ti < 2; ti++) {
+            const ck_type type = types[ti];
+            void *W = malloc(ck_row_size(type, rows * k));
+            for (int64_t r = 0; r < rows; r++) {
+                if (type == CK_TYPE_Q8_0) ck_quantize_row_q8_0(wf + r * k, (ck_block_q8_0 *)((char *)W + ck_row_size(type, k) * r), k);
+                else ck_quantize_row_q4_0(wf + r * k, (ck_block_q4_0 *)((char *)W + ck_row_size(type, k) * r), k);
+            }
+            for (int ni = 0; ni < 2; ni++) {
+                const int64_t n = only_n ? only_n : tokens[ni];
+                if (only_n && ni) break;
+                float *x = malloc(sizeof(float) * n * k);
+                for (int64_t i = 0; i < n * k; i++) x[i] = frand();
+                void *X = malloc(ck_activations_size(type, k, n));
+                double tp = now();
+                ck_prepare_activations(type, x, k, k, n, X);
+                tp = now() - tp;
+                float *Y = malloc(sizeof(float) * n * rows);
+                const double macs = (double)rows * k * n;
+                for (int threads = 1; threads <= 2; threads++) {
+                    double tref = 0, wall_ref = 0, wall = 0;
+                    if (with_ref && !(quick && threads == 2)) tref = time_matmul(1, threads, type, W, X, k, n, rows, Y, 0.0, &wall_ref);
+                    double tf = time_matmul(0, threads, type, W, X, k, n, rows, Y, 0.5, &wall);
+                    const double peak = threads == 1 ? peak1 : peak2;
+                    printf("%-5s %5ldx%-5ld %4ld %3d | %10.2f | %10.1f %5.0f%% %6.1f | %9.1f | %7.2f\n",
+                           type == CK_TYPE_Q8_0 ? "Q8_0" : "Q4_0", rows, k, n, threads,
+                           tref > 0 ? macs / tref / 1e9 : 0.0, macs / tf / 1e9,
+                           peak > 0 ? 100.0 * macs / tf / 1e9 / peak : 0.0, tref > 0 ? tref / tf : 0.0,
+                           macs / wall / 1e9, tp * 1e3);
+                    fflush(stdout);
+                }
+                free(Y); free(X); free(x);
+            }
+            free(W);
+        }
+        free(wf);
+    }
+    return 0;
+}
