@@ -15,6 +15,7 @@ struct DuoGuard: AsyncParsableCommand {
             """,
         version: BuildInfo.version,
         subcommands: [
+            TokenizeCommand.self,
         ]
     )
 }

@@ -1,0 +1,172 @@
+import ArgumentParser
+import Foundation
+import Tokenizer
+
+/// `duoguard tokenize`: prints the token ids the classifier would see, one JSON object per
+/// input, so that a deployment's tokenizer file can be checked against the reference and
+/// long inputs spotted (`truncated`).
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Print the token ids of texts, one JSON object per input.",
+        discussion: """
+            Inputs are the TEXT arguments; without them, each stdin line (split on \\n only) is \
+            one input, or with --jsonl each stdin line is a JSON object {"text": "..."} (so a \
+            text can hold newlines). Output per input: {"ids": [...], "truncated": false}, or \
+            {"error": "..."} for input that is not valid UTF-8 / not valid JSON (exit status 1).
+            """
+    )
+
+    @Option(name: .long, help: "A tokenizer.json file or a model directory holding one.")
+    var tokenizer: String
+
+    @Flag(name: .long, help: "Do not add the post-processor's special tokens (no BOS).")
+    var noSpecial = false
+
+    @Option(name: .long, help: "Truncate to at most N ids (special tokens included), as the reference does.")
+    var maxTokens: Int?
+
+    @Flag(name: .long, help: "Read one JSON object {\"text\": ...} per stdin line.")
+    var jsonl = false
+
+    @Option(name: .long, help: ArgumentHelp("Benchmark: encode all inputs N times and print timings.", visibility: .hidden))
+    var benchRepeat: Int?
+
+    @Argument(help: "Texts to tokenize; read from stdin when absent.")
+    var texts: [String] = []
+
+    func validate() throws {
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if let benchRepeat, benchRepeat < 1 { throw ValidationError("--bench-repeat must be at least 1") }
+    }
+
+    func run() throws {
+        let started = ContinuousClock.now
+        let tok: Tokenizer
+        do {
+            tok = try Tokenizer(contentsOf: URL(fileURLWithPath: tokenizer))
+        } catch {
+            throw error  // printed as "Error: tokenizer: ...", exit status 1 (not a usage error)
+        }
+        let loaded = ContinuousClock.now
+
+        var inputs: [Result<[UInt8], InputError>] = []
+        if !texts.isEmpty {
+            inputs = texts.map { .success(Array($0.utf8)) }
+        } else {
+            for line in Self.stdinLines() {
+                inputs.append(jsonl ? Self.parseJSONLine(line) : .success(line))
+            }
+        }
+
+        if let benchRepeat {
+            try bench(tok, inputs: inputs, repeat: benchRepeat, loadTime: loaded - started)
+            return
+        }
+
+        var out = OutputBuffer()
+        var failed = false
+        for input in inputs {
+            switch input {
+            case .success(let bytes):
+                do {
+                    let t = try tok.encode(utf8: bytes, addSpecialTokens: !noSpecial, maxTokens: maxTokens)
+                    out.write("{\"ids\":[")
+                    for (k, id) in t.ids.enumerated() {
+                        if k > 0 { out.write(",") }
+                        out.write(String(id))
+                    }
+                    out.write("],\"truncated\":\(t.truncated)}\n")
+                } catch {
+                    failed = true
+                    out.write("{\"error\":\(Self.jsonString(error.description))}\n")
+                }
+            case .failure(let error):
+                failed = true
+                out.write("{\"error\":\(Self.jsonString(error.message))}\n")
+            }
+        }
+        out.flush()
+        if failed { throw ExitCode(1) }
+    }
+
+    /// Hidden measurement mode used by bench/tokenizer/run.sh: prints one JSON object with the
+    /// load time and the single-thread encode throughput over all inputs.
+    private func bench(_ tok: Tokenizer, inputs: [Result<[UInt8], InputError>], repeat count: Int, loadTime: Duration) throws {
+        let texts = inputs.compactMap { try? $0.get() }.map { String(decoding: $0, as: UTF8.self) }
+        var tokens = 0
+        var bytes = 0
+        for t in texts { bytes += t.utf8.count }
+        let start = ContinuousClock.now
+        for _ in 0..<count {
+            for t in texts { tokens += tok.encode(t, addSpecialTokens: !noSpecial, maxTokens: maxTokens).ids.count }
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let loadMS = (Double(loadTime.components.seconds) + Double(loadTime.components.attoseconds) * 1e-18) * 1000
+        print(
+            "{\"load_ms\":\(loadMS),\"inputs\":\(texts.count),\"repeat\":\(count),\"bytes\":\(bytes * count),"
+                + "\"tokens\":\(tokens),\"seconds\":\(seconds),\"tokens_per_s\":\(Double(tokens) / seconds)}")
+    }
+
+    struct InputError: Error {
+        var message: String
+    }
+
+    /// Stdin split on "\n" (the final line may lack it), as raw bytes: validity is checked by
+    /// the tokenizer, not repaired by a line reader.
+    static func stdinLines() -> [[UInt8]] {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        var lines: [[UInt8]] = []
+        var current: [UInt8] = []
+        for b in data {
+            if b == 0x0A {
+                lines.append(current)
+                current.removeAll(keepingCapacity: true)
+            } else {
+                current.append(b)
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
+    }
+
+    static func parseJSONLine(_ line: [UInt8]) -> Result<[UInt8], InputError> {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+              let text = object["text"] as? String
+        else { return .failure(InputError(message: "expected a JSON object with a string field \"text\"")) }
+        return .success(Array(text.utf8))
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Buffers stdout writes: one `write` per 64 KiB instead of one per id.
+struct OutputBuffer {
+    private var buffer: [UInt8] = []
+
+    mutating func write(_ s: String) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
