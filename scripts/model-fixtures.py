@@ -31,7 +31,11 @@ scripts/prepare-tokenizers.sh.
            end with (or consist only of) the pad id, a pad id in the middle;
   batches: [{members: [prompt index], logits}] from the padded batched forward (right padding
            with the pad id + attention mask), as Hugging Face users run it;
-  texts (tiny-a only): [{text, ids (HF tokenizers, truncation 512), logits}] for end-to-end tests.
+  texts (tiny-a only): [{text, ids (HF tokenizers, truncation 512), logits}] for end-to-end tests;
+  quantized: {"Q8_0": [logits per prompt], "Q4_0": [...]}: the same fp32 forward with every
+           matrix (embedding included, head excluded) rounded through ggml's Q8_0 / Q4_0
+           (the `gguf` package's reference quantizers). Our quantized path differs from these
+           only by the 8-bit activation quantization, which bounds that error tightly.
 """
 import json
 import math
@@ -208,6 +212,22 @@ def forward_batch(model, batch, pad):
         return model(input_ids=ids, attention_mask=mask).logits.tolist()
 
 
+def quantized_reference(spec, prompts):
+    """Logits of the model whose matrices went through ggml's quantizers (weights only)."""
+    from gguf import GGMLQuantizationType, quants
+    out = {}
+    for qtype in (GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q4_0):
+        model = build_model(spec)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if p.ndim == 2 and not name.startswith("score"):
+                    a = p.numpy().astype(np.float32)
+                    q = quants.dequantize(quants.quantize(a, qtype), qtype).reshape(a.shape)
+                    p.copy_(torch.from_numpy(q))
+        out[qtype.name] = [forward_single(model, ids) for ids in prompts]
+    return out
+
+
 def generate(name, spec):
     rng = np.random.default_rng(spec["seed"])
     model = build_model(spec)
@@ -249,6 +269,7 @@ def generate(name, spec):
     elif spec["vocab_size"] == 128256:
         print(f"warning: {TOKENIZER} missing; no end-to-end texts", file=sys.stderr)
 
+    ref["quantized"] = quantized_reference(spec, prompts)
     all_logits = [l for p in ref["prompts"] for l in p["logits"]]
     print(f"{name}: logits range [{min(all_logits):.3f}, {max(all_logits):.3f}]", file=sys.stderr)
     with open(os.path.join(directory, "reference.json"), "w") as f:

@@ -1,0 +1,24 @@
+import Foundation
+
+/// The classifier's output for one input.
+public struct Classification: Sendable, Equatable {
+    /// One logit per category, in `DuoGuardModel.categoryNames` order.
+    public var logits: [Float]
+    /// sigmoid(logit) per category: independent probabilities (multi-label).
+    public var probabilities: [Float]
+
+    public init(logits: [Float]) {
+        self.logits = logits
+        probabilities = logits.map { Float(1 / (1 + exp(-Double($0)))) }
+    }
+
+    public var maxProbability: Float { probabilities.max() ?? 0 }
+
+    /// Unsafe when the largest probability exceeds the threshold (the model card's rule).
+    public func isUnsafe(threshold: Float) -> Bool { maxProbability > threshold }
+
+    /// Indices of the categories whose probability exceeds the threshold.
+    public func categories(over threshold: Float) -> [Int] {
+        probabilities.indices.filter { probabilities[$0] > threshold }
+    }
+}

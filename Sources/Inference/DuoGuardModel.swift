@@ -1,0 +1,122 @@
+import CKernels
+import Foundation
+import Logging
+import Tokenizer
+
+/// The DuoGuard classifier, ready to score token sequences.
+///
+/// Load a GGUF file written by `duoguard convert` (weights memory-mapped, no copy), or a
+/// Hugging Face directory (converted to f32 on the fly into an unlinked temporary file,
+/// then mapped the same way).
+///
+/// `classify` is NOT reentrant: it reuses one preallocated run state and one thread pool,
+/// so call it from one thread at a time (a worker owns one model per inference thread).
+/// Properties are immutable and safe to read from anywhere.
+public final class DuoGuardModel: @unchecked Sendable {
+    /// The 12 DuoGuard categories, in logit order.
+    public static let categoryNames: [String] = [
+        "Violent crimes", "Non-violent crimes", "Sex-related crimes", "Child sexual exploitation",
+        "Specialized advice", "Privacy", "Intellectual property", "Indiscriminate weapons",
+        "Hate", "Suicide and self-harm", "Sexual content", "Jailbreak prompts",
+    ]
+
+    public let config: ModelConfig
+    public let identity: ModelIdentity
+    public let tokenizer: Tokenizer
+    public let options: ModelOptions
+    /// Name of the matrix-multiply kernel in use ("avx2", "scalar", ...).
+    public var kernelName: String { String(cString: ck_kernel_name()) }
+    let file: GGUFFile
+    private let transformer: Transformer
+    private let budget: Int
+
+    private init(file: GGUFFile, tokenizer: Tokenizer?, options: ModelOptions) throws(ModelFileError) {
+        let config = try ModelConfig(gguf: file)
+        let weights = try ModelWeights(file: file, config: config)
+        if let tokenizer {
+            self.tokenizer = tokenizer
+        } else {
+            guard let json = file[GGUFNames.tokenizerJSON]?.stringValue else {
+                throw .missingMetadata(key: GGUFNames.tokenizerJSON)
+            }
+            do {
+                self.tokenizer = try Tokenizer(json: Data(json.utf8))
+            } catch {
+                throw .invalidMetadata(key: GGUFNames.tokenizerJSON, detail: "\(error)")
+            }
+        }
+        let storedHash = file[GGUFNames.contentHash]?.stringValue ?? ""
+        if options.verifyContentHash {
+            let computed = file.computeContentHash()
+            guard computed == storedHash else { throw .contentHashMismatch(expected: storedHash, found: computed) }
+        }
+        let matrixType = weights.layers.first?.query.type ?? weights.embedding.type
+        identity = ModelIdentity(
+            name: file[GGUFNames.sourceModel]?.stringValue ?? file[GGUFNames.name]?.stringValue ?? "unknown",
+            quantization: matrixType.description,
+            contentHash: storedHash
+        )
+        self.config = config
+        self.file = file
+        self.options = options
+        budget = max(options.batchTokenBudget, 1)
+        transformer = Transformer(config: config, weights: weights, pool: ThreadPool(threadCount: options.threads), tokenBudget: budget)
+    }
+
+    /// Loads a `.gguf` file, or a Hugging Face model directory.
+    public static func load(path: String, options: ModelOptions = ModelOptions()) throws(ModelFileError) -> DuoGuardModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .fileNotFound(path: path)
+        }
+        guard isDirectory.boolValue else {
+            return try DuoGuardModel(file: GGUFFile(path: path), tokenizer: nil, options: options)
+        }
+        let directory = try HuggingFaceModelDirectory(path: path)
+        let temporary = FileManager.default.temporaryDirectory
+            .appendingPathComponent("duoguard-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        _ = try ModelConverter.convert(
+            directory: directory, to: temporary,
+            options: ConversionOptions(type: .f32, tokenizerPath: options.tokenizerPath)
+        )
+        // The mapping stays valid after the temporary file is removed.
+        return try DuoGuardModel(file: GGUFFile(path: temporary), tokenizer: nil, options: options)
+    }
+
+    /// Classifies token sequences (each as the tokenizer produced it, `<|begin_of_text|>`
+    /// first). Batches longer than the token budget are split; results keep input order.
+    /// Call from one thread at a time.
+    public func classify(batch: [[Int32]]) throws(InferenceError) -> [Classification] {
+        for (i, seq) in batch.enumerated() {
+            guard !seq.isEmpty else { throw .emptySequence(index: i) }
+            guard seq.count <= budget else { throw .sequenceTooLong(index: i, tokens: seq.count, budget: budget) }
+            if let bad = seq.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+                throw .tokenOutOfRange(sequence: i, token: bad, vocabSize: config.vocabSize)
+            }
+        }
+        var results: [Classification] = []
+        results.reserveCapacity(batch.count)
+        var start = 0
+        while start < batch.count {
+            var end = start
+            var tokens = 0
+            while end < batch.count, tokens + batch[end].count <= budget {
+                tokens += batch[end].count
+                end += 1
+            }
+            let logits = transformer.forward(Array(batch[start ..< end]))
+            results.append(contentsOf: logits.map(Classification.init(logits:)))
+            start = end
+        }
+        return results
+    }
+
+    /// Tokenizes (truncating at `maxTokens`, default the model's 512) and classifies texts.
+    public func classify(texts: [String], maxTokens: Int? = nil) throws(InferenceError) -> [(tokens: TokenizedText, classification: Classification)] {
+        let limit = min(maxTokens ?? config.maxTokens, budget)
+        let encoded = texts.map { tokenizer.encode($0, addSpecialTokens: true, maxTokens: limit) }
+        let classes = try classify(batch: encoded.map(\.ids))
+        return Array(zip(encoded, classes)).map { ($0.0, $0.1) }
+    }
+}

@@ -1,1 +1,0 @@
-// The DuoGuard model module (issue 4).

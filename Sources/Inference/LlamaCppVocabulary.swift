@@ -1,0 +1,42 @@
+import Foundation
+
+/// The `tokenizer.ggml.*` arrays llama.cpp expects, derived from a `tokenizer.json`.
+///
+/// Our own workers read the verbatim `duoguard.tokenizer.json`; these keys exist only so
+/// llama.cpp can load (and be benchmarked on) the same file.
+struct LlamaCppVocabulary {
+    var tokens: [String]
+    /// llama.cpp token types: 1 normal, 3 control (special added tokens), 4 user-defined, 5 unused.
+    var types: [Int32]
+    var merges: [String]
+
+    init(tokenizerJSON data: Data, path: String, vocabSize: Int) throws(ModelFileError) {
+        guard let object = try? JSONSerialization.jsonObject(with: data), let json = object as? [String: Any],
+              let model = json["model"] as? [String: Any], let vocab = model["vocab"] as? [String: Any]
+        else { throw .corrupt(path: path, detail: "tokenizer.json without model.vocab") }
+        var tokens = (0 ..< vocabSize).map { "[PAD\($0)]" }
+        var types = [Int32](repeating: 5, count: vocabSize)
+        for (token, value) in vocab {
+            guard let id = (value as? NSNumber)?.intValue, id >= 0, id < vocabSize else { continue }
+            tokens[id] = token
+            types[id] = 1
+        }
+        for case let added as [String: Any] in json["added_tokens"] as? [Any] ?? [] {
+            guard let id = (added["id"] as? NSNumber)?.intValue, id >= 0, id < vocabSize,
+                  let content = added["content"] as? String else { continue }
+            tokens[id] = content
+            types[id] = (added["special"] as? Bool) == true ? 3 : 4
+        }
+        var merges: [String] = []
+        for item in model["merges"] as? [Any] ?? [] {
+            if let s = item as? String {
+                merges.append(s)
+            } else if let pair = item as? [String], pair.count == 2 {
+                merges.append(pair[0] + " " + pair[1])
+            }
+        }
+        self.tokens = tokens
+        self.types = types
+        self.merges = merges
+    }
+}

@@ -1,0 +1,146 @@
+import CKernels
+
+/// All weights of the model, viewed in place in the memory-mapped GGUF file.
+///
+/// Loading checks every tensor's presence, type and shape against the hyperparameters,
+/// so the forward pass can index without further checks.
+final class ModelWeights: @unchecked Sendable {
+    struct Layer {
+        var attentionNorm: [Float]
+        var query: WeightMatrix
+        var key: WeightMatrix
+        var value: WeightMatrix
+        var output: WeightMatrix
+        var feedForwardNorm: [Float]
+        var gate: WeightMatrix
+        var up: WeightMatrix
+        var down: WeightMatrix
+    }
+
+    let file: GGUFFile
+    let embedding: WeightMatrix
+    let layers: [Layer]
+    let outputNorm: [Float]
+    let classifier: WeightMatrix
+
+    init(file: GGUFFile, config: ModelConfig) throws(ModelFileError) {
+        self.file = file
+        func matrix(_ name: String, rows: Int, cols: Int) throws(ModelFileError) -> WeightMatrix {
+            guard let info = file.tensor(name) else { throw .missingTensor(name) }
+            guard info.dimensions == [cols, rows] else {
+                throw .shapeMismatch(tensor: name, expected: [cols, rows], found: info.dimensions)
+            }
+            return WeightMatrix(type: info.type, data: file.data(info), rows: rows, cols: cols)
+        }
+        func vector(_ name: String, count: Int) throws(ModelFileError) -> [Float] {
+            guard let info = file.tensor(name) else { throw .missingTensor(name) }
+            guard info.dimensions == [count] else {
+                throw .shapeMismatch(tensor: name, expected: [count], found: info.dimensions)
+            }
+            guard info.type.blockSize == 1 || count % info.type.blockSize == 0 else {
+                throw .unsupportedTensorType(tensor: name, type: info.type.description)
+            }
+            var out = [Float](repeating: 0, count: count)
+            out.withUnsafeMutableBufferPointer { buffer in
+                ck_dequantize_row(info.type.ckType, file.data(info), buffer.baseAddress, Int64(count))
+            }
+            return out
+        }
+        let h = config.hiddenSize
+        embedding = try matrix(GGUFNames.tokenEmbedding, rows: config.vocabSize, cols: h)
+        var layers: [Layer] = []
+        for l in 0 ..< config.layerCount {
+            layers.append(Layer(
+                attentionNorm: try vector(GGUFNames.block(l, "attn_norm"), count: h),
+                query: try matrix(GGUFNames.block(l, "attn_q"), rows: config.qDim, cols: h),
+                key: try matrix(GGUFNames.block(l, "attn_k"), rows: config.kvDim, cols: h),
+                value: try matrix(GGUFNames.block(l, "attn_v"), rows: config.kvDim, cols: h),
+                output: try matrix(GGUFNames.block(l, "attn_output"), rows: h, cols: config.qDim),
+                feedForwardNorm: try vector(GGUFNames.block(l, "ffn_norm"), count: h),
+                gate: try matrix(GGUFNames.block(l, "ffn_gate"), rows: config.intermediateSize, cols: h),
+                up: try matrix(GGUFNames.block(l, "ffn_up"), rows: config.intermediateSize, cols: h),
+                down: try matrix(GGUFNames.block(l, "ffn_down"), rows: h, cols: config.intermediateSize)
+            ))
+        }
+        self.layers = layers
+        outputNorm = try vector(GGUFNames.outputNorm, count: h)
+        classifier = try matrix(GGUFNames.classifier, rows: config.labelCount, cols: h)
+        if config.ropeScaling != nil {
+            // Written for llama.cpp; we recompute the factors from metadata in Double, but a
+            // file whose factors disagree with its metadata is inconsistent.
+            let factors = try vector(GGUFNames.ropeFrequencies, count: config.headDim / 2)
+            for (stored, expected) in zip(factors, config.ropeFrequencyFactors())
+            where abs(stored - expected) > 1e-4 * max(1, abs(expected)) {
+                throw .invalidMetadata(key: GGUFNames.ropeFrequencies, detail: "rope factors disagree with the rope scaling metadata")
+            }
+        }
+    }
+
+    /// All matrices, for sizing scratch buffers.
+    var matrices: [WeightMatrix] {
+        layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] } + [classifier]
+    }
+}
+
+extension ModelConfig {
+    /// Reads the hyperparameters from our GGUF metadata (llama.cpp keys + `duoguard.*`).
+    init(gguf file: GGUFFile) throws(ModelFileError) {
+        func value(_ key: String) throws(ModelFileError) -> GGUFValue {
+            guard let v = file[key] else { throw .missingMetadata(key: key) }
+            return v
+        }
+        func int(_ key: String) throws(ModelFileError) -> Int {
+            guard let v = try value(key).intValue, v >= 0 else { throw .invalidMetadata(key: key, detail: "expected a non-negative integer") }
+            return v
+        }
+        func number(_ key: String) throws(ModelFileError) -> Double {
+            guard let v = try value(key).doubleValue else { throw .invalidMetadata(key: key, detail: "expected a number") }
+            return v
+        }
+        guard let arch = file[GGUFNames.architecture]?.stringValue else { throw .missingMetadata(key: GGUFNames.architecture) }
+        guard arch == "llama" else { throw .unsupportedArchitecture(arch) }
+        guard file[GGUFNames.labelCount] != nil, file.tensor(GGUFNames.classifier) != nil else {
+            throw .unsupportedArchitecture("llama without a DuoGuard classification head (\(GGUFNames.labelCount), \(GGUFNames.classifier))")
+        }
+        var c = ModelConfig()
+        c.vocabSize = try int(GGUFNames.vocabSize)
+        c.hiddenSize = try int(GGUFNames.embeddingLength)
+        c.intermediateSize = try int(GGUFNames.feedForwardLength)
+        c.layerCount = try int(GGUFNames.blockCount)
+        c.headCount = try int(GGUFNames.headCount)
+        c.kvHeadCount = try int(GGUFNames.headCountKV)
+        c.headDim = file[GGUFNames.keyLength] != nil ? try int(GGUFNames.keyLength) : c.hiddenSize / max(1, c.headCount)
+        c.rmsNormEps = Float(try number(GGUFNames.rmsEpsilon))
+        c.ropeTheta = try number(GGUFNames.ropeFreqBase)
+        c.contextLength = try int(GGUFNames.contextLength)
+        c.padTokenID = Int32(clamping: try int(GGUFNames.padTokenID))
+        c.bosTokenID = file[GGUFNames.bosID]?.intValue.map { Int32(clamping: $0) }
+        c.eosTokenID = file[GGUFNames.eosID]?.intValue.map { Int32(clamping: $0) }
+        c.labelCount = try int(GGUFNames.labelCount)
+        c.maxTokens = try int(GGUFNames.maxTokens)
+        c.threshold = Float(try number(GGUFNames.threshold))
+        guard let names = try value(GGUFNames.categories).arrayValue?.compactMap(\.stringValue) else {
+            throw .invalidMetadata(key: GGUFNames.categories, detail: "expected an array of strings")
+        }
+        c.categoryNames = names
+        let scalingType = file[GGUFNames.ropeScalingType]?.stringValue ?? "none"
+        if scalingType == "none" {
+            c.ropeScaling = nil
+        } else {
+            c.ropeScaling = RopeScaling(
+                type: scalingType,
+                factor: try number(GGUFNames.ropeScalingFactor),
+                lowFreqFactor: try number(GGUFNames.ropeLowFreqFactor),
+                highFreqFactor: try number(GGUFNames.ropeHighFreqFactor),
+                originalContextLength: try int(GGUFNames.ropeOriginalContext)
+            )
+        }
+        do {
+            try c.validate(source: file.path)
+        } catch {
+            if case .badConfig(_, let detail) = error { throw .invalidMetadata(key: "(hyperparameters)", detail: detail) }
+            throw error
+        }
+        self = c
+    }
+}

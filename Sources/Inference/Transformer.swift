@@ -1,0 +1,231 @@
+import CKernels
+import Foundation
+
+/// The Llama forward pass of DuoGuard over a padding-free batch.
+///
+/// A batch is the concatenation of its sequences' tokens; every matrix multiply runs over
+/// all tokens at once and attention runs per sequence (causal, grouped-query). The last
+/// layer computes K and V for all tokens but queries, attention output and MLP only for
+/// each sequence's pooled token; no language-model head exists.
+///
+/// Not reentrant: one forward pass at a time (it owns one `RunState`).
+final class Transformer: @unchecked Sendable {
+    let config: ModelConfig
+    let weights: ModelWeights
+    let matmul: MatMul
+    let state: RunState
+    let pool: ThreadPool
+    /// cos/sin of position p and pair i at `p * headDim/2 + i`, for p < budget.
+    private let ropeCos: [Float]
+    private let ropeSin: [Float]
+
+    init(config: ModelConfig, weights: ModelWeights, pool: ThreadPool, tokenBudget: Int) {
+        self.config = config
+        self.weights = weights
+        self.pool = pool
+        var shapes: [(TensorType, Int)] = []
+        for w in weights.matrices { shapes.append((w.type, w.cols)) }
+        matmul = MatMul(pool: pool, maxTokens: tokenBudget, shapes: shapes)
+        state = RunState(config: config, capacity: tokenBudget)
+        let pairs = config.headDim / 2
+        let inverse = config.ropeInverseFrequencies()
+        var cosTable = [Float](repeating: 0, count: tokenBudget * pairs)
+        var sinTable = [Float](repeating: 0, count: tokenBudget * pairs)
+        for p in 0 ..< tokenBudget {
+            for i in 0 ..< pairs {
+                // The angle rounded to f32 first, as transformers computes it.
+                let angle = Double(Float(p) * inverse[i])
+                cosTable[p * pairs + i] = Float(cos(angle))
+                sinTable[p * pairs + i] = Float(sin(angle))
+            }
+        }
+        ropeCos = cosTable
+        ropeSin = sinTable
+    }
+
+    /// Index of the token each sequence is classified on, as the reference pools: the
+    /// rightmost token whose id is not the pad id, or 0 when there is none.
+    static func poolingIndex(_ ids: [Int32], padTokenID: Int32) -> Int {
+        ids.lastIndex(where: { $0 != padTokenID }) ?? 0
+    }
+
+    /// Logits (`labelCount` each) of every sequence. The caller guarantees: non-empty
+    /// sequences, ids inside the vocabulary, total tokens within the budget.
+    func forward(_ sequences: [[Int32]]) -> [[Float]] {
+        let c = config
+        let s = state
+        let h = c.hiddenSize
+        let count = sequences.count
+        var offsets: [Int] = []
+        var total = 0
+        for seq in sequences {
+            offsets.append(total)
+            total += seq.count
+        }
+        precondition(total <= s.capacity && count <= s.capacity, "batch exceeds the token budget")
+        let pooled = sequences.enumerated().map { offsets[$0.offset] + Transformer.poolingIndex($0.element, padTokenID: c.padTokenID) }
+        let positions: [Int] = sequences.flatMap { Array(0 ..< $0.count) }
+
+        // Embedding lookup: dequantize one row per token.
+        let embedding = weights.embedding
+        var t = 0
+        for seq in sequences {
+            for id in seq {
+                ck_dequantize_row(embedding.type.ckType, embedding.data + Int(id) * embedding.rowBytes, s.x + t * h, Int64(h))
+                t += 1
+            }
+        }
+
+        for (l, layer) in weights.layers.enumerated() {
+            let last = l == weights.layers.count - 1
+            rmsNorm(s.x, into: s.xn, weight: layer.attentionNorm, rows: total)
+            matmul.multiply([layer.key, layer.value], input: s.xn, ldx: h, tokens: total,
+                            outputs: [s.k, s.v], ldy: [c.kvDim, c.kvDim])
+            applyRope(s.k, heads: c.kvHeadCount, positions: positions)
+            if !last {
+                matmul.multiply(layer.query, input: s.xn, ldx: h, tokens: total, output: s.q)
+                applyRope(s.q, heads: c.headCount, positions: positions)
+                attention(sequences: sequences, offsets: offsets, queryRows: nil)
+                matmul.multiply(layer.output, input: s.attention, ldx: c.qDim, tokens: total, output: s.projected)
+                addInPlace(s.x, s.projected, count: total * h)
+                feedForward(layer, rows: total)
+            } else {
+                // Only the pooled tokens go on: compact their normed rows, then the residual.
+                for (i, row) in pooled.enumerated() {
+                    (s.projected + i * h).update(from: s.xn + row * h, count: h)
+                }
+                matmul.multiply(layer.query, input: s.projected, ldx: h, tokens: count, output: s.q)
+                applyRope(s.q, heads: c.headCount, positions: pooled.enumerated().map { $0.element - offsets[$0.offset] })
+                attention(sequences: sequences, offsets: offsets, queryRows: pooled)
+                matmul.multiply(layer.output, input: s.attention, ldx: c.qDim, tokens: count, output: s.projected)
+                for (i, row) in pooled.enumerated() {
+                    // row >= i, and rows of later sequences are > i: compaction in place is safe.
+                    (s.x + i * h).update(from: s.x + row * h, count: h)
+                }
+                addInPlace(s.x, s.projected, count: count * h)
+                feedForward(layer, rows: count)
+            }
+        }
+        rmsNorm(s.x, into: s.xn, weight: weights.outputNorm, rows: count)
+        matmul.multiply(weights.classifier, input: s.xn, ldx: h, tokens: count, output: s.logits)
+        return (0 ..< count).map { i in Array(UnsafeBufferPointer(start: s.logits + i * c.labelCount, count: c.labelCount)) }
+    }
+
+    /// x += SwiGLU MLP(RMSNorm(x)) over the first `rows` rows of the residual.
+    private func feedForward(_ layer: ModelWeights.Layer, rows: Int) {
+        let s = state
+        let c = config
+        rmsNorm(s.x, into: s.xn, weight: layer.feedForwardNorm, rows: rows)
+        matmul.multiply([layer.gate, layer.up], input: s.xn, ldx: c.hiddenSize, tokens: rows,
+                        outputs: [s.gate, s.up], ldy: [c.intermediateSize, c.intermediateSize])
+        let n = rows * c.intermediateSize
+        for i in 0 ..< n {
+            let g = s.gate[i]
+            s.gate[i] = g / (1 + exp(-g)) * s.up[i]
+        }
+        matmul.multiply(layer.down, input: s.gate, ldx: c.intermediateSize, tokens: rows, output: s.projected)
+        addInPlace(s.x, s.projected, count: rows * c.hiddenSize)
+    }
+
+    private func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
+        for i in 0 ..< count { x[i] += y[i] }
+    }
+
+    /// RMSNorm as transformers computes it in fp32: x * rsqrt(mean(x^2) + eps), times weight.
+    private func rmsNorm(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, weight: [Float], rows: Int) {
+        let h = config.hiddenSize
+        let eps = config.rmsNormEps
+        weight.withUnsafeBufferPointer { w in
+            for r in 0 ..< rows {
+                let row = x + r * h
+                var sum: Double = 0
+                for i in 0 ..< h { sum += Double(row[i]) * Double(row[i]) }
+                let scale = Float(1 / (Double(Float(sum / Double(h)) + eps)).squareRoot())
+                let out = y + r * h
+                for i in 0 ..< h { out[i] = w[i] * (row[i] * scale) }
+            }
+        }
+    }
+
+    /// Rotates adjacent pairs (x[2i], x[2i+1]) of every head of every row, row r at
+    /// position `positions[r]`. The converter permuted Q/K rows so this equals rotate-half.
+    private func applyRope(_ x: UnsafeMutablePointer<Float>, heads: Int, positions: [Int]) {
+        let d = config.headDim
+        let pairs = d / 2
+        let width = heads * d
+        ropeCos.withUnsafeBufferPointer { cosTable in
+            ropeSin.withUnsafeBufferPointer { sinTable in
+                for (r, p) in positions.enumerated() {
+                    let row = x + r * width
+                    let cs = cosTable.baseAddress! + p * pairs
+                    let sn = sinTable.baseAddress! + p * pairs
+                    for head in 0 ..< heads {
+                        let v = row + head * d
+                        for i in 0 ..< pairs {
+                            let a = v[2 * i]
+                            let b = v[2 * i + 1]
+                            v[2 * i] = a * cs[i] - b * sn[i]
+                            v[2 * i + 1] = b * cs[i] + a * sn[i]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Causal grouped-query attention within each sequence, writing `state.attention`.
+    ///
+    /// - Parameter queryRows: `nil` = every token queries (row t of q is token t); otherwise
+    ///   one query per sequence, row i of q being the token `queryRows[i]` of sequence i.
+    private func attention(sequences: [[Int32]], offsets: [Int], queryRows: [Int]?) {
+        let c = config
+        let s = state
+        let d = c.headDim
+        let group = c.headCount / c.kvHeadCount
+        let scale = 1 / Float(d).squareRoot()
+        let q = s.q, k = s.k, v = s.v, out = s.attention
+        let qDim = c.qDim, kvDim = c.kvDim
+        let lengths = sequences.map(\.count)
+        let tasks = sequences.count * c.headCount
+        pool.parallelFor(tasks) { task in
+            let seq = task / c.headCount
+            let head = task % c.headCount
+            let kvHead = head / group
+            let start = offsets[seq]
+            let queries: [(qRow: Int, position: Int)]
+            if let rows = queryRows {
+                queries = [(seq, rows[seq] - start)]
+            } else {
+                queries = (0 ..< lengths[seq]).map { (start + $0, $0) }
+            }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: lengths[seq]) { scores in
+                for (qRow, position) in queries {
+                    let qv = q + qRow * qDim + head * d
+                    var maxScore = -Float.infinity
+                    for j in 0 ... position {
+                        let kv = k + (start + j) * kvDim + kvHead * d
+                        var dot: Float = 0
+                        for e in 0 ..< d { dot += qv[e] * kv[e] }
+                        let score = dot * scale
+                        scores[j] = score
+                        maxScore = max(maxScore, score)
+                    }
+                    var sum: Float = 0
+                    for j in 0 ... position {
+                        let e = exp(scores[j] - maxScore)
+                        scores[j] = e
+                        sum += e
+                    }
+                    let o = out + qRow * qDim + head * d
+                    for e in 0 ..< d { o[e] = 0 }
+                    let inv = 1 / sum
+                    for j in 0 ... position {
+                        let p = scores[j] * inv
+                        let vv = v + (start + j) * kvDim + kvHead * d
+                        for e in 0 ..< d { o[e] += p * vv[e] }
+                    }
+                }
+            }
+        }
+    }
+}
