@@ -49,11 +49,19 @@ final class RdKafkaClient: @unchecked Sendable {
             }
             context.onError?(error)
         }
-        if callbacks.onRebalance != nil {
+        if kind == .consumer {
+            // The consumer sets `onRebalance` right after creation, before it subscribes, so
+            // no rebalance can come earlier; should one, librdkafka's default handling applies.
             rd_kafka_conf_set_rebalance_cb(conf) { rk, code, partitions, opaque in
                 guard let rk, let opaque, let partitions else { return }
                 let context = Unmanaged<RdKafkaCallbacks>.fromOpaque(opaque).takeUnretainedValue()
-                context.onRebalance?(rk, code, partitions)
+                if let handler = context.onRebalance {
+                    handler(rk, code, partitions)
+                } else if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+                    _ = rd_kafka_assign(rk, partitions)
+                } else {
+                    _ = rd_kafka_assign(rk, nil)
+                }
             }
         }
         if callbacks.onDelivery != nil {

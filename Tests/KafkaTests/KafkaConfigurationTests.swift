@@ -58,7 +58,7 @@ final class KafkaConfigurationTests: XCTestCase {
         }
         var secret = KafkaConfiguration()
         secret.properties["sasl.password"] = "hunter2"
-        secret.properties["sasl.mechanisms"] = "NOT-A-MECHANISM"
+        secret.properties["security.protocol"] = "NOT-A-PROTOCOL"
         XCTAssertThrowsError(try KafkaProducer(configuration: KafkaProducerConfiguration(client: secret))) { error in
             XCTAssertFalse("\(error)".contains("hunter2"))
         }

@@ -157,7 +157,7 @@ final class KafkaGroupTests: XCTestCase {
 
     func testRevokeWaitsForAcknowledgementAndDropsBufferedMessages() async throws {
         let topic = try await KafkaTestSupport.createTopic(partitions: 4, prefix: "revoke")
-        try await KafkaTestSupport.produce(400, to: topic)
+        try await KafkaTestSupport.produceFast(400, to: topic)
         let group = KafkaTestSupport.uniqueName("g")
         let a = try makeConsumer(group: group, topic: topic)
         let revoked = AsyncStream<([KafkaTopicPartition], RevokeAcknowledgement)>.makeStream()
@@ -196,7 +196,7 @@ final class KafkaGroupTests: XCTestCase {
 
     func testFlowControlBoundsTheBufferAndLosesNothing() async throws {
         let topic = try await KafkaTestSupport.createTopic(partitions: 2, prefix: "flow")
-        try await KafkaTestSupport.produce(3_000, to: topic)
+        try await KafkaTestSupport.produceFast(3_000, to: topic)
         var configuration = KafkaTestSupport.consumerConfiguration(group: KafkaTestSupport.uniqueName("g"))
         configuration.maxBufferedMessages = 100
         let consumer = try KafkaConsumer(configuration: configuration, logger: KafkaTestSupport.logger)

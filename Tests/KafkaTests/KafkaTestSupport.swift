@@ -91,23 +91,37 @@ enum KafkaTestSupport {
         }
     }
 
-    /// Produces `count` messages `prefix-i` (key `k-i`) and waits for all deliveries.
+    /// Produces `count` messages `prefix-i` (key `k-i`) in order, one request each, and waits
+    /// for all deliveries. One message per request keeps the local broker's high watermark
+    /// right: tansu answers ListOffsets(latest) with the last batch's base offset + 1.
     @discardableResult
     static func produce(_ count: Int, to topic: String, prefix: String = "m", partition: Int32? = nil) async throws -> [KafkaDeliveryReport] {
         let producer = try producer()
         var reports: [KafkaDeliveryReport] = []
-        try await withThrowingTaskGroup(of: KafkaDeliveryReport.self) { group in
-            for i in 0..<count {
-                group.addTask {
-                    try await producer.send(
-                        KafkaProducerMessage(
-                            topic: topic, partition: partition, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8)))
-                }
-            }
-            for try await report in group { reports.append(report) }
+        for i in 0..<count {
+            reports.append(
+                try await producer.send(
+                    KafkaProducerMessage(
+                        topic: topic, partition: partition, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8))))
         }
         await producer.close()
         return reports
+    }
+
+    /// Produces `count` messages as fast as the producer takes them (batched requests, so
+    /// watermarks of the local broker are not meaningful afterwards).
+    static func produceFast(_ count: Int, to topic: String, prefix: String = "m") async throws {
+        let producer = try producer()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<count {
+                group.addTask {
+                    _ = try await producer.send(
+                        KafkaProducerMessage(topic: topic, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8)))
+                }
+            }
+            try await group.waitForAll()
+        }
+        await producer.close()
     }
 }
 
