@@ -55,9 +55,9 @@ struct BytePairModel: Sendable {
         scratch.ranks.removeAll(keepingCapacity: true)
         scratch.merged.removeAll(keepingCapacity: true)
         for b in piece { scratch.symbols.append(byteIDs[Int(b)]) }
-        merges.withStorage { keys, values in
+        merges.withStorage { slots in
             for k in 0..<(n - 1) {
-                if let m = merges.lookup(scratch.symbols[k], scratch.symbols[k + 1], keys: keys, values: values) {
+                if let m = merges.lookup(scratch.symbols[k], scratch.symbols[k + 1], in: slots) {
                     scratch.ranks.append(m.rank)
                     scratch.merged.append(m.merged)
                 } else {
@@ -70,7 +70,7 @@ struct BytePairModel: Sendable {
                 scratch.ranks.withUnsafeMutableBufferPointer { ranks in
                     scratch.merged.withUnsafeMutableBufferPointer { merged in
                         func refresh(_ k: Int) {
-                            if let m = merges.lookup(sym[k], sym[k + 1], keys: keys, values: values) {
+                            if let m = merges.lookup(sym[k], sym[k + 1], in: slots) {
                                 ranks[k] = m.rank
                                 merged[k] = m.merged
                             } else {
@@ -118,10 +118,10 @@ struct BytePairModel: Sendable {
             scratch.next.append(k + 1 < n ? Int32(k + 1) : -1)
             scratch.prev.append(Int32(k - 1))
         }
-        merges.withStorage { keys, values in
+        merges.withStorage { slots in
             var heap = MinHeap(storage: scratch.heap)
             for k in 0..<(n - 1) {
-                if let m = merges.lookup(scratch.symbols[k], scratch.symbols[k + 1], keys: keys, values: values) {
+                if let m = merges.lookup(scratch.symbols[k], scratch.symbols[k + 1], in: slots) {
                     heap.push(UInt64(UInt32(m.rank)) << 32 | UInt64(k))
                 }
             }
@@ -134,7 +134,7 @@ struct BytePairModel: Sendable {
                 if left < 0 { continue }
                 let nx = Int(scratch.next[pos])
                 if nx < 0 { continue }
-                guard let m = merges.lookup(left, scratch.symbols[nx], keys: keys, values: values), m.rank == rank else {
+                guard let m = merges.lookup(left, scratch.symbols[nx], in: slots), m.rank == rank else {
                     continue
                 }
                 scratch.symbols[pos] = m.merged
@@ -143,10 +143,10 @@ struct BytePairModel: Sendable {
                 scratch.next[pos] = after
                 if after >= 0 { scratch.prev[Int(after)] = Int32(pos) }
                 let pv = Int(scratch.prev[pos])
-                if pv >= 0, let m2 = merges.lookup(scratch.symbols[pv], m.merged, keys: keys, values: values) {
+                if pv >= 0, let m2 = merges.lookup(scratch.symbols[pv], m.merged, in: slots) {
                     heap.push(UInt64(UInt32(m2.rank)) << 32 | UInt64(pv))
                 }
-                if after >= 0, let m2 = merges.lookup(m.merged, scratch.symbols[Int(after)], keys: keys, values: values) {
+                if after >= 0, let m2 = merges.lookup(m.merged, scratch.symbols[Int(after)], in: slots) {
                     heap.push(UInt64(UInt32(m2.rank)) << 32 | UInt64(pos))
                 }
             }

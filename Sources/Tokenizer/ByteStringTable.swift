@@ -1,109 +1,147 @@
 /// An immutable hash map from byte strings to token ids, built once at load time.
 ///
 /// Why not `[[UInt8]: Int32]`: a lookup there needs an `Array` key (an allocation per
-/// pre-token) and SipHash; here keys live in one arena, lookups take a borrowed byte range,
-/// and the hash is a cheap FNV-1a. This lookup is the hot path of encoding, because with
-/// `ignore_merges` most words are found whole in the vocabulary.
+/// pre-token) and SipHash. Here a lookup takes a borrowed byte range, hashes it 8 bytes at a
+/// time, and touches little memory: each slot holds the hash next to the entry index (most
+/// misses end at the slot), and each entry holds the key's first 8 bytes (most tokens are that
+/// short, so the arena is rarely read). This lookup is the hot path of encoding, because with
+/// `ignore_merges` most words are found whole in the vocabulary; it also dominates load time
+/// (three lookups per merge rule).
 struct ByteStringTable: Sendable {
+    struct Entry {
+        var prefix: UInt64
+        var start: UInt32
+        var length: UInt32
+        var value: Int32
+    }
+
     private var arena: [UInt8] = []
-    private var starts: [UInt32] = []
-    private var lengths: [UInt32] = []
-    private var values: [Int32] = []
-    private var hashes: [UInt32] = []
-    /// Open addressing; each slot holds an entry index + 1, 0 when empty.
-    private var slots: [UInt32] = []
+    private var entries: [Entry] = []
+    /// Open addressing: 0 when empty, else hash (high 32 bits) and entry index + 1.
+    private var slots: [UInt64] = []
     private var mask = 0
 
-    var count: Int { values.count }
+    var count: Int { entries.count }
 
     init() {}
 
+    /// The first (up to) 8 bytes, little-endian, zero-padded.
     @inline(__always)
-    static func hash(_ p: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in p {
-            h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3
+    private static func prefix(_ p: UnsafeRawBufferPointer) -> UInt64 {
+        let n = p.count
+        guard let base = p.baseAddress else { return 0 }
+        if n >= 8 { return UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)) }
+        var v: UInt64 = 0
+        if n >= 4 {
+            v = UInt64(UInt32(littleEndian: base.loadUnaligned(as: UInt32.self)))
+            let hi = UInt64(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
+            // Overlapping read of the last 4 bytes: drop the 8 - n already in `v`, then place
+            // bytes 4..<n (`>>` is a smart shift: by 32 bits it gives 0, for n == 4).
+            return v | (hi >> (UInt64(8 - n) * 8)) << 32
         }
-        return h ^ (h >> 29)
+        for k in 0..<n { v |= UInt64(base.load(fromByteOffset: k, as: UInt8.self)) << (UInt64(k) * 8) }
+        return v
     }
 
-    /// Adds an entry (later entries with the same key replace earlier ones).
+    @inline(__always)
+    private static func mix(_ x: UInt64) -> UInt64 {
+        var h = x &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        return h ^ (h >> 32)
+    }
+
+    /// Hash of the whole key, 8 bytes per step.
+    @inline(__always)
+    private static func hash(_ p: UnsafeRawBufferPointer, prefix: UInt64) -> UInt32 {
+        var h = mix(prefix ^ UInt64(p.count))
+        if p.count > 8, let base = p.baseAddress {
+            var k = 8
+            while k + 8 <= p.count {
+                h = mix(h ^ UInt64(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt64.self)))
+                k += 8
+            }
+            if k < p.count {
+                h = mix(h ^ Self.prefix(UnsafeRawBufferPointer(rebasing: p[k...])) ^ 0x5555)
+            }
+        }
+        return UInt32(truncatingIfNeeded: h)
+    }
+
+    /// Adds an entry (a later entry with the same key replaces an earlier one).
     /// Call `finish()` once all entries are added.
     mutating func append(_ key: UnsafeBufferPointer<UInt8>, value: Int32) {
-        starts.append(UInt32(arena.count))
-        lengths.append(UInt32(key.count))
+        entries.append(Entry(prefix: Self.prefix(UnsafeRawBufferPointer(key)), start: UInt32(arena.count),
+                             length: UInt32(key.count), value: value))
         arena.append(contentsOf: key)
-        values.append(value)
-        hashes.append(UInt32(truncatingIfNeeded: Self.hash(UnsafeRawBufferPointer(key))))
     }
 
     /// Builds the hash index.
     mutating func finish() {
         var capacity = 16
-        while capacity < values.count * 2 { capacity <<= 1 }
+        while capacity < entries.count * 2 { capacity <<= 1 }
         mask = capacity - 1
-        slots = [UInt32](repeating: 0, count: capacity)
-        for entry in 0..<values.count {
-            var slot = Int(hashes[entry]) & mask
-            while true {
-                let occupant = slots[slot]
-                if occupant == 0 {
-                    slots[slot] = UInt32(entry + 1)
-                    break
+        var slots = [UInt64](repeating: 0, count: capacity)
+        arena.withUnsafeBytes { arena in
+            for (index, e) in entries.enumerated() {
+                let key = UnsafeRawBufferPointer(rebasing: arena[Int(e.start)..<Int(e.start + e.length)])
+                let h = Self.hash(key, prefix: e.prefix)
+                var slot = Int(h) & mask
+                while true {
+                    let occupant = slots[slot]
+                    if occupant == 0 || (UInt32(occupant >> 32) == h && equal(Int(occupant & 0xFFFF_FFFF) - 1, key, arena)) {
+                        slots[slot] = UInt64(h) << 32 | UInt64(index + 1)
+                        break
+                    }
+                    slot = (slot + 1) & mask
                 }
-                if keyEquals(Int(occupant - 1), entry) {
-                    slots[slot] = UInt32(entry + 1)  // duplicate key: last one wins
-                    break
-                }
-                slot = (slot + 1) & mask
             }
         }
+        self.slots = slots
     }
 
-    private func keyEquals(_ a: Int, _ b: Int) -> Bool {
-        guard hashes[a] == hashes[b], lengths[a] == lengths[b] else { return false }
-        let sa = Int(starts[a]), sb = Int(starts[b])
-        for k in 0..<Int(lengths[a]) where arena[sa + k] != arena[sb + k] { return false }
+    private func equal(_ entry: Int, _ key: UnsafeRawBufferPointer, _ arena: UnsafeRawBufferPointer) -> Bool {
+        let e = entries[entry]
+        guard Int(e.length) == key.count else { return false }
+        for k in 0..<key.count where arena[Int(e.start) + k] != key[k] { return false }
         return true
     }
 
     /// The value for a key, or -1.
     @inline(__always)
     func lookup(_ key: UnsafeRawBufferPointer) -> Int32 {
-        let h = UInt32(truncatingIfNeeded: Self.hash(key))
+        let prefix = Self.prefix(key)
+        let h = Self.hash(key, prefix: prefix)
         return slots.withUnsafeBufferPointer { slots in
-            hashes.withUnsafeBufferPointer { hashes in
-                arena.withUnsafeBufferPointer { arena in
-                    var slot = Int(h) & mask
-                    while true {
-                        let occupant = slots[slot]
-                        if occupant == 0 { return -1 }
-                        let e = Int(occupant - 1)
-                        if hashes[e] == h, Int(lengths[e]) == key.count {
-                            let start = Int(starts[e])
-                            if key.count == 0 || memcmpEqual(arena.baseAddress! + start, key.baseAddress!, key.count) {
-                                return values[e]
-                            }
+            entries.withUnsafeBufferPointer { entries in
+                var slot = Int(h) & mask
+                while true {
+                    let occupant = slots[slot]
+                    if occupant == 0 { return -1 }
+                    if UInt32(occupant >> 32) == h {
+                        let e = entries[Int(occupant & 0xFFFF_FFFF) - 1]
+                        if e.prefix == prefix, Int(e.length) == key.count {
+                            if key.count <= 8 || tailEqual(e, key) { return e.value }
                         }
-                        slot = (slot + 1) & mask
                     }
+                    slot = (slot + 1) & mask
                 }
             }
+        }
+    }
+
+    private func tailEqual(_ e: Entry, _ key: UnsafeRawBufferPointer) -> Bool {
+        arena.withUnsafeBufferPointer { arena in
+            var k = 8
+            while k < key.count {
+                if arena[Int(e.start) + k] != key[k] { return false }
+                k += 1
+            }
+            return true
         }
     }
 
     func lookup(_ key: [UInt8]) -> Int32 {
         key.withUnsafeBytes { lookup($0) }
     }
-}
-
-@inline(__always)
-private func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
-    let b = b.assumingMemoryBound(to: UInt8.self)
-    var k = 0
-    while k < n {
-        if a[k] != b[k] { return false }
-        k += 1
-    }
-    return true
 }
