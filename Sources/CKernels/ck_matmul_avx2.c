@@ -29,6 +29,11 @@
 #define CK_PRAGMA(x) _Pragma(#x)
 #define CK_NO_UNROLL CK_PRAGMA(GCC unroll 1)
 
+#ifndef CK_T2
+#define CK_T2 4 // tokens per tile with 2 row groups (16 rows)
+#endif
+#define CK_TMAX 6
+
 #ifndef CK_KC
 #define CK_KC 32 // blocks of k per repacked chunk (2 groups x 32 blocks: 18 KB Q4_0, 34 KB Q8_0)
 #endif
@@ -111,14 +116,14 @@ CK_INLINE void store_y(float *y, __m256 v, int nrows) {
 // One (8R rows) x (T tokens) tile over the kc blocks of a packed chunk.
 CK_INLINE void tile_q4(const uint8_t *steps, const float *scales, int kc, const ck_act_q4 *x,
                        int64_t nb, float *y, int64_t ldy, int nrows, int first, const int R, const int T) {
-    __m256 acc[2][4];
+    __m256 acc[2][CK_TMAX];
     for (int g = 0; g < R; g++)
         for (int t = 0; t < T; t++)
             acc[g][t] = first ? _mm256_setzero_ps() : load_y(y + t * ldy + g * 8, nrows - g * 8);
     const __m256i ones = _mm256_set1_epi16(1);
     for (int b = 0; b < kc; b++) {
         const uint8_t *wp = steps + (size_t)b * R * Q4_STEP_BYTES;
-        __m256i isum[2][4];
+        __m256i isum[2][CK_TMAX];
         for (int g = 0; g < R; g++)
             for (int t = 0; t < T; t++) isum[g][t] = _mm256_setzero_si256();
         // Not unrolled on purpose: unrolled, the compiler interchanges the loops and keeps
@@ -153,6 +158,9 @@ CK_INLINE void tile_q4(const uint8_t *steps, const float *scales, int kc, const 
         body(steps, scales, kc, x, nb, y, ldy, nrows, first, R, T);                                \
     }
 
+TILE_FN(tq4, tile_q4, 2, 6)
+TILE_FN(tq4, tile_q4, 2, 5)
+TILE_FN(tq4, tile_q4, 2, 4)
 TILE_FN(tq4, tile_q4, 2, 3)
 TILE_FN(tq4, tile_q4, 2, 2)
 TILE_FN(tq4, tile_q4, 2, 1)
@@ -191,13 +199,13 @@ CK_AVX2 static void repack_q8(const ck_block_q8_0 *W, int64_t nb, int64_t r0, in
 
 CK_INLINE void tile_q8(const uint8_t *steps, const float *scales, int kc, const ck_act_q8 *x,
                        int64_t nb, float *y, int64_t ldy, int nrows, int first, const int R, const int T) {
-    __m256 acc[2][4];
+    __m256 acc[2][CK_TMAX];
     for (int g = 0; g < R; g++)
         for (int t = 0; t < T; t++)
             acc[g][t] = first ? _mm256_setzero_ps() : load_y(y + t * ldy + g * 8, nrows - g * 8);
     for (int b = 0; b < kc; b++) {
         const uint8_t *wp = steps + (size_t)b * R * Q8_STEP_BYTES;
-        __m256i isum[2][4];
+        __m256i isum[2][CK_TMAX];
         for (int g = 0; g < R; g++)
             for (int t = 0; t < T; t++) isum[g][t] = _mm256_setzero_si256();
         CK_NO_UNROLL
@@ -221,6 +229,9 @@ CK_INLINE void tile_q8(const uint8_t *steps, const float *scales, int kc, const 
         for (int t = 0; t < T; t++) store_y(y + t * ldy + g * 8, acc[g][t], nrows - g * 8);
 }
 
+TILE_FN(tq8, tile_q8, 2, 6)
+TILE_FN(tq8, tile_q8, 2, 5)
+TILE_FN(tq8, tile_q8, 2, 4)
 TILE_FN(tq8, tile_q8, 2, 3)
 TILE_FN(tq8, tile_q8, 2, 2)
 TILE_FN(tq8, tile_q8, 2, 1)
@@ -245,12 +256,12 @@ CK_AVX2 static void matmul_quant(int q4, const void *W, int64_t k, const void *X
         ck_matmul_ref(q4 ? CK_TYPE_Q4_0 : CK_TYPE_Q8_0, W, k, X, n_tokens, Y, ldy, row_begin, row_end);
         return;
     }
-    static const tile_fn t2q4[4] = {0, tq4_2x1, tq4_2x2, tq4_2x3}, t1q4[5] = {0, tq4_1x1, tq4_1x2, tq4_1x3, tq4_1x4};
-    static const tile_fn t2q8[4] = {0, tq8_2x1, tq8_2x2, tq8_2x3}, t1q8[5] = {0, tq8_1x1, tq8_1x2, tq8_1x3, tq8_1x4};
+    static const tile_fn t2q4[7] = {0, tq4_2x1, tq4_2x2, tq4_2x3, tq4_2x4, tq4_2x5, tq4_2x6}, t1q4[5] = {0, tq4_1x1, tq4_1x2, tq4_1x3, tq4_1x4};
+    static const tile_fn t2q8[7] = {0, tq8_2x1, tq8_2x2, tq8_2x3, tq8_2x4, tq8_2x5, tq8_2x6}, t1q8[5] = {0, tq8_1x1, tq8_1x2, tq8_1x3, tq8_1x4};
     for (int64_t r0 = row_begin; r0 < row_end; r0 += 16) {
         const int nrows = (int)(row_end - r0 < 16 ? row_end - r0 : 16);
         const int R = nrows > 8 ? 2 : 1;
-        const int TT = R == 2 ? 3 : 4;
+        const int TT = R == 2 ? CK_T2 : 4;
         const tile_fn *tab = R == 2 ? (q4 ? t2q4 : t2q8) : (q4 ? t1q4 : t1q8);
         for (int64_t kb0 = 0; kb0 < nb; kb0 += CK_KC) {
             const int kc = (int)(nb - kb0 < CK_KC ? nb - kb0 : CK_KC);
