@@ -103,7 +103,7 @@ public enum ModelConverter {
             return encode(values, rowLength: tensor.dimensions[0], as: tensor.type)
         }, progress: progress)
         let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-        return ConversionSummary(tensorCount: plan.count, contentHash: hash, fileSize: size ?? 0)
+        return ConversionSummary(tensorCount: plan.count, contentHash: hash, fileSize: size)
     }
 
     /// Reorders each head's rows from [first half; second half] to interleaved pairs:

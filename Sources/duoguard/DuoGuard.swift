@@ -16,6 +16,9 @@ struct DuoGuard: AsyncParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             TokenizeCommand.self,
+            ConvertCommand.self,
+            InspectCommand.self,
+            ClassifyCommand.self,
         ]
     )
 }

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import Inference
+import Tokenizer
+
+/// `duoguard classify`: score texts with the DuoGuard model from the command line.
+///
+/// The default output mirrors the model card's printout (per-category probabilities, the
+/// maximum, SAFE/UNSAFE); `--json` prints one JSON object per input for scripts.
+struct ClassifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "classify",
+        abstract: "Classify texts with a DuoGuard model (GGUF file or Hugging Face directory).",
+        discussion: """
+            Inputs are the TEXT arguments; without them, each stdin line is one input (or, with \
+            --jsonl, a JSON object {"text": ...} per line), classified in batches of at most \
+            --batch-tokens tokens. A Hugging Face directory is converted to f32 in memory on the fly.
+            """
+    )
+
+    @Option(name: .long, help: "A .gguf file written by `duoguard convert`, or a Hugging Face model directory.")
+    var model: String
+
+    @Option(name: .long, help: "Unsafe when the largest probability exceeds this (default: the model's, 0.5).")
+    var threshold: Float?
+
+    @Option(name: .long, help: "Truncate inputs to N tokens (default: the model's, 512).")
+    var maxTokens: Int?
+
+    @Flag(name: .long, help: "Print one JSON object per input.")
+    var json = false
+
+    @Flag(name: .long, help: "Read one JSON object {\"text\": ...} per stdin line.")
+    var jsonl = false
+
+    @Option(name: .long, help: "Most tokens per forward pass (default 2048).")
+    var batchTokens: Int = 2048
+
+    @Option(name: .long, help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "tokenizer.json for a model directory that has none.")
+    var tokenizer: String?
+
+    @Argument(help: "Texts to classify; read from stdin when absent.")
+    var texts: [String] = []
+
+    func validate() throws {
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be within 0...1") }
+        guard batchTokens >= 1 else { throw ValidationError("--batch-tokens must be at least 1") }
+        if let maxTokens, maxTokens > batchTokens { throw ValidationError("--batch-tokens must be at least --max-tokens") }
+    }
+
+    func run() throws {
+        let loaded = try DuoGuardModel.load(path: model, options: ModelOptions(
+            threads: threads, batchTokenBudget: max(batchTokens, maxTokens ?? 0), tokenizerPath: tokenizer))
+        let limit = maxTokens ?? min(loaded.config.maxTokens, batchTokens)
+        let threshold = threshold ?? loaded.config.threshold
+        var failed = false
+
+        if !texts.isEmpty {
+            try classifyAndPrint(texts, model: loaded, limit: limit, threshold: threshold)
+            return
+        }
+        // stdin: batches of at most --batch-tokens tokens, printed as they complete.
+        var pending: [String] = []
+        var pendingTokens = 0
+        var lineNumber = 0
+        while let line = readLine(strippingNewline: true) {
+            lineNumber += 1
+            var text = line
+            if jsonl {
+                guard let parsed = Self.text(fromJSONLine: line) else {
+                    FileHandle.standardError.write(Data("line \(lineNumber): expected a JSON object {\"text\": \"...\"}\n".utf8))
+                    failed = true
+                    continue
+                }
+                text = parsed
+            }
+            // Cheap upper bound on the tokens: a line never has more tokens than UTF-8 bytes + 1.
+            let estimate = min(limit, text.utf8.count + 1)
+            if pendingTokens + estimate > batchTokens, !pending.isEmpty {
+                try classifyAndPrint(pending, model: loaded, limit: limit, threshold: threshold)
+                pending.removeAll()
+                pendingTokens = 0
+            }
+            pending.append(text)
+            pendingTokens += estimate
+        }
+        if !pending.isEmpty { try classifyAndPrint(pending, model: loaded, limit: limit, threshold: threshold) }
+        if failed { throw ExitCode.failure }
+    }
+
+    private func classifyAndPrint(_ inputs: [String], model: DuoGuardModel, limit: Int, threshold: Float) throws {
+        let names = model.config.categoryNames
+        for (text, (tokens, result)) in zip(inputs, try model.classify(texts: inputs, maxTokens: limit)) {
+            let unsafe = result.isUnsafe(threshold: threshold)
+            if json {
+                var out = "{\"text\":\(Self.quoted(text)),\"tokens\":\(tokens.ids.count),\"truncated\":\(tokens.truncated),"
+                out += "\"logits\":[" + result.logits.map { Self.number($0) }.joined(separator: ",") + "],"
+                out += "\"probabilities\":{" + zip(names, result.probabilities).map { "\(Self.quoted($0)):\(Self.number($1))" }.joined(separator: ",") + "},"
+                out += "\"max_probability\":\(Self.number(result.maxProbability)),\"unsafe\":\(unsafe),"
+                out += "\"categories\":[" + result.categories(over: threshold).map { Self.quoted(names[$0]) }.joined(separator: ",") + "]}"
+                print(out)
+            } else {
+                let maxIndex = result.probabilities.indices.max { result.probabilities[$0] < result.probabilities[$1] } ?? 0
+                print("Text: \(text)\(tokens.truncated ? "  [truncated to \(tokens.ids.count) tokens]" : "")")
+                print("  Probabilities per category (threshold \(threshold)):")
+                for (name, p) in zip(names, result.probabilities) {
+                    print("    \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(String(format: "%.3f", p))")
+                }
+                print("  Max probability: \(String(format: "%.3f", result.maxProbability)) (\(names[maxIndex]))")
+                print("  Prediction: \(unsafe ? "UNSAFE" : "SAFE")")
+                print("")
+            }
+        }
+    }
+
+    static func text(fromJSONLine line: String) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+        return object["text"] as? String
+    }
+
+    /// JSON number for a probability or logit (non-finite values become null).
+    static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+
+    /// A JSON string literal.
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
