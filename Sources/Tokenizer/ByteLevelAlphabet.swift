@@ -28,8 +28,22 @@ enum ByteLevelAlphabet {
         return table
     }()
 
+    /// The byte a scalar of the alphabet stands for, or -1. Arithmetic rather than a table
+    /// lookup: it runs for every character of the 400 k vocab and merge strings at load.
+    @inline(__always)
+    static func byte(forScalar v: Int) -> Int {
+        switch v {
+        case 0x21...0x7E, 0xA1...0xAC, 0xAE...0xFF: return v
+        case 0x100..<0x121: return v - 0x100               // bytes 0x00...0x20
+        case 0x121..<0x143: return v - 0x121 + 0x7F        // bytes 0x7F...0xA0
+        case 0x143: return 0xAD
+        default: return -1
+        }
+    }
+
     /// Converts the UTF-8 spelling of a byte-level token into the raw bytes it stands for.
     /// Returns false (leaving `out` partially filled) if a scalar is outside the alphabet.
+    @inline(__always)
     static func rawBytes(ofUTF8 utf8: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Bool {
         var i = 0
         while i < utf8.count {
@@ -45,8 +59,9 @@ enum ByteLevelAlphabet {
             } else {
                 return false
             }
-            guard v < byteForScalar.count, byteForScalar[v] >= 0 else { return false }
-            out.append(UInt8(byteForScalar[v]))
+            let b = byte(forScalar: v)
+            guard b >= 0 else { return false }
+            out.append(UInt8(truncatingIfNeeded: b))
         }
         return true
     }

@@ -76,6 +76,29 @@ struct ByteStringTable: Sendable {
         arena.append(contentsOf: key)
     }
 
+    /// Adds an entry spelled in the byte-level alphabet (a vocab key as written in
+    /// tokenizer.json), converting it straight into the arena. Returns false, adding nothing,
+    /// when the spelling is not byte-level.
+    mutating func append(byteLevel utf8: UnsafeBufferPointer<UInt8>, value: Int32) -> Bool {
+        let start = arena.count
+        guard ByteLevelAlphabet.rawBytes(ofUTF8: utf8, into: &arena) else {
+            arena.removeSubrange(start...)
+            return false
+        }
+        let prefix = arena.withUnsafeBytes { Self.prefix(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        entries.append(Entry(prefix: prefix, start: UInt32(start), length: UInt32(arena.count - start), value: value))
+        return true
+    }
+
+    /// Calls `body(value, bytes)` for every entry, in insertion order.
+    func forEach(_ body: (Int32, UnsafeBufferPointer<UInt8>) -> Void) {
+        arena.withUnsafeBufferPointer { arena in
+            for e in entries {
+                body(e.value, UnsafeBufferPointer(rebasing: arena[Int(e.start)..<Int(e.start + e.length)]))
+            }
+        }
+    }
+
     /// Builds the hash index.
     mutating func finish() {
         var capacity = 16

@@ -28,15 +28,9 @@ final class TokenizerCore: Sendable {
         let ignoreMerges = m.fields["ignore_merges"]?.bool ?? false
 
         // Vocabulary.
-        var vocab = ByteStringTable()
-        var maxID: Int32 = -1
-        m.vocabArena.withUnsafeBufferPointer { arena in
-            for e in m.vocabEntries where e.mapped {
-                vocab.append(UnsafeBufferPointer(rebasing: arena[e.start..<(e.start + e.length)]), value: e.id)
-            }
-        }
+        var vocab = m.vocab
         vocab.finish()
-        for e in m.vocabEntries { maxID = max(maxID, e.id) }
+        var maxID = m.maxVocabID
         for t in added { maxID = max(maxID, t.id) }
 
         var byteIDs = [Int32](repeating: -1, count: 256)
@@ -52,10 +46,10 @@ final class TokenizerCore: Sendable {
         var merges = MergeTable(capacityFor: m.mergeEntries.count)
         let badMerge: Int? = m.mergeArena.withUnsafeBytes { arena in
             for (rank, e) in m.mergeEntries.enumerated() {
-                let left = UnsafeRawBufferPointer(rebasing: arena[e.start..<(e.start + e.leftLength)])
-                let right = UnsafeRawBufferPointer(
-                    rebasing: arena[(e.start + e.leftLength)..<(e.start + e.leftLength + e.rightLength)])
-                let both = UnsafeRawBufferPointer(rebasing: arena[e.start..<(e.start + e.leftLength + e.rightLength)])
+                let start = Int(e.start), mid = start + Int(e.leftLength), end = mid + Int(e.rightLength)
+                let left = UnsafeRawBufferPointer(rebasing: arena[start..<mid])
+                let right = UnsafeRawBufferPointer(rebasing: arena[mid..<end])
+                let both = UnsafeRawBufferPointer(rebasing: arena[start..<end])
                 let l = vocab.lookup(left), r = vocab.lookup(right), merged = vocab.lookup(both)
                 guard l >= 0, r >= 0, merged >= 0 else { return rank }
                 merges.insert(left: l, right: r, rank: Int32(rank), merged: merged)
@@ -83,10 +77,15 @@ final class TokenizerCore: Sendable {
         var starts = [UInt32](repeating: 0, count: count)
         var lengths = [Int32](repeating: -1, count: count)
         var special = [Bool](repeating: false, count: count)
-        for e in m.vocabEntries {
-            starts[Int(e.id)] = UInt32(arena.count)
-            lengths[Int(e.id)] = Int32(e.length)
-            arena.append(contentsOf: m.vocabArena[e.start..<(e.start + e.length)])
+        vocab.forEach { id, bytes in
+            starts[Int(id)] = UInt32(arena.count)
+            lengths[Int(id)] = Int32(bytes.count)
+            arena.append(contentsOf: bytes)
+        }
+        for (id, utf8) in m.unmappedVocab {
+            starts[Int(id)] = UInt32(arena.count)
+            lengths[Int(id)] = Int32(utf8.count)
+            arena.append(contentsOf: utf8)
         }
         for t in added {
             starts[Int(t.id)] = UInt32(arena.count)

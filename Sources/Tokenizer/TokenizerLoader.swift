@@ -94,15 +94,24 @@ enum TokenizerLoader {
 /// The `model` section as read from the file, vocab and merges already in raw bytes.
 struct ModelSection {
     var fields: [String: JSONValue] = [:]
-    /// Raw bytes of every vocab entry, concatenated; `vocabEntries` points into it.
-    var vocabArena: [UInt8] = []
-    var vocabEntries: [(start: Int, length: Int, id: Int32, mapped: Bool)] = []
+    /// Vocabulary entries spelled in the byte-level alphabet, as raw bytes.
+    var vocab = ByteStringTable()
+    /// Entries that are not byte-level spellings: kept (as UTF-8, what the reference's decoder
+    /// emits for them) for decoding only, since byte-level BPE can never produce them.
+    var unmappedVocab: [(id: Int32, utf8: [UInt8])] = []
+    var maxVocabID: Int32 = -1
     /// Each merge as left bytes immediately followed by right bytes, so the merged token's
     /// spelling is the contiguous range.
     var mergeArena: [UInt8] = []
-    var mergeEntries: [(start: Int, leftLength: Int, rightLength: Int)] = []
+    var mergeEntries: [MergeEntry] = []
     var sawVocab = false
     var sawMerges = false
+
+    struct MergeEntry {
+        var start: UInt32
+        var leftLength: UInt16
+        var rightLength: UInt16
+    }
 
     static func read(_ r: inout JSONReader) throws(TokenizerError) -> ModelSection {
         var section = ModelSection()
@@ -124,31 +133,25 @@ struct ModelSection {
 
     private mutating func readVocab(_ r: inout JSONReader) throws(TokenizerError) {
         var scratch: [UInt8] = []
-        var arena: [UInt8] = []
-        var entries: [(start: Int, length: Int, id: Int32, mapped: Bool)] = []
-        arena.reserveCapacity(1 << 20)
-        entries.reserveCapacity(1 << 17)
+        var table = ByteStringTable()
+        var unmapped: [(id: Int32, utf8: [UInt8])] = []
+        var maxID: Int32 = -1
         try r.readObjectRawKeys({ (r: inout JSONReader, key: [UInt8]) throws(TokenizerError) in
             let id = try r.readInt()
             guard let id32 = Int32(exactly: id), id32 >= 0 else { throw .malformed("vocab id \(id) out of range") }
-            let start = arena.count
-            let mapped = key.withUnsafeBufferPointer { ByteLevelAlphabet.rawBytes(ofUTF8: $0, into: &arena) }
-            if !mapped {
-                // Not a byte-level spelling: keep its UTF-8 (what the reference's decoder emits),
-                // but such a token can never come out of byte-level BPE.
-                arena.removeSubrange(start...)
-                arena.append(contentsOf: key)
-            }
-            entries.append((start, arena.count - start, id32, mapped))
+            maxID = max(maxID, id32)
+            let mapped = key.withUnsafeBufferPointer { table.append(byteLevel: $0, value: id32) }
+            if !mapped { unmapped.append((id32, key)) }
         }, scratch: &scratch)
-        vocabArena = arena
-        vocabEntries = entries
+        vocab = table
+        unmappedVocab = unmapped
+        maxVocabID = maxID
     }
 
     private mutating func readMerges(_ r: inout JSONReader) throws(TokenizerError) {
         var scratch: [UInt8] = []
         var arena: [UInt8] = []
-        var entries: [(start: Int, leftLength: Int, rightLength: Int)] = []
+        var entries: [MergeEntry] = []
         arena.reserveCapacity(1 << 21)
         entries.reserveCapacity(1 << 19)
         try r.readArray { (r: inout JSONReader) throws(TokenizerError) in
@@ -183,7 +186,11 @@ struct ModelSection {
                 }
                 guard part == 2 else { throw .malformed("merge pair without two tokens") }
             }
-            entries.append((start, leftLength, arena.count - start - leftLength))
+            let rightLength = arena.count - start - leftLength
+            guard start <= Int(UInt32.max), leftLength <= Int(UInt16.max), rightLength <= Int(UInt16.max) else {
+                throw .malformed("merge too long")
+            }
+            entries.append(MergeEntry(start: UInt32(start), leftLength: UInt16(leftLength), rightLength: UInt16(rightLength)))
         }
         mergeArena = arena
         mergeEntries = entries

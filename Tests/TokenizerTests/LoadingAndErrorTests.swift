@@ -65,6 +65,21 @@ final class LoadingAndErrorTests: XCTestCase {
         }
     }
 
+    func testByteLevelAlphabetIsABijection() {
+        var image = Set<Int>()
+        for b in 0..<256 {
+            let v = Int(ByteLevelAlphabet.scalarForByte[b])
+            XCTAssertEqual(ByteLevelAlphabet.byte(forScalar: v), b)
+            image.insert(v)
+        }
+        XCTAssertEqual(image.count, 256)
+        for v in 0..<0x800 where !image.contains(v) {
+            XCTAssertEqual(ByteLevelAlphabet.byte(forScalar: v), -1, "U+\(String(v, radix: 16))")
+        }
+        XCTAssertEqual(ByteLevelAlphabet.scalarForByte[0x20], 0x120)  // "Ġ"
+        XCTAssertEqual(ByteLevelAlphabet.scalarForByte[0x0A], 0x10A)  // "Ċ"
+    }
+
     func testMiniTokenizerWithStringMerges() throws {
         let tok = try Tokenizer(json: Self.miniJSON())
         XCTAssertEqual(tok.encode("hello").ids, [300, 259])
