@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inference
 import Tokenizer
 
 /// `duoguard tokenize`: prints the token ids the classifier would see, one JSON object per
@@ -17,7 +18,7 @@ struct TokenizeCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "A tokenizer.json file or a model directory holding one.")
+    @Option(name: .long, help: "A tokenizer.json file, a model directory holding one, or a .gguf model file.")
     var tokenizer: String
 
     @Flag(name: .long, help: "Do not add the post-processor's special tokens (no BOS).")
@@ -43,11 +44,7 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         let started = ContinuousClock.now
         let tok: Tokenizer
-        do {
-            tok = try Tokenizer(contentsOf: URL(fileURLWithPath: tokenizer))
-        } catch {
-            throw error  // printed as "Error: tokenizer: ...", exit status 1 (not a usage error)
-        }
+        tok = try Self.loadTokenizer(tokenizer)  // errors print as "Error: ...", exit status 1
         let loaded = ContinuousClock.now
 
         var inputs: [Result<[UInt8], InputError>] = []
@@ -107,6 +104,22 @@ struct TokenizeCommand: ParsableCommand {
         print(
             "{\"load_ms\":\(loadMS),\"inputs\":\(texts.count),\"repeat\":\(count),\"bytes\":\(bytes * count),"
                 + "\"tokens\":\(tokens),\"seconds\":\(seconds),\"tokens_per_s\":\(Double(tokens) / seconds)}")
+    }
+
+    /// The GGUF metadata key under which `duoguard convert` embeds the verbatim tokenizer.json
+    /// (Inference's `GGUFNames.tokenizerJSON`, which is internal to that module).
+    static let ggufTokenizerKey = "duoguard.tokenizer.json"
+
+    /// Loads from a tokenizer.json, a directory holding one, or the copy embedded in a GGUF file.
+    static func loadTokenizer(_ path: String) throws -> Tokenizer {
+        if path.lowercased().hasSuffix(".gguf") {
+            let file = try GGUFFile(path: path)
+            guard let json = file[ggufTokenizerKey]?.stringValue else {
+                throw ValidationError("\(path) has no \(ggufTokenizerKey) metadata (not written by duoguard convert?)")
+            }
+            return try Tokenizer(json: Data(json.utf8))
+        }
+        return try Tokenizer(contentsOf: URL(fileURLWithPath: path))
     }
 
     struct InputError: Error {
