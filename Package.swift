@@ -60,6 +60,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Benchmarks (not tests): bench/kafka/run.sh compares this with kcat on the same broker.
+        .executableTarget(
+            name: "kafka-bench",
+            dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")],
+            path: "bench/KafkaBench"
+        ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),

@@ -33,18 +33,20 @@ final class KafkaMessageBuffer: Sendable {
         state.withLock { $0.count }
     }
 
-    /// Adds a message, handing it straight to a waiting reader if there is one.
-    func append(_ message: KafkaConsumerMessage) {
+    /// Adds messages in order, handing the first straight to a waiting reader if there is one.
+    func append(contentsOf messages: [KafkaConsumerMessage]) {
+        guard let first = messages.first else { return }
         let waiter: CheckedContinuation<KafkaConsumerMessage?, Never>? = state.withLock { state in
             guard !state.finished else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
+                state.items.append(contentsOf: messages.dropFirst())
                 return waiter
             }
-            state.items.append(message)
+            state.items.append(contentsOf: messages)
             return nil
         }
-        waiter?.resume(returning: message)
+        waiter?.resume(returning: first)
     }
 
     /// Removes the buffered messages of the given partitions; returns how many.

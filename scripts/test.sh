@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, starts the local Kafka broker, runs every
+# test (unit, parity, and end-to-end against the real broker), stops the broker it started,
+# and exits with the tests' status. Works on a fresh clone: `bash scripts/test.sh`.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash scripts/system-deps.sh
+bash scripts/python-env.sh
+bash scripts/prepare-tokenizers.sh
+
+started_broker=0
+if ! bash scripts/broker.sh status >/dev/null 2>&1; then
+    bash scripts/broker.sh start
+    started_broker=1
+fi
+cleanup() {
+    if ((started_broker)); then bash scripts/broker.sh stop >/dev/null || true; fi
+}
+trap cleanup EXIT
+
+export DUOGUARD_TEST_BROKERS="${DUOGUARD_TEST_BROKERS:-127.0.0.1:${DUOGUARD_BROKER_PORT:-9092}}"
+swift build --build-tests
+status=0
+swift test --skip-build "$@" || status=$?
+exit $status
