@@ -2,8 +2,8 @@
 /// Unicode scalars, used by tokenizer.json to spell raw bytes as vocabulary strings
 /// (a space is "Ġ" = U+0120, a newline "Ċ" = U+010A).
 ///
-/// The tokenizer works on raw bytes internally, so this table is only used at load time (to turn
-/// vocab and merge strings into bytes) and by `tokenID(_:)`.
+/// The tokenizer works on raw bytes internally, so the alphabet is only used at load time (to
+/// turn vocab and merge strings into bytes) and by `tokenID(_:)`.
 enum ByteLevelAlphabet {
     /// Scalar value for each byte.
     static let scalarForByte: [UInt32] = {
@@ -18,13 +18,6 @@ enum ByteLevelAlphabet {
                 next += 1
             }
         }
-        return table
-    }()
-
-    /// Byte for each scalar value below 324 (the largest mapped scalar is U+0143); -1 if unmapped.
-    static let byteForScalar: [Int16] = {
-        var table = [Int16](repeating: -1, count: 324)
-        for (b, s) in scalarForByte.enumerated() { table[Int(s)] = Int16(b) }
         return table
     }()
 

@@ -56,10 +56,7 @@ public struct Tokenizer: Sendable {
     public func tokenID(_ token: String) -> Int32? {
         if let id = core.addedIDs[token] { return id }
         var raw: [UInt8] = []
-        var utf8 = Array(token.utf8)
-        let mapped = utf8.withUnsafeMutableBufferPointer {
-            ByteLevelAlphabet.rawBytes(ofUTF8: UnsafeBufferPointer($0), into: &raw)
-        }
+        let mapped = Array(token.utf8).withUnsafeBufferPointer { ByteLevelAlphabet.rawBytes(ofUTF8: $0, into: &raw) }
         guard mapped else { return nil }
         let id = core.model.vocab.lookup(raw)
         return id >= 0 ? id : nil
