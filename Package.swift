@@ -22,6 +22,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: [
         // librdkafka from the system (Debian: librdkafka-dev), never vendored.
@@ -42,6 +43,8 @@ let package = Package(
             cSettings: kernelCSettings
         ),
         .target(name: "Tokenizer"),
+        // Wire schema: generated code (scripts/generate-proto.sh, committed) + codec.
+        .target(name: "ModerationProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(
             name: "Inference",
             dependencies: [
@@ -70,5 +73,6 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer"]),
+        .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto"]),
     ]
 )
