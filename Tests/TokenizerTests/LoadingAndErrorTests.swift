@@ -12,7 +12,8 @@ final class LoadingAndErrorTests: XCTestCase {
         model: String = #""type": "BPE", "ignore_merges": false"#,
         preTokenizer: String? = nil,
         postProcessor: String = #"{"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [300], "tokens": ["<|begin_of_text|>"]}}}"#,
-        extraVocab: [String] = ["he", "ll", "hell", "hello"]
+        extraVocab: [String] = ["he", "ll", "hell", "hello"],
+        mergesFirst: Bool = false
     ) -> Data {
         var vocab: [String] = []
         for b in 0..<256 {
@@ -34,7 +35,8 @@ final class LoadingAndErrorTests: XCTestCase {
                               {"id": 301, "content": "<|end|>", "special": true}],
              "normalizer": null, "pre_tokenizer": \(pre), "post_processor": \(postProcessor),
              "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-             "model": {\(model), "vocab": {\(vocabJSON)}, "merges": \(merges)}}
+             "model": {\(model), \(mergesFirst ? "\"merges\": \(merges), \"vocab\": {\(vocabJSON)}"
+                                          : "\"vocab\": {\(vocabJSON)}, \"merges\": \(merges)")}}
             """
         return Data(text.utf8)
     }
@@ -97,6 +99,19 @@ final class LoadingAndErrorTests: XCTestCase {
         XCTAssertEqual(tok.encode("hello").ids, [300, 259])
         // In the mini vocab the id of a single-byte token is the byte itself.
         XCTAssertEqual(tok.encode(" hello", addSpecialTokens: false).ids, [32, 259])
+    }
+
+    func testMergesBeforeVocabLoadTheSame() throws {
+        // Files written by `tokenizers` list the vocab first; a hand-edited file may not, and the
+        // loader resolves merges only once both sections are read.
+        for merges in [#"["h e", "l l", "he ll", "hell o"]"#, #"[["h", "e"], ["l", "l"], ["he", "ll"], ["hell", "o"]]"#] {
+            let tok = try Tokenizer(json: Self.miniJSON(merges: merges, mergesFirst: true))
+            XCTAssertEqual(tok.encode("hello hell", addSpecialTokens: false).ids, [259, 32, 258])
+        }
+        guard case .malformed(let why)? = loadError(Self.miniJSON(merges: #"["h e", "x yz"]"#, mergesFirst: true)) else {
+            return XCTFail("expected .malformed for a merge out of the vocabulary")
+        }
+        XCTAssertTrue(why.contains("merge #1"), why)
     }
 
     func testIgnoreMergesTakesWholeWordsFromTheVocabulary() throws {
