@@ -7,6 +7,10 @@ DuoGuard-1B-Llama-3.2-transfer checkpoint is saved (bf16 safetensors, transforme
 PyTorch `transformers` in fp32 from the bf16-rounded weights.
 
     .venv/bin/python scripts/model-fixtures.py            # writes Tests/InferenceTests/Fixtures
+    .venv/bin/python scripts/model-fixtures.py --full-size models/duoguard-random-1b
+        # a random model of the real DuoGuard-1B shape (2.5 GB bf16, NOT committed) laid out
+        # as the published directory (tokenizer.json included), with reference.json for a few
+        # prompts: for speed/memory runs and a full-scale parity spot check.
 
 Fixtures (all small; the whole directory stays well under 25 MB):
 
@@ -277,7 +281,37 @@ def generate(name, spec):
     return model
 
 
+FULL = dict(
+    vocab_size=128256, hidden_size=2048, num_attention_heads=32, num_key_value_heads=8,
+    head_dim=64, num_hidden_layers=16, intermediate_size=8192, bos=128000, pad=128001,
+    rope_theta=500000.0,
+    rope_scaling={"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                  "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+    init=0.02, seed=7, shard=True,
+)
+
+
+def full_size(directory):
+    """A random model of the real shape, saved as the published checkpoint (sharded bf16)."""
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = build_model(FULL)
+    shutil.rmtree(directory, ignore_errors=True)
+    save_safetensors(model, directory, torch.bfloat16, True)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(hf_config(FULL, "4.x"), f, indent=2)
+    shutil.copy(TOKENIZER, os.path.join(directory, "tokenizer.json"))
+    rng = np.random.default_rng(FULL["seed"])
+    prompts = [[FULL["bos"]] + rng.integers(0, 128000, size=n - 1).tolist() for n in (1, 9, 64, 512)]
+    ref = {"model": "duoguard-random-1b", "pad_token_id": FULL["pad"], "batches": [], "texts": [],
+           "prompts": [{"ids": ids, "logits": forward_single(model, ids)} for ids in prompts]}
+    with open(os.path.join(directory, "reference.json"), "w") as f:
+        json.dump(ref, f, separators=(",", ":"))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--full-size":
+        full_size(sys.argv[2])
+        return
     os.makedirs(OUT, exist_ok=True)
     models = {name: generate(name, spec) for name, spec in SPECS.items()}
     # tiny-b again, stored as f16 (4.x config) and f32 (5.x config): the dtype/layout variants.

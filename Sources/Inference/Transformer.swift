@@ -203,10 +203,7 @@ final class Transformer: @unchecked Sendable {
                     let qv = q + qRow * qDim + head * d
                     var maxScore = -Float.infinity
                     for j in 0 ... position {
-                        let kv = k + (start + j) * kvDim + kvHead * d
-                        var dot: Float = 0
-                        for e in 0 ..< d { dot += qv[e] * kv[e] }
-                        let score = dot * scale
+                        let score = VectorMath.dot(qv, k + (start + j) * kvDim + kvHead * d, d) * scale
                         scores[j] = score
                         maxScore = max(maxScore, score)
                     }
@@ -221,8 +218,7 @@ final class Transformer: @unchecked Sendable {
                     let inv = 1 / sum
                     for j in 0 ... position {
                         let p = scores[j] * inv
-                        let vv = v + (start + j) * kvDim + kvHead * d
-                        for e in 0 ..< d { o[e] += p * vv[e] }
+                        VectorMath.addScaled(o, p, v + (start + j) * kvDim + kvHead * d, d)
                     }
                 }
             }

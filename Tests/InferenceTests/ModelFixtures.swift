@@ -22,7 +22,7 @@ enum ModelFixtures {
         var batches: [Batch]
         var texts: [Text]
         /// Logits of the fp32 forward with Q8_0/Q4_0-rounded matrices (weights only).
-        var quantized: [String: [[Float]]]
+        var quantized: [String: [[Float]]]?
     }
 
     static func reference(_ name: String) throws -> Reference {

@@ -89,7 +89,7 @@ final class ParityTests: XCTestCase {
                 XCTAssertLessThanOrEqual(worstLogit, logitBound, "\(name) \(type)")
                 XCTAssertLessThanOrEqual(worstProbability, probabilityBound, "\(name) \(type)")
                 if let bound = activationBound {
-                    let quantized = try XCTUnwrap(reference.quantized[type.description], "no \(type) reference")
+                    let quantized = try XCTUnwrap(reference.quantized?[type.description], "no \(type) reference")
                     let worst = zip(results, quantized).map { ModelFixtures.maxAbsDifference($0.logits, $1) }.max() ?? 0
                     line += "; vs HF with \(type) weights: max |dlogit| = \(worst)"
                     XCTAssertLessThanOrEqual(worst, bound, "\(name) \(type) vs quantized-weight reference")
