@@ -2,11 +2,11 @@
 ///
 /// Why not `[[UInt8]: Int32]`: a lookup there needs an `Array` key (an allocation per
 /// pre-token) and SipHash. Here a lookup takes a borrowed byte range, hashes it 8 bytes at a
-/// time, and touches little memory: each slot holds the hash next to the entry index (most
-/// misses end at the slot), and each entry holds the key's first 8 bytes (most tokens are that
-/// short, so the arena is rarely read). This lookup is the hot path of encoding, because with
-/// `ignore_merges` most words are found whole in the vocabulary; it also dominates load time
-/// (three lookups per merge rule).
+/// time, and touches as little memory as possible: a slot holds the key's first 8 bytes and the
+/// value, so a key of up to 7 bytes (most tokens) is answered by one slot read; longer keys
+/// check their length and tail in `entries`. This lookup is the hot path of encoding (with
+/// `ignore_merges` most words are found whole in the vocabulary) and of loading (three
+/// lookups per merge rule), where cache misses dominate.
 struct ByteStringTable: Sendable {
     struct Entry {
         var prefix: UInt64
@@ -17,9 +17,19 @@ struct ByteStringTable: Sendable {
 
     private var arena: [UInt8] = []
     private var entries: [Entry] = []
-    /// Open addressing: 0 when empty, else hash (high 32 bits) and entry index + 1.
-    private var slots: [UInt64] = []
+    /// Open addressing. x: the key word (see `word`); y: 0 when empty, else bit 63 set for keys
+    /// of 8 bytes or more, entry index + 1 in bits 32...62, the value in bits 0...31.
+    private var slots: [SIMD2<UInt64>] = []
     private var mask = 0
+    private static let longFlag: UInt64 = 1 << 63
+
+    /// The slot word of a key: its first 8 bytes; for keys shorter than 8 bytes the unused top
+    /// byte holds the length, so that "a" and "a\0" differ. (Keys of 8 bytes or more are told
+    /// apart from short ones by the long flag.)
+    @inline(__always)
+    private static func word(_ prefix: UInt64, count: Int) -> UInt64 {
+        count < 8 ? prefix | UInt64(truncatingIfNeeded: count) << 56 : prefix
+    }
 
     var count: Int { entries.count }
 
@@ -104,16 +114,25 @@ struct ByteStringTable: Sendable {
         var capacity = 16
         while capacity < entries.count * 2 { capacity <<= 1 }
         mask = capacity - 1
-        var slots = [UInt64](repeating: 0, count: capacity)
+        var slots = [SIMD2<UInt64>](repeating: SIMD2(0, 0), count: capacity)
         arena.withUnsafeBytes { arena in
             for (index, e) in entries.enumerated() {
                 let key = UnsafeRawBufferPointer(rebasing: arena[Int(e.start)..<Int(e.start + e.length)])
                 let h = Self.hash(key, prefix: e.prefix)
+                let w = Self.word(e.prefix, count: key.count)
+                let long = key.count >= 8 ? Self.longFlag : 0
+                let meta = long | UInt64(index + 1) << 32 | UInt64(UInt32(bitPattern: e.value))
                 var slot = Int(h) & mask
                 while true {
                     let occupant = slots[slot]
-                    if occupant == 0 || (UInt32(occupant >> 32) == h && equal(Int(occupant & 0xFFFF_FFFF) - 1, key, arena)) {
-                        slots[slot] = UInt64(h) << 32 | UInt64(index + 1)
+                    if occupant.y == 0 {
+                        slots[slot] = SIMD2(w, meta)
+                        break
+                    }
+                    if occupant.x == w, occupant.y & Self.longFlag == long,
+                       long == 0 || equal(Int((occupant.y >> 32) & 0x7FFF_FFFF) - 1, key, arena)
+                    {
+                        slots[slot] = SIMD2(w, meta)  // duplicate key: the last one wins
                         break
                     }
                     slot = (slot + 1) & mask
@@ -135,20 +154,27 @@ struct ByteStringTable: Sendable {
     func lookup(_ key: UnsafeRawBufferPointer) -> Int32 {
         let prefix = Self.prefix(key)
         let h = Self.hash(key, prefix: prefix)
+        let w = Self.word(prefix, count: key.count)
         return slots.withUnsafeBufferPointer { slots in
-            entries.withUnsafeBufferPointer { entries in
-                var slot = Int(h) & mask
+            var slot = Int(h) & mask
+            if key.count < 8 {
                 while true {
                     let occupant = slots[slot]
-                    if occupant == 0 { return -1 }
-                    if UInt32(occupant >> 32) == h {
-                        let e = entries[Int(occupant & 0xFFFF_FFFF) - 1]
-                        if e.prefix == prefix, Int(e.length) == key.count {
-                            if key.count <= 8 || tailEqual(e, key) { return e.value }
-                        }
+                    if occupant.y == 0 { return -1 }
+                    if occupant.x == w, occupant.y & Self.longFlag == 0 {
+                        return Int32(truncatingIfNeeded: occupant.y)
                     }
                     slot = (slot + 1) & mask
                 }
+            }
+            while true {
+                let occupant = slots[slot]
+                if occupant.y == 0 { return -1 }
+                if occupant.x == w, occupant.y & Self.longFlag != 0 {
+                    let e = entries[Int((occupant.y >> 32) & 0x7FFF_FFFF) - 1]
+                    if Int(e.length) == key.count, tailEqual(e, key) { return e.value }
+                }
+                slot = (slot + 1) & mask
             }
         }
     }

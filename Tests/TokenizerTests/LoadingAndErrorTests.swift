@@ -82,6 +82,29 @@ final class LoadingAndErrorTests: XCTestCase {
         XCTAssertEqual(ByteLevelAlphabet.scalarForByte[0x0A], 0x10A)  // "Ċ"
     }
 
+    func testByteStringTableKeysOfEveryShape() {
+        var keys: [[UInt8]] = [[], [0], [0, 0], [97], [97, 0], [97, 0, 0, 0, 0, 0, 0], [97, 0, 0, 0, 0, 0, 0, 7]]
+        for n in 1...20 {
+            keys.append(Array(repeating: 120, count: n))
+            keys.append(Array(repeating: 120, count: n - 1) + [121])
+            keys.append(Array("abcdefgh".utf8) + Array(repeating: UInt8(n), count: n))
+        }
+        var table = ByteStringTable()
+        for (k, key) in keys.enumerated() {
+            key.withUnsafeBufferPointer { table.append($0, value: Int32(k)) }
+        }
+        // A later duplicate replaces the value.
+        [UInt8]([97, 0]).withUnsafeBufferPointer { table.append($0, value: 999) }
+        table.finish()
+        for (k, key) in keys.enumerated() {
+            XCTAssertEqual(table.lookup(key), key == [97, 0] ? 999 : Int32(k), "\(key)")
+        }
+        XCTAssertEqual(table.lookup([98]), -1)
+        XCTAssertEqual(table.lookup([97, 0, 0]), -1)
+        XCTAssertEqual(table.lookup(Array(repeating: 120, count: 21)), -1)
+        XCTAssertEqual(table.lookup(Array("abcdefgh".utf8) + [9, 9, 9, 9, 9, 9, 9, 9, 8]), -1)
+    }
+
     func testMiniTokenizerWithStringMerges() throws {
         let tok = try Tokenizer(json: Self.miniJSON())
         XCTAssertEqual(tok.encode("hello").ids, [300, 259])

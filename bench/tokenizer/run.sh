@@ -9,6 +9,7 @@ cd "$root"
 REPEAT="${REPEAT:-20}"   # passes over the corpus per measurement
 RUNS="${RUNS:-3}"        # measurements per side; the best is reported (least disturbed by neighbours)
 tok="Tests/Fixtures/generated/llama3.2/tokenizer.json"
+tok30="Tests/Fixtures/generated/llama3/tokenizer.json"   # the 9 MB pretty-printed Llama-3.0 file
 corpus="Tests/TokenizerTests/Fixtures/parity.jsonl"
 
 bash scripts/prepare-tokenizers.sh >/dev/null
@@ -20,6 +21,11 @@ trap 'rm -rf "$out"' EXIT
 for run in $(seq "$RUNS"); do
     "$bin" tokenize --tokenizer "$tok" --jsonl --bench-repeat "$REPEAT" < "$corpus" >> "$out/swift.jsonl"
     "$bin" tokenize --tokenizer "$tok" --bench-repeat 1 < /dev/null >> "$out/swift-load.jsonl"
+    "$bin" tokenize --tokenizer "$tok30" --bench-repeat 1 < /dev/null >> "$out/swift-load30.jsonl"
+    .venv/bin/python -c 'import json, sys, time; from tokenizers import Tokenizer
+t0, c0 = time.perf_counter(), time.thread_time(); Tokenizer.from_file(sys.argv[1])
+print(json.dumps({"load_ms": (time.perf_counter() - t0) * 1000, "load_cpu_ms": (time.thread_time() - c0) * 1000}))' \
+        "$tok30" >> "$out/hf-load30.jsonl"
     RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=true \
         .venv/bin/python bench/tokenizer/hf_bench.py "$tok" "$corpus" "$REPEAT" >> "$out/hf.jsonl"
 done
@@ -43,9 +49,13 @@ for name, w, c in [("Swift duoguard", swift_tps, swift_cpu),
                    ("HF tokenizers encode loop", loop_tps, loop_cpu)]:
     print(f"{name:36} {w:14,.0f} {swift_tps / w:8.2f} {c:14,.0f} {swift_cpu / c:8.2f}")
 med = statistics.median
-sl, slc = [r["load_ms"] for r in sw + swl], [r["load_cpu_ms"] for r in sw + swl]
-hl, hlc = [r["load_ms"] for r in hf], [r["load_cpu_ms"] for r in hf]
-print(f"{'load llama3.2 tokenizer.json (ms)':36} {'wall min':>14} {'median':>8} {'CPU min':>14} {'median':>8}")
-print(f"{'Swift Tokenizer(contentsOf:)':36} {min(sl):14.1f} {med(sl):8.1f} {min(slc):14.1f} {med(slc):8.1f}")
-print(f"{'HF Tokenizer.from_file':36} {min(hl):14.1f} {med(hl):8.1f} {min(hlc):14.1f} {med(hlc):8.1f}")
+s30, h30 = rows("swift-load30.jsonl"), rows("hf-load30.jsonl")
+print(f"{'load tokenizer.json (ms)':36} {'wall min':>14} {'median':>8} {'CPU min':>14} {'median':>8}")
+def load_row(name, rs):
+    w, c = [r["load_ms"] for r in rs], [r["load_cpu_ms"] for r in rs]
+    print(f"{name:36} {min(w):14.1f} {med(w):8.1f} {min(c):14.1f} {med(c):8.1f}")
+load_row("Swift, llama3.2 (7.2 MB compact)", sw + swl)
+load_row("HF from_file, llama3.2", hf)
+load_row("Swift, llama3 (9.1 MB pretty)", s30)
+load_row("HF from_file, llama3", h30)
 PY
