@@ -19,6 +19,7 @@ struct DuoGuard: AsyncParsableCommand {
             ConvertCommand.self,
             InspectCommand.self,
             ClassifyCommand.self,
+            WorkerCommand.self,
         ]
     )
 }

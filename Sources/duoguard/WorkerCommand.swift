@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import Inference
+import Kafka
+import Logging
+import ServiceLifecycle
+import Worker
+
+/// `duoguard worker`: the main job. Consumes moderation requests from Kafka, classifies them
+/// in micro-batches and produces one result per request; SIGTERM/SIGINT drain and exit 0.
+///
+/// Every option can also come from the environment as `DUOGUARD_<OPTION>` (upper case,
+/// dashes as underscores, e.g. `DUOGUARD_BROKERS`, `DUOGUARD_INPUT_TOPIC` with commas for
+/// several); a flag given on the command line wins.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Consume moderation requests from Kafka and produce scored results.",
+        discussion: """
+            Options fall back to DUOGUARD_* environment variables (e.g. DUOGUARD_BROKERS, \
+            DUOGUARD_GROUP, DUOGUARD_INPUT_TOPIC=a,b, DUOGUARD_MODEL). librdkafka properties pass \
+            through with -X key=value or --kafka-config client.properties (SASL/TLS).
+            """
+    )
+
+    @Option(name: .long, help: "Bootstrap brokers, HOST:PORT[,HOST:PORT] (env DUOGUARD_BROKERS).")
+    var brokers: String?
+    @Option(name: .long, help: "Consumer group; workers sharing it split the partitions (env DUOGUARD_GROUP).")
+    var group: String?
+    @Option(name: .long, help: "Input topic; repeat for several (env DUOGUARD_INPUT_TOPIC, comma-separated).")
+    var inputTopic: [String] = []
+    @Option(name: .long, help: "Output topic for results (env DUOGUARD_OUTPUT_TOPIC).")
+    var outputTopic: String?
+    @Option(name: .long, help: "Dead-letter topic for poison messages (env DUOGUARD_DLQ_TOPIC).")
+    var dlqTopic: String?
+    @Option(name: .long, help: "Model file (.gguf from `duoguard convert`) (env DUOGUARD_MODEL).")
+    var model: String?
+    @Option(name: .long, help: "Default unsafe threshold on the max probability (default 0.5).")
+    var threshold: Float?
+    @Option(name: .long, help: "Tokens kept per text (default 512).")
+    var maxTokens: Int?
+    @Option(name: .long, help: "Tokens per inference batch (default 2048).")
+    var batchTokens: Int?
+    @Option(name: .long, help: "Requests per inference batch (default 64).")
+    var maxBatch: Int?
+    @Option(name: .long, help: "Max wait for a batch to fill, ms (default 20).")
+    var maxWaitMs: Int?
+    @Option(name: .long, help: "Requests queued for batching before partitions pause (default 256).")
+    var queueCapacity: Int?
+    @Option(name: .long, help: "Largest accepted text in UTF-8 bytes (default 65536).")
+    var maxTextBytes: Int?
+    @Option(name: .long, help: "Inference threads (default: all cores).")
+    var threads: Int?
+    @Option(name: .long, help: "Port of /metrics, /healthz, /readyz (default 9464; 0 = any free port).")
+    var metricsPort: Int?
+    @Option(name: .long, help: "Consumer session timeout, ms (default 45000).")
+    var sessionTimeoutMs: Int?
+    @Option(name: .long, help: "Interval of offset commits, ms (default 5000).")
+    var commitIntervalMs: Int?
+    @Option(name: .long, help: "Worker id reported in results (default hostname-pid).")
+    var workerID: String?
+    @Option(name: [.customShort("X")], help: "librdkafka property key=value (repeatable).")
+    var kafkaProperty: [String] = []
+    @Option(name: .long, help: "Java-style client.properties file for librdkafka (SASL/TLS).")
+    var kafkaConfig: String?
+    @Flag(name: .long, help: "Log request texts (off: texts are user content).")
+    var logText = false
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        func value(_ flag: String?, _ name: String) -> String? { flag ?? env["DUOGUARD_\(name)"] }
+        func number<T: LosslessStringConvertible>(_ flag: T?, _ name: String) throws -> T? {
+            if let flag { return flag }
+            guard let text = env["DUOGUARD_\(name)"] else { return nil }
+            guard let parsed = T(text) else { throw ValidationError("DUOGUARD_\(name)='\(text)' is not a valid number") }
+            return parsed
+        }
+        func required(_ flag: String?, _ name: String, _ option: String) throws -> String {
+            guard let result = value(flag, name), !result.isEmpty else {
+                throw ValidationError("missing \(option) (or DUOGUARD_\(name))")
+            }
+            return result
+        }
+
+        var logger = Logger(label: "duoguard.worker")
+        let level = value(logLevel, "LOG_LEVEL") ?? "info"
+        guard let parsedLevel = Logger.Level(rawValue: level) else { throw ValidationError("unknown log level '\(level)'") }
+        logger.logLevel = parsedLevel
+
+        var kafka = KafkaConfiguration(
+            bootstrapServers: try required(brokers, "BROKERS", "--brokers").split(separator: ",").map(String.init),
+            clientID: "duoguard-worker")
+        if let path = value(kafkaConfig, "KAFKA_CONFIG") { try kafka.loadProperties(fromFile: path) }
+        for property in kafkaProperty {
+            guard let equals = property.firstIndex(of: "=") else { throw ValidationError("-X expects key=value, got '\(property)'") }
+            kafka.properties[String(property[..<equals])] = String(property[property.index(after: equals)...])
+        }
+        var inputs = inputTopic
+        if inputs.isEmpty, let fromEnv = env["DUOGUARD_INPUT_TOPIC"] {
+            inputs = fromEnv.split(separator: ",").map(String.init)
+        }
+        guard !inputs.isEmpty else { throw ValidationError("missing --input-topic (or DUOGUARD_INPUT_TOPIC)") }
+
+        let batchTokens = try number(batchTokens, "BATCH_TOKENS") ?? 2048
+        let maxTokens = try number(maxTokens, "MAX_TOKENS") ?? 512
+        guard maxTokens >= 1, batchTokens >= maxTokens else {
+            throw ValidationError("--batch-tokens (\(batchTokens)) must be at least --max-tokens (\(maxTokens)) ≥ 1")
+        }
+        let modelPath = try required(model, "MODEL", "--model")
+        let loaded = try DuoGuardModel.load(
+            path: modelPath,
+            options: ModelOptions(threads: try number(threads, "THREADS"), batchTokenBudget: batchTokens))
+
+        var configuration = WorkerConfiguration(
+            kafka: kafka, groupID: try required(group, "GROUP", "--group"), inputTopics: inputs,
+            outputTopic: try required(outputTopic, "OUTPUT_TOPIC", "--output-topic"),
+            deadLetterTopic: try required(dlqTopic, "DLQ_TOPIC", "--dlq-topic"),
+            threshold: try number(threshold, "THRESHOLD") ?? loaded.config.threshold,
+            maxTokens: maxTokens, batchTokens: batchTokens,
+            maxBatch: try number(maxBatch, "MAX_BATCH") ?? 64,
+            maxWait: .milliseconds(try number(maxWaitMs, "MAX_WAIT_MS") ?? 20),
+            queueCapacity: try number(queueCapacity, "QUEUE_CAPACITY") ?? 256,
+            maxTextBytes: try number(maxTextBytes, "MAX_TEXT_BYTES") ?? 65_536,
+            workerID: value(workerID, "WORKER_ID"),
+            logText: logText || env["DUOGUARD_LOG_TEXT"] == "1",
+            sessionTimeout: .milliseconds(try number(sessionTimeoutMs, "SESSION_TIMEOUT_MS") ?? 45_000))
+        configuration.metricsPort = try number(metricsPort, "METRICS_PORT") ?? 9_464
+        configuration.commitInterval = .milliseconds(try number(commitIntervalMs, "COMMIT_INTERVAL_MS") ?? 5_000)
+
+        let worker = ModerationWorker(configuration: configuration, model: loaded, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: worker)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
