@@ -1,6 +1,5 @@
 import CKernels
 import Foundation
-import Logging
 import Tokenizer
 
 /// The DuoGuard classifier, ready to score token sequences.

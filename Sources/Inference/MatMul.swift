@@ -11,6 +11,8 @@ final class MatMul: @unchecked Sendable {
     let pool: ThreadPool
     /// Rows per range are a multiple of this (except the last range).
     var rowGranule = 16
+    /// Row ranges per thread and multiply (dynamic load balancing).
+    var tasksPerThread = 4
     private let scratch: UnsafeMutableRawPointer
     private let scratchBytes: Int
 
@@ -59,7 +61,9 @@ final class MatMul: @unchecked Sendable {
 
     private func run(_ w: WeightMatrix, prepared: UnsafeRawPointer, tokens: Int, output: UnsafeMutablePointer<Float>, ldy: Int) {
         let granules = (w.rows + rowGranule - 1) / rowGranule
-        let tasks = min(pool.threadCount, granules)
+        // A few tasks per thread, claimed dynamically: a thread that the OS schedules late
+        // (the machine is shared) leaves its work to the others instead of stalling the join.
+        let tasks = min(pool.threadCount == 1 ? 1 : pool.threadCount * tasksPerThread, granules)
         let perTask = (granules + tasks - 1) / tasks * rowGranule
         let type = w.type.ckType
         let k = Int64(w.cols)
