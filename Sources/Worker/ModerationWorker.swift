@@ -43,8 +43,12 @@ public final class ModerationWorker: Service, Sendable {
         var request: ModerationRequest
         var requestID: String
         var contentType: ContentType
-        var tokens: TokenizedText
+        /// One sequence, or one per window in `.windows` mode.
+        var sequences: [[Int32]]
+        var truncated: Bool
         var read: ContinuousClock.Instant
+
+        var tokenCount: Int { sequences.reduce(0) { $0 + $1.count } }
     }
 
     public init(configuration: WorkerConfiguration, model: DuoGuardModel, logger: Logger, metrics: WorkerMetrics = WorkerMetrics()) {
@@ -143,7 +147,7 @@ public final class ModerationWorker: Service, Sendable {
             let read = ContinuousClock.now
             switch prepare(message, read: read) {
             case .ready(let item):
-                if !(await batcher.enqueue(item, tokens: item.tokens.ids.count)) {
+                if !(await batcher.enqueue(item, tokens: item.tokenCount)) {
                     tracker.abandon(message.topicPartition, offset: message.offset)
                 }
             case .answer(let outgoing):
@@ -196,9 +200,22 @@ public final class ModerationWorker: Service, Sendable {
         if configuration.logText {
             logger.info("request", metadata: ["id": "\(requestID)", "text": "\(request.text)"])
         }
-        let tokens = model.tokenizer.encode(request.text, addSpecialTokens: true, maxTokens: configuration.maxTokens)
+        let sequences: [[Int32]]
+        let truncated: Bool
+        switch configuration.longText {
+        case .truncate:
+            let tokens = model.tokenizer.encode(request.text, addSpecialTokens: true, maxTokens: configuration.maxTokens)
+            (sequences, truncated) = ([tokens.ids], tokens.truncated)
+        case .windows:
+            sequences = model.tokenizer.windows(
+                request.text, maxTokens: configuration.maxTokens, overlap: configuration.windowOverlap
+            ).map(\.ids)
+            truncated = false
+        }
         return .ready(
-            WorkItem(message: message, request: request, requestID: requestID, contentType: contentType, tokens: tokens, read: read))
+            WorkItem(
+                message: message, request: request, requestID: requestID, contentType: contentType,
+                sequences: sequences, truncated: truncated, read: read))
     }
 
     private func deadLetter(_ message: KafkaConsumerMessage, error: ModerationDecodeError) -> KafkaProducerMessage {
@@ -225,7 +242,7 @@ public final class ModerationWorker: Service, Sendable {
             let started = ContinuousClock.now
             let outcome: Result<[Classification], InferenceError> = await withCheckedContinuation { continuation in
                 let model = self.model
-                let sequences = batch.map(\.tokens.ids)
+                let sequences = batch.flatMap(\.sequences)
                 inferenceQueue.async {
                     continuation.resume(returning: Result { () throws(InferenceError) in try model.classify(batch: sequences) })
                 }
@@ -233,16 +250,22 @@ public final class ModerationWorker: Service, Sendable {
             let inferenceSeconds = seconds(ContinuousClock.now - started)
             metrics.inferenceSeconds.record(inferenceSeconds)
             metrics.batchSize.record(Double(batch.count))
-            metrics.batchTokens.record(Double(batch.reduce(0) { $0 + $1.tokens.ids.count }))
-            for (index, item) in batch.enumerated() {
+            metrics.batchTokens.record(Double(batch.reduce(0) { $0 + $1.tokenCount }))
+            var firstSequence = 0
+            for item in batch {
+                let range = firstSequence..<(firstSequence + item.sequences.count)
+                firstSequence = range.upperBound
                 var result = baseResult(requestID: item.requestID, request: item.request, message: item.message)
                 result.queueMs = seconds(started - item.read) * 1000
                 result.inferenceMs = inferenceSeconds * 1000
-                result.tokenCount = Int32(item.tokens.ids.count)
-                result.truncated = item.tokens.truncated
+                result.tokenCount = Int32(item.tokenCount)
+                result.truncated = item.truncated
+                result.windows = Int32(item.sequences.count)
                 switch outcome {
                 case .success(let classifications):
-                    fill(&result, with: classifications[index], threshold: item.request.hasThreshold ? item.request.threshold : configuration.threshold)
+                    let thresholds = item.request.hasThreshold
+                        ? CategoryThresholds(default: item.request.threshold) : configuration.categoryThresholds
+                    fill(&result, with: Self.maximum(of: classifications[range]), thresholds: thresholds)
                 case .failure(let error):
                     result.status.code = .internal
                     result.status.message = "inference failed: \(error)"
@@ -254,7 +277,19 @@ public final class ModerationWorker: Service, Sendable {
         }
     }
 
-    private func fill(_ result: inout ModerationResult, with classification: Classification, threshold: Float) {
+    /// Per category, the maximum over a text's windows (the single classification when one).
+    /// Taken on logits, which sigmoid maps monotonically to probabilities.
+    static func maximum(of windows: ArraySlice<Classification>) -> Classification {
+        guard var logits = windows.first?.logits else { return Classification(logits: []) }
+        for window in windows.dropFirst() {
+            for index in logits.indices where index < window.logits.count {
+                logits[index] = max(logits[index], window.logits[index])
+            }
+        }
+        return Classification(logits: logits)
+    }
+
+    private func fill(_ result: inout ModerationResult, with classification: Classification, thresholds: CategoryThresholds) {
         result.status.code = .ok
         result.probabilities = classification.probabilities
         result.scores = classification.probabilities.enumerated().map { index, probability in
@@ -265,9 +300,10 @@ public final class ModerationWorker: Service, Sendable {
             return score
         }
         result.maxProbability = classification.maxProbability
-        result.threshold = threshold
-        result.unsafe = classification.isUnsafe(threshold: threshold)
-        let over = classification.categories(over: threshold)
+        result.threshold = thresholds.defaultValue
+        result.categoryThresholds = thresholds.values
+        let over = thresholds.flagged(classification.probabilities)
+        result.unsafe = !over.isEmpty
         result.categories = over.compactMap { ModerationCategory(modelIndex: $0) }
         result.categoryNames = over.compactMap { ModerationCategory.displayNames[safe: $0] }
     }

@@ -15,7 +15,16 @@ public struct WorkerConfiguration: Sendable {
     /// Where poison messages go, unchanged, with error headers.
     public var deadLetterTopic: String
     /// Default threshold on the maximum probability for the `unsafe` verdict. Default: 0.5.
-    public var threshold: Float
+    public var threshold: Float {
+        didSet { categoryThresholds = CategoryThresholds(default: threshold) }
+    }
+    /// Per-category thresholds (default: `threshold` for all). A request's own `threshold`
+    /// replaces them all for that request.
+    public var categoryThresholds: CategoryThresholds
+    /// How texts longer than `maxTokens` are scored. Default: `.truncate` (the model card).
+    public var longText: LongTextMode
+    /// Tokens shared by consecutive windows in `.windows` mode. Default: 64.
+    public var windowOverlap: Int
     /// Tokens kept per text (the model card truncates at 512). Default: 512.
     public var maxTokens: Int
     /// Tokens per inference batch. Default: 2048.
@@ -60,6 +69,9 @@ public struct WorkerConfiguration: Sendable {
         self.outputTopic = outputTopic
         self.deadLetterTopic = deadLetterTopic
         self.threshold = threshold
+        self.categoryThresholds = CategoryThresholds(default: threshold)
+        self.longText = .truncate
+        self.windowOverlap = 64
         self.maxTokens = maxTokens
         self.batchTokens = batchTokens
         self.maxBatch = maxBatch
@@ -75,4 +87,13 @@ public struct WorkerConfiguration: Sendable {
         self.lagInterval = lagInterval
         self.drainTimeout = drainTimeout
     }
+}
+
+/// How a text longer than the model's window is scored.
+public enum LongTextMode: String, Sendable, CaseIterable {
+    /// Keep the first `maxTokens` tokens (the model card's behaviour).
+    case truncate
+    /// Score overlapping windows of `maxTokens` tokens; each category's probability is the
+    /// maximum over the windows, so unsafe content after token 512 is not missed.
+    case windows
 }

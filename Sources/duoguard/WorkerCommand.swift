@@ -63,6 +63,14 @@ struct WorkerCommand: AsyncParsableCommand {
     var kafkaProperty: [String] = []
     @Option(name: .long, help: "Java-style client.properties file for librdkafka (SASL/TLS).")
     var kafkaConfig: String?
+    @Option(name: .long, help: "Per-category threshold NAME=P, e.g. Hate=0.3 (repeatable).")
+    var categoryThreshold: [String] = []
+    @Option(name: .long, help: "File of NAME=P lines with per-category thresholds (env DUOGUARD_CATEGORY_THRESHOLDS).")
+    var categoryThresholds: String?
+    @Option(name: .long, help: "Texts over --max-tokens: truncate (default, as the model card) or windows (max over overlapping windows).")
+    var longText: String?
+    @Option(name: .long, help: "Tokens shared by consecutive windows with --long-text windows (default 64).")
+    var windowOverlap: Int?
     @Flag(name: .long, help: "Log request texts (off: texts are user content).")
     var logText = false
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
@@ -128,6 +136,17 @@ struct WorkerCommand: AsyncParsableCommand {
             sessionTimeout: .milliseconds(try number(sessionTimeoutMs, "SESSION_TIMEOUT_MS") ?? 45_000))
         configuration.metricsPort = try number(metricsPort, "METRICS_PORT") ?? 9_464
         configuration.commitInterval = .milliseconds(try number(commitIntervalMs, "COMMIT_INTERVAL_MS") ?? 5_000)
+        if let path = value(categoryThresholds, "CATEGORY_THRESHOLDS") { try configuration.categoryThresholds.load(file: path) }
+        try configuration.categoryThresholds.apply(categoryThreshold)
+        let mode = value(longText, "LONG_TEXT") ?? "truncate"
+        guard let longTextMode = LongTextMode(rawValue: mode) else {
+            throw ValidationError("--long-text must be truncate or windows, not '\(mode)'")
+        }
+        configuration.longText = longTextMode
+        configuration.windowOverlap = try number(windowOverlap, "WINDOW_OVERLAP") ?? 64
+        guard configuration.windowOverlap >= 0, configuration.windowOverlap < maxTokens - 1 else {
+            throw ValidationError("--window-overlap must be within 0..<\(maxTokens - 1)")
+        }
 
         let worker = ModerationWorker(configuration: configuration, model: loaded, logger: logger)
         let group = ServiceGroup(
