@@ -175,6 +175,10 @@ final class Transformer: @unchecked Sendable {
 
     /// Causal grouped-query attention within each sequence, writing `state.attention`.
     ///
+    /// One task per (sequence, KV head): the head's keys are transposed once into scratch
+    /// (`d x length`), so every query head of the group computes its scores with vertical
+    /// SIMD over keys (no horizontal sums), then softmax, then the weighted sum of values.
+    ///
     /// - Parameter queryRows: `nil` = every token queries (row t of q is token t); otherwise
     ///   one query per sequence, row i of q being the token `queryRows[i]` of sequence i.
     private func attention(sequences: [[Int32]], offsets: [Int], queryRows: [Int]?) {
@@ -186,39 +190,49 @@ final class Transformer: @unchecked Sendable {
         let q = s.q, k = s.k, v = s.v, out = s.attention
         let qDim = c.qDim, kvDim = c.kvDim
         let lengths = sequences.map(\.count)
-        let tasks = sequences.count * c.headCount
+        let tasks = sequences.count * c.kvHeadCount
         pool.parallelFor(tasks) { task in
-            let seq = task / c.headCount
-            let head = task % c.headCount
-            let kvHead = head / group
+            let seq = task / c.kvHeadCount
+            let kvHead = task % c.kvHeadCount
             let start = offsets[seq]
+            let length = lengths[seq]
             let queries: [(qRow: Int, position: Int)]
             if let rows = queryRows {
                 queries = [(seq, rows[seq] - start)]
             } else {
-                queries = (0 ..< lengths[seq]).map { (start + $0, $0) }
+                queries = (0 ..< length).map { (start + $0, $0) }
             }
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: lengths[seq]) { scores in
-                for (qRow, position) in queries {
-                    let qv = q + qRow * qDim + head * d
-                    var maxScore = -Float.infinity
-                    for j in 0 ... position {
-                        let score = VectorMath.dot(qv, k + (start + j) * kvDim + kvHead * d, d) * scale
-                        scores[j] = score
-                        maxScore = max(maxScore, score)
-                    }
-                    var sum: Float = 0
-                    for j in 0 ... position {
-                        let e = exp(scores[j] - maxScore)
-                        scores[j] = e
-                        sum += e
-                    }
-                    let o = out + qRow * qDim + head * d
-                    for e in 0 ..< d { o[e] = 0 }
-                    let inv = 1 / sum
-                    for j in 0 ... position {
-                        let p = scores[j] * inv
-                        VectorMath.addScaled(o, p, v + (start + j) * kvDim + kvHead * d, d)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: d * length + length) { buffer in
+                guard let keys = buffer.baseAddress else { return }
+                let scores = keys + d * length
+                // keys[e * length + j] = K[token j, kvHead, e]
+                for j in 0 ..< length {
+                    let row = k + (start + j) * kvDim + kvHead * d
+                    for e in 0 ..< d { keys[e * length + j] = row[e] }
+                }
+                for head in kvHead * group ..< (kvHead + 1) * group {
+                    for (qRow, position) in queries {
+                        let n = position + 1
+                        let qv = q + qRow * qDim + head * d
+                        scores.update(repeating: 0, count: n)
+                        for e in 0 ..< d { VectorMath.addScaled(scores, qv[e], keys + e * length, n) }
+                        var maxScore = -Float.infinity
+                        for j in 0 ..< n {
+                            scores[j] *= scale
+                            maxScore = max(maxScore, scores[j])
+                        }
+                        var sum: Float = 0
+                        for j in 0 ..< n {
+                            let e = exp(scores[j] - maxScore)
+                            scores[j] = e
+                            sum += e
+                        }
+                        let o = out + qRow * qDim + head * d
+                        o.update(repeating: 0, count: d)
+                        let inv = 1 / sum
+                        for j in 0 ..< n {
+                            VectorMath.addScaled(o, scores[j] * inv, v + (start + j) * kvDim + kvHead * d, d)
+                        }
                     }
                 }
             }
