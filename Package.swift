@@ -93,5 +93,7 @@ let package = Package(
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto"]),
+        // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.
+        .testTarget(name: "DeployTests", dependencies: []),
     ]
 )
