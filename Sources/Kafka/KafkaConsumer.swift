@@ -34,6 +34,8 @@ public final class KafkaConsumer: Sendable {
 
     private struct State: ~Copyable {
         var assigned: Set<KafkaTopicPartition> = []
+        /// Where to start partitions when they are assigned (instead of the committed offset).
+        var initialOffsets: [KafkaTopicPartition: Int64] = [:]
         /// Paused by the application: stays paused across flow control.
         var pausedByApplication: Set<KafkaTopicPartition> = []
         /// Paused because the buffer is full.
@@ -91,8 +93,11 @@ public final class KafkaConsumer: Sendable {
     // MARK: subscription
 
     /// Joins the group and subscribes to topics; a name starting with `^` is a regex.
-    public func subscribe(topics: [String]) throws(KafkaError) {
+    /// `initialOffsets`: partitions that start at a given offset whenever they are assigned,
+    /// instead of at the group's committed offset (a replay's range start).
+    public func subscribe(topics: [String], initialOffsets: [KafkaTopicPartition: Int64] = [:]) throws(KafkaError) {
         guard !topics.isEmpty else { throw .configuration("subscribe needs at least one topic") }
+        state.withLock { $0.initialOffsets = Dictionary(uniqueKeysWithValues: initialOffsets.map { ($0.key.withoutOffset, $0.value) }) }
         let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for topic in topics {
@@ -407,6 +412,14 @@ public final class KafkaConsumer: Sendable {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
         switch code {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            let starts = state.withLock { $0.initialOffsets }
+            if !starts.isEmpty {
+                for index in 0..<Int(partitions.pointee.cnt) {
+                    let element = partitions.pointee.elems[index]
+                    let key = KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)
+                    if let offset = starts[key] { partitions.pointee.elems[index].offset = offset }
+                }
+            }
             if cooperative {
                 if let error = rd_kafka_incremental_assign(rk, partitions) {
                     eventContinuation.yield(.error(KafkaError(consuming: error, context: "incremental assign")))

@@ -30,6 +30,7 @@ public final class ModerationWorker: Service, Sendable {
     private let batcher: MicroBatcher<WorkItem>
     private let inferenceQueue = DispatchQueue(label: "duoguard.inference")
     private let state = Mutex(RunState())
+    private let counts = WorkerCounts()
 
     private struct RunState: ~Copyable {
         var running = false
@@ -62,6 +63,10 @@ public final class ModerationWorker: Service, Sendable {
                 maxWait: configuration.maxWait, capacity: configuration.queueCapacity))
     }
 
+    /// Requests answered so far (result or dead letter acknowledged), and of them dead-lettered.
+    public var answeredCount: Int { counts.answered.load(ordering: .relaxed) }
+    public var deadLetteredCount: Int { counts.deadLettered.load(ordering: .relaxed) }
+
     /// True once consuming, until shutdown begins (`/readyz`).
     public var isReady: Bool { state.withLock { $0.running && !$0.stopping } }
 
@@ -80,7 +85,11 @@ public final class ModerationWorker: Service, Sendable {
             producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: configuration.kafka), logger: logger)
             // Fail fast, with a clear message, when the cluster cannot be reached.
             _ = try await producer.topics()
-            try consumer.subscribe(topics: configuration.inputTopics)
+            // A replay starts each partition at its range (or resume) position.
+            let starts = configuration.replay.map { plan in
+                Dictionary(uniqueKeysWithValues: plan.ranges.map { (KafkaTopicPartition(topic: plan.topic, partition: $0.key), $0.value.lowerBound) })
+            } ?? [:]
+            try consumer.subscribe(topics: configuration.inputTopics, initialOffsets: starts)
         } catch {
             throw WorkerError.startup("\(error)")
         }
@@ -94,12 +103,16 @@ public final class ModerationWorker: Service, Sendable {
                 "model": "\(model.identity.name) \(model.identity.quantization)", "kernels": "\(model.kernelName)",
             ])
 
-        let results = ResultSender(producer: producer, tracker: tracker, consumer: consumer, metrics: metrics, logger: logger)
+        let results = ResultSender(
+            producer: producer, tracker: tracker, consumer: consumer, metrics: metrics, counts: counts, logger: logger)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.handleEvents(consumer) }
                 group.addTask { await self.runInference(results) }
                 group.addTask { await self.reportLag(consumer) }
+                if let plan = self.configuration.replay {
+                    group.addTask { await self.finishReplay(plan) }
+                }
                 group.addTask {
                     await self.intake(consumer, results)
                     // Intake ended (shutdown): unstarted requests are re-read by the next owner.
@@ -142,6 +155,17 @@ public final class ModerationWorker: Service, Sendable {
         var messages = consumer.messages.makeAsyncIterator()
         while !stopping, let message = await messages.next() {
             if stopping { break }  // read after shutdown began: not ours to answer any more
+            if let plan = configuration.replay {
+                switch plan.decide(partition: message.partition, offset: message.offset) {
+                case .skip:
+                    continue
+                case .end:
+                    try? consumer.pause([message.topicPartition])
+                    continue
+                case .answer(let last):
+                    if last { try? consumer.pause([message.topicPartition]) }
+                }
+            }
             metrics.consumed.increment()
             tracker.register(message.topicPartition, offset: message.offset)
             let read = ContinuousClock.now
@@ -225,6 +249,7 @@ public final class ModerationWorker: Service, Sendable {
                 "source": "\(message.topic)/\(message.partition)/\(message.offset)", "error": "\(error.code)",
             ])
         metrics.deadLettered.increment()
+        counts.deadLettered.add(1, ordering: .relaxed)
         var headers = message.headers
         headers.append(KafkaHeader(key: ModerationHeader.errorCode, string: error.code))
         headers.append(KafkaHeader(key: ModerationHeader.errorMessage, string: error.description))
@@ -384,6 +409,18 @@ public final class ModerationWorker: Service, Sendable {
         }
     }
 
+    /// Replay: stop once every partition reached its end and every answer is acknowledged.
+    private func finishReplay(_ plan: ReplayPlan) async {
+        while !stopping {
+            if plan.allPartitionsReached && batcher.count == 0 && tracker.pendingCount() == 0 {
+                logger.info("replay range done")
+                beginStopping()
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     private func abandonQueued(_ predicate: (WorkItem) -> Bool) {
         for item in batcher.removeAll(where: predicate) {
             tracker.abandon(item.message.topicPartition, offset: item.message.offset)
@@ -442,4 +479,10 @@ extension Array {
     subscript(safe index: Int) -> Element? {
         indices.contains(index) ? self[index] : nil
     }
+}
+
+/// Counters read by callers (replay progress) without going through Prometheus.
+final class WorkerCounts: Sendable {
+    let answered = Atomic<Int>(0)
+    let deadLettered = Atomic<Int>(0)
 }

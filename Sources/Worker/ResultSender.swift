@@ -14,13 +14,18 @@ final class ResultSender: Sendable {
     private let tracker: OffsetTracker
     private let consumer: KafkaConsumer
     private let metrics: WorkerMetrics
+    private let counts: WorkerCounts
     private let logger: Logger
 
-    init(producer: KafkaProducer, tracker: OffsetTracker, consumer: KafkaConsumer, metrics: WorkerMetrics, logger: Logger) {
+    init(
+        producer: KafkaProducer, tracker: OffsetTracker, consumer: KafkaConsumer, metrics: WorkerMetrics,
+        counts: WorkerCounts, logger: Logger
+    ) {
         self.producer = producer
         self.tracker = tracker
         self.consumer = consumer
         self.metrics = metrics
+        self.counts = counts
         self.logger = logger
     }
 
@@ -66,6 +71,7 @@ final class ResultSender: Sendable {
 
     private func answered(_ message: KafkaConsumerMessage, read: ContinuousClock.Instant) {
         metrics.endToEndSeconds.record(seconds(ContinuousClock.now - read))
+        counts.answered.add(1, ordering: .relaxed)
         guard let position = tracker.complete(message.topicPartition, offset: message.offset) else { return }
         do {
             try consumer.storeOffsets([KafkaTopicPartition(topic: message.topic, partition: message.partition, offset: position)])

@@ -53,6 +53,9 @@ public struct WorkerConfiguration: Sendable {
     public var lagInterval: Duration
     /// How long shutdown (or a revoke) waits for in-flight results. Default: 30 s.
     public var drainTimeout: Duration
+    /// Set for `duoguard replay`: answer only these offsets, then stop. Default: `nil`
+    /// (a worker runs until it is stopped).
+    public var replay: ReplayPlan?
 
     public init(
         kafka: KafkaConfiguration, groupID: String, inputTopics: [String], outputTopic: String,
@@ -86,6 +89,7 @@ public struct WorkerConfiguration: Sendable {
         self.metricsPort = metricsPort
         self.lagInterval = lagInterval
         self.drainTimeout = drainTimeout
+        self.replay = nil
     }
 }
 

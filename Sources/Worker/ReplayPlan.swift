@@ -1,0 +1,51 @@
+import Synchronization
+
+/// What a replay re-scores: per partition of one topic, the offsets `start..<end` still to
+/// answer. The worker answers exactly these messages, skips the rest, and reports `isDone`
+/// once every partition has reached its end and every answer is acknowledged.
+public final class ReplayPlan: Sendable {
+    /// The topic being replayed.
+    public let topic: String
+    /// Per partition: first offset to answer (the range start, or the group's committed
+    /// position when resuming) and the end (exclusive).
+    public let ranges: [Int32: Range<Int64>]
+    private let reached = Mutex<Set<Int32>>([])
+
+    public init(topic: String, ranges: [Int32: Range<Int64>]) {
+        self.topic = topic
+        self.ranges = ranges
+        // Empty ranges (nothing to do, or already done before a resume) are finished now.
+        reached.withLock { $0 = Set(ranges.filter { $0.value.isEmpty }.keys) }
+    }
+
+    /// Messages in all ranges (the progress total).
+    public var total: Int64 { ranges.values.reduce(0) { $0 + Int64($1.count) } }
+
+    public enum Decision: Equatable {
+        /// Answer it; `last` when it is the final message of its partition's range.
+        case answer(last: Bool)
+        /// Not in the plan: leave it alone.
+        case skip
+        /// At or past the end: the partition is finished.
+        case end
+    }
+
+    /// Decides what to do with a message of the replayed topic and records progress.
+    public func decide(partition: Int32, offset: Int64) -> Decision {
+        guard let range = ranges[partition], offset >= range.lowerBound else { return .skip }
+        if offset >= range.upperBound {
+            reached.withLock { _ = $0.insert(partition) }
+            return .end
+        }
+        if offset == range.upperBound - 1 {
+            reached.withLock { _ = $0.insert(partition) }
+            return .answer(last: true)
+        }
+        return .answer(last: false)
+    }
+
+    /// Every partition has reached its end (answers may still be in flight).
+    public var allPartitionsReached: Bool {
+        reached.withLock { $0.count == ranges.count }
+    }
+}

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import Logging
+import ServiceLifecycle
+import Worker
+
+/// `duoguard replay`: re-score a range of a topic holding requests (after a model or
+/// threshold change), writing results exactly as the worker would, then exit.
+///
+/// The range is resolved once at start: "to end" means the high watermarks then; times
+/// become offsets through the broker. Progress is the consumer group's committed offsets,
+/// so a replay stopped (SIGINT/SIGTERM) and restarted with the same `--group` continues
+/// where it was without re-scoring what it already produced.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Re-score a range of a request topic and exit.",
+        discussion: """
+            Example: duoguard replay --brokers kafka:9092 --topic moderation-requests --from-time \
+            2026-11-01T00:00:00Z --to-end --output-topic moderation-rescored --model new.gguf
+            """
+    )
+
+    @Option(name: .long, help: "The topic holding ModerationRequests.")
+    var topic: String
+    @Option(name: .long, help: "Only these partitions (repeatable; default: all).")
+    var partition: [Int32] = []
+    @Flag(name: .long, help: "Start at the oldest message still in each partition.")
+    var fromBeginning = false
+    @Option(name: .long, help: "Start at this offset in every selected partition.")
+    var fromOffset: Int64?
+    @Option(name: .long, help: "Start at the first message at or after this time (ISO 8601).")
+    var fromTime: String?
+    @Flag(name: .long, help: "Stop at the high watermarks seen at start (default).")
+    var toEnd = false
+    @Option(name: .long, help: "Stop before the first message at or after this time (ISO 8601).")
+    var toTime: String?
+    @Option(name: .long, help: "Topic for the results.")
+    var outputTopic: String
+    @Option(name: .long, help: "Dead-letter topic (default: <output-topic>-dead-letters).")
+    var dlqTopic: String?
+    @Option(name: .long, help: "Consumer group holding the replay's progress (default: duoguard-replay-<topic>-<output-topic>).")
+    var group: String?
+    @OptionGroup var pipeline: PipelineOptions
+
+    func validate() throws {
+        let starts = [fromBeginning, fromOffset != nil, fromTime != nil].filter { $0 }.count
+        guard starts == 1 else { throw ValidationError("give exactly one of --from-beginning, --from-offset, --from-time") }
+        guard !(toEnd && toTime != nil) else { throw ValidationError("give at most one of --to-end, --to-time") }
+        if let fromTime, Self.milliseconds(fromTime) == nil { throw ValidationError("--from-time '\(fromTime)' is not ISO 8601") }
+        if let toTime, Self.milliseconds(toTime) == nil { throw ValidationError("--to-time '\(toTime)' is not ISO 8601") }
+    }
+
+    func run() async throws {
+        let logger = try pipeline.makeLogger(label: "duoguard.replay")
+        let kafka = try pipeline.kafkaConfiguration(clientID: "duoguard-replay")
+        let groupID = group ?? "duoguard-replay-\(topic)-\(outputTopic)"
+        var (configuration, model) = try pipeline.makeConfiguration(
+            kafka: kafka, group: groupID, inputTopics: [topic], outputTopic: outputTopic,
+            deadLetterTopic: dlqTopic ?? "\(outputTopic)-dead-letters")
+        configuration.metricsPort = nil
+        configuration.maxWait = .milliseconds(2)  // a backlog fills batches at once
+        let plan = try await resolvePlan(kafka: kafka, group: groupID, logger: logger)
+        configuration.replay = plan
+        logger.info("replay plan", metadata: ["ranges": "\(plan.ranges.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })"])
+
+        let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
+        let progress = ReplayProgress(total: plan.total)
+        let reporter = Task { await progress.report { (worker.answeredCount, worker.deadLetteredCount) } }
+        let started = ContinuousClock.now
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        reporter.cancel()
+        progress.finish()
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let answered = worker.answeredCount
+        let complete = plan.allPartitionsReached
+        print(
+            "replay \(complete ? "done" : "stopped (resume with the same --group)"): "
+                + "\(answered - worker.deadLetteredCount) scored, \(worker.deadLetteredCount) dead-lettered, "
+                + "\(plan.total) in range, \(String(format: "%.1f", seconds)) s, "
+                + "\(String(format: "%.1f", Double(answered) / max(seconds, 0.001))) requests/s")
+    }
+
+    /// Resolves the range to offsets, per partition, and applies the group's progress.
+    private func resolvePlan(kafka: KafkaConfiguration, group: String, logger: Logger) async throws -> ReplayPlan {
+        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: kafka, groupID: group), logger: logger)
+        defer { Task { await consumer.close() } }
+        let topics = try await consumer.topics()
+        guard let count = topics[topic] else { throw ValidationError("topic '\(topic)' does not exist") }
+        let all = (0..<Int32(count)).map { $0 }
+        let selected = partition.isEmpty ? all : partition
+        if let bad = selected.first(where: { !all.contains($0) }) {
+            throw ValidationError("topic '\(topic)' has no partition \(bad) (it has \(count))")
+        }
+        let committed = try await consumer.committed(selected.map { KafkaTopicPartition(topic: topic, partition: $0) })
+        var ranges: [Int32: Range<Int64>] = [:]
+        for p in selected {
+            let marks = try await consumer.watermarks(topic: topic, partition: p)
+            var start = marks.low
+            if let fromOffset { start = max(marks.low, fromOffset) }
+            if let fromTime, let ms = Self.milliseconds(fromTime) {
+                start = try await offset(consumer, p, ms) ?? marks.high
+            }
+            var end = marks.high
+            if let toTime, let ms = Self.milliseconds(toTime) {
+                end = try await offset(consumer, p, ms) ?? marks.high
+            }
+            // Resume: the group's committed position, when inside the range, is where to go on.
+            if let position = committed.first(where: { $0.partition == p })?.offset, position > start {
+                start = min(position, max(end, start))
+            }
+            ranges[p] = start..<max(start, end)
+        }
+        return ReplayPlan(topic: topic, ranges: ranges)
+    }
+
+    private func offset(_ consumer: KafkaConsumer, _ partition: Int32, _ milliseconds: Int64) async throws -> Int64? {
+        try await consumer.offsets(forTimes: [KafkaTopicPartition(topic: topic, partition: partition, offset: milliseconds)]).first?.offset
+    }
+
+    static func milliseconds(_ iso: String) -> Int64? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let date = formatter.date(from: iso) ?? ISO8601DateFormatter().date(from: iso)
+        return date.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+    }
+}
+
+/// Progress of a replay: a bar with rate and ETA on a terminal, a log line every 10 s otherwise.
+final class ReplayProgress: Sendable {
+    let total: Int64
+    private let started = ContinuousClock.now
+    private let terminal = isatty(STDERR_FILENO) != 0
+
+    init(total: Int64) {
+        self.total = total
+    }
+
+    func report(_ read: @Sendable () -> (answered: Int, deadLettered: Int)) async {
+        while !Task.isCancelled {
+            draw(read().answered)
+            try? await Task.sleep(for: terminal ? .milliseconds(200) : .seconds(10))
+        }
+    }
+
+    func draw(_ answered: Int) {
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let rate = Double(answered) / max(seconds, 0.001)
+        let fraction = total == 0 ? 1 : min(1, Double(answered) / Double(total))
+        let remaining = rate > 0 ? Double(max(0, total - Int64(answered))) / rate : 0
+        let eta = String(format: "%d:%02d", Int(remaining) / 60, Int(remaining) % 60)
+        if terminal {
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+            FileHandle.standardError.write(
+                Data(String(format: "\r[%@] %3.0f%% %d/%lld %.1f req/s ETA %@ ", bar, fraction * 100, answered, total, rate, eta).utf8))
+        } else {
+            FileHandle.standardError.write(
+                Data(String(format: "replay: %d/%lld (%.0f%%), %.1f req/s, ETA %@\n", answered, total, fraction * 100, rate, eta).utf8))
+        }
+    }
+
+    func finish() {
+        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
