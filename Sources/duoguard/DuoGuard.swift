@@ -20,6 +20,7 @@ struct DuoGuard: AsyncParsableCommand {
             InspectCommand.self,
             ClassifyCommand.self,
             WorkerCommand.self,
+            BenchCommand.self,
             ReplayCommand.self,
         ]
     )

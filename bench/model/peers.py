@@ -1,0 +1,195 @@
+"""Peer engines for bench/model/run.py: llama.cpp (llama-cpp-python) and PyTorch transformers.
+
+Each engine runs in its own process (run.py starts `peers.py ENGINE ...`), so peak RSS is
+that engine's alone, and prints one JSON object per request length with the same fields as
+`duoguard bench`. Token ids come from the same SplitMix64 sequence as `duoguard bench`
+(same seed, same order), so every engine classifies identical inputs.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+MASK = (1 << 64) - 1
+
+
+class SplitMix64:
+    """Bit-identical to `SplitMix64` in Sources/duoguard/BenchCommand.swift."""
+
+    def __init__(self, seed):
+        self.state = seed & MASK
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133EB62B) & MASK
+        return z ^ (z >> 31)
+
+
+def random_ids(count, rng, vocab=128256):
+    text_vocab = min(vocab, 128000)
+    return [min(128000, vocab - 1)] + [rng.next() % text_vocab for _ in range(1, max(count, 1))]
+
+
+def workloads(args):
+    """(warm-up batch, [(length, batch)]) in exactly the order duoguard bench draws them."""
+    rng = SplitMix64(args.seed)
+    warm = [random_ids(8, rng)]
+    out = []
+    for length in args.lengths:
+        requests = max(1, args.tokens // length)
+        out.append((length, [random_ids(length, rng) for _ in range(requests)]))
+    return warm, out
+
+
+def split_batches(batch, budget):
+    """Greedy split into forward passes of at most `budget` tokens, as DuoGuardModel does."""
+    out, cur, n = [], [], 0
+    for seq in batch:
+        if cur and n + len(seq) > budget:
+            out.append(cur)
+            cur, n = [], 0
+        cur.append(seq)
+        n += len(seq)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def report(engine, typ, args, length, batch, runs, load_s, extra=None):
+    best = min(runs, key=lambda r: r[1])
+    median_wall = sorted(r[0] for r in runs)[len(runs) // 2]
+    total = sum(len(s) for s in batch)
+    obj = {
+        "engine": engine, "type": typ, "threads": args.threads, "length": length,
+        "requests": len(batch), "batch_tokens": args.batch_tokens,
+        "wall_s": best[0], "cpu_s": best[1], "median_wall_s": median_wall,
+        "tokens_per_s": total / best[0], "requests_per_s": len(batch) / best[0],
+        "cpu_tokens_per_s": total / (best[1] / args.threads),
+        "cpu_requests_per_s": len(batch) / (best[1] / args.threads),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_s": load_s,
+    }
+    if extra:
+        obj.update(extra)
+    print(json.dumps(obj), flush=True)
+
+
+def run_llama(args):
+    import ctypes
+    import llama_cpp
+    from llama_cpp import Llama
+
+    t0 = time.monotonic()
+    llm = Llama(
+        model_path=args.model, embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
+        n_ctx=args.batch_tokens, n_batch=args.batch_tokens, n_ubatch=args.batch_tokens,
+        n_threads=args.threads, n_threads_batch=args.threads, use_mmap=True, verbose=False,
+    )
+    load_s = time.monotonic() - t0
+    n_embd = llm.n_embd()
+    n_seq_max = llm.context_params.n_seq_max
+
+    def forward(batch):
+        # What Llama.embed does, fed with token ids instead of text: one decode per
+        # forward pass of the budget, all sequences in one llama_batch, pooled per sequence.
+        pooled = []
+        for part in split_batches(batch, min(args.batch_tokens, 10**9)):
+            for chunk_start in range(0, len(part), n_seq_max):
+                chunk = part[chunk_start:chunk_start + n_seq_max]
+                llm._batch.reset()
+                llm._ctx.kv_cache_clear()
+                for i, seq in enumerate(chunk):
+                    llm._batch.add_sequence(seq, i, True)
+                llm._ctx.decode(llm._batch)
+                for i in range(len(chunk)):
+                    ptr = llama_cpp.llama_get_embeddings_seq(llm._ctx.ctx, i)
+                    pooled.append(ptr[:n_embd])
+        llm._batch.reset()
+        llm._ctx.kv_cache_clear()
+        return pooled
+
+    warm, loads = workloads(args)
+    forward(warm)
+    for length, batch in loads:
+        runs = []
+        for _ in range(args.repeats):
+            w, c = time.monotonic(), cpu_seconds()
+            forward(batch)
+            runs.append((time.monotonic() - w, cpu_seconds() - c))
+        report("llama.cpp", args.type, args, length, batch, runs, load_s,
+               {"llama_cpp_python": llama_cpp.__version__, "n_seq_max": n_seq_max})
+
+
+def run_torch(args):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    torch.set_num_threads(args.threads)
+    t0 = time.monotonic()
+    model = AutoModelForSequenceClassification.from_pretrained(args.model, dtype=torch.float32)
+    model.eval()
+    load_s = time.monotonic() - t0
+    pad = model.config.pad_token_id if model.config.pad_token_id is not None else 128001
+
+    def forward(batch):
+        out = []
+        with torch.inference_mode():
+            for part in split_batches(batch, args.batch_tokens):
+                width = max(len(s) for s in part)
+                ids = torch.full((len(part), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(part), width), dtype=torch.long)
+                for i, s in enumerate(part):
+                    ids[i, :len(s)] = torch.tensor(s)
+                    mask[i, :len(s)] = 1
+                out.append(model(input_ids=ids, attention_mask=mask).logits)
+        return torch.cat(out)
+
+    if args.score_ids:
+        with open(args.score_ids) as f:
+            lists = [json.loads(line) for line in f if line.strip()]
+        lists = [l["ids"] if isinstance(l, dict) else l for l in lists]
+        for start in range(0, len(lists), 16):
+            # Same-length groups avoid any padding effect on the reference.
+            for seq in lists[start:start + 16]:
+                logits = forward([seq[:args.batch_tokens]])[0]
+                print(json.dumps({"logits": logits.tolist()}), flush=True)
+        return
+
+    warm, loads = workloads(args)
+    forward(warm)
+    for length, batch in loads:
+        runs = []
+        for _ in range(args.repeats):
+            w, c = time.monotonic(), cpu_seconds()
+            forward(batch)
+            runs.append((time.monotonic() - w, cpu_seconds() - c))
+        report("pytorch", "f32", args, length, batch, runs, load_s, {"torch": torch.__version__})
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("engine", choices=["llama", "torch"])
+    p.add_argument("--model", required=True)
+    p.add_argument("--type", default="")
+    p.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 128, 512])
+    p.add_argument("--tokens", type=int, default=512)
+    p.add_argument("--batch-tokens", type=int, default=2048)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--score-ids")
+    args = p.parse_args()
+    {"llama": run_llama, "torch": run_torch}[args.engine](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
