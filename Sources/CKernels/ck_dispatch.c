@@ -46,6 +46,8 @@ int ck_set_kernels(const char *name) {
     return 1;
 }
 
+int ck_use_avx2(void) { return impl() == CK_IMPL_AVX2; }
+
 const char *ck_kernel_name(void) { return impl() == CK_IMPL_AVX2 ? "avx2" : "scalar"; }
 
 size_t ck_activations_size(ck_type weight_type, int64_t k, int64_t n_tokens) {

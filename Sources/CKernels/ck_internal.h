@@ -42,6 +42,9 @@ float ck_quantize_block_q8_ref(const float *x, int8_t *qs);
 void ck_prepare_activations_ref(ck_type weight_type, const float *x, int64_t ldx,
                                 int64_t k, int64_t n_tokens, void *out);
 
+// 1 when the dispatched implementation is AVX2 (ck_dispatch.c), for the other kernel files.
+int ck_use_avx2(void);
+
 #if defined(__x86_64__)
 int ck_avx2_available(void);
 void ck_matmul_avx2(ck_type type, const void *W, int64_t k, const void *X, int64_t n_tokens,

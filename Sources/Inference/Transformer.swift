@@ -118,31 +118,41 @@ final class Transformer: @unchecked Sendable {
         rmsNorm(s.x, into: s.xn, weight: layer.feedForwardNorm, rows: rows)
         matmul.multiply([layer.gate, layer.up], input: s.xn, ldx: c.hiddenSize, tokens: rows,
                         outputs: [s.gate, s.up], ldy: [c.intermediateSize, c.intermediateSize])
-        let n = rows * c.intermediateSize
-        for i in 0 ..< n {
-            let g = s.gate[i]
-            s.gate[i] = g / (1 + exp(-g)) * s.up[i]
+        let width = c.intermediateSize
+        parallelRows(rows) { begin, end in
+            ck_swiglu(s.gate + begin * width, s.up + begin * width, Int64((end - begin) * width))
         }
         matmul.multiply(layer.down, input: s.gate, ldx: c.intermediateSize, tokens: rows, output: s.projected)
         addInPlace(s.x, s.projected, count: rows * c.hiddenSize)
     }
 
     private func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
-        for i in 0 ..< count { x[i] += y[i] }
+        ck_add(x, y, Int64(count))
     }
 
-    /// RMSNorm as transformers computes it in fp32: x * rsqrt(mean(x^2) + eps), times weight.
+    /// Splits `rows` into a few contiguous ranges per thread and runs them on the pool.
+    /// Used for the row-wise operations (norms, SwiGLU, RoPE): run on the caller alone they
+    /// left the other core idle between matrix multiplies.
+    private func parallelRows(_ rows: Int, _ body: (Int, Int) -> Void) {
+        guard rows > 0 else { return }
+        let tasks = min(rows, pool.threadCount == 1 ? 1 : pool.threadCount * 2)
+        let per = (rows + tasks - 1) / tasks
+        pool.parallelFor(tasks) { task in
+            let begin = task * per
+            let end = min(rows, begin + per)
+            if begin < end { body(begin, end) }
+        }
+    }
+
+    /// RMSNorm as transformers computes it in fp32: x * rsqrt(mean(x^2) + eps), times weight
+    /// (`ck_rmsnorm`, rows spread over the pool).
     private func rmsNorm(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, weight: [Float], rows: Int) {
         let h = config.hiddenSize
         let eps = config.rmsNormEps
         weight.withUnsafeBufferPointer { w in
-            for r in 0 ..< rows {
-                let row = x + r * h
-                var sum: Double = 0
-                for i in 0 ..< h { sum += Double(row[i]) * Double(row[i]) }
-                let scale = Float(1 / (Double(Float(sum / Double(h)) + eps)).squareRoot())
-                let out = y + r * h
-                for i in 0 ..< h { out[i] = w[i] * (row[i] * scale) }
+            let wp = w.baseAddress!
+            parallelRows(rows) { begin, end in
+                for r in begin ..< end { ck_rmsnorm(x + r * h, wp, y + r * h, Int64(h), eps) }
             }
         }
     }
@@ -155,17 +165,11 @@ final class Transformer: @unchecked Sendable {
         let width = heads * d
         ropeCos.withUnsafeBufferPointer { cosTable in
             ropeSin.withUnsafeBufferPointer { sinTable in
-                for (r, p) in positions.enumerated() {
-                    let row = x + r * width
-                    let cs = cosTable.baseAddress! + p * pairs
-                    let sn = sinTable.baseAddress! + p * pairs
-                    for head in 0 ..< heads {
-                        let v = row + head * d
-                        for i in 0 ..< pairs {
-                            let a = v[2 * i]
-                            let b = v[2 * i + 1]
-                            v[2 * i] = a * cs[i] - b * sn[i]
-                            v[2 * i + 1] = b * cs[i] + a * sn[i]
+                positions.withUnsafeBufferPointer { pos in
+                    let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
+                    parallelRows(pos.count) { begin, end in
+                        for r in begin ..< end {
+                            ck_rope(x + r * width, Int64(heads), Int64(d), cs + pos[r] * pairs, sn + pos[r] * pairs)
                         }
                     }
                 }
@@ -175,9 +179,8 @@ final class Transformer: @unchecked Sendable {
 
     /// Causal grouped-query attention within each sequence, writing `state.attention`.
     ///
-    /// One task per (sequence, KV head): the head's keys are transposed once into scratch
-    /// (`d x length`), so every query head of the group computes its scores with vertical
-    /// SIMD over keys (no horizontal sums), then softmax, then the weighted sum of values.
+    /// One task per (sequence, KV head), computed by `ck_attention` (AVX2): the head's keys
+    /// are transposed once and the query heads of the group share every key load.
     ///
     /// - Parameter queryRows: `nil` = every token queries (row t of q is token t); otherwise
     ///   one query per sequence, row i of q being the token `queryRows[i]` of sequence i.
@@ -187,7 +190,6 @@ final class Transformer: @unchecked Sendable {
         let d = c.headDim
         let group = c.headCount / c.kvHeadCount
         let scale = 1 / Float(d).squareRoot()
-        let q = s.q, k = s.k, v = s.v, out = s.attention
         let qDim = c.qDim, kvDim = c.kvDim
         let lengths = sequences.map(\.count)
         let tasks = sequences.count * c.kvHeadCount
@@ -195,46 +197,20 @@ final class Transformer: @unchecked Sendable {
             let seq = task / c.kvHeadCount
             let kvHead = task % c.kvHeadCount
             let start = offsets[seq]
-            let length = lengths[seq]
-            let queries: [(qRow: Int, position: Int)]
+            let qRow: Int, queries: Int, firstPosition: Int
             if let rows = queryRows {
-                queries = [(seq, rows[seq] - start)]
+                (qRow, queries, firstPosition) = (seq, 1, rows[seq] - start)
             } else {
-                queries = (0 ..< length).map { (start + $0, $0) }
+                (qRow, queries, firstPosition) = (start, lengths[seq], 0)
             }
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: d * length + length) { buffer in
-                guard let keys = buffer.baseAddress else { return }
-                let scores = keys + d * length
-                // keys[e * length + j] = K[token j, kvHead, e]
-                for j in 0 ..< length {
-                    let row = k + (start + j) * kvDim + kvHead * d
-                    for e in 0 ..< d { keys[e * length + j] = row[e] }
-                }
-                for head in kvHead * group ..< (kvHead + 1) * group {
-                    for (qRow, position) in queries {
-                        let n = position + 1
-                        let qv = q + qRow * qDim + head * d
-                        scores.update(repeating: 0, count: n)
-                        for e in 0 ..< d { VectorMath.addScaled(scores, qv[e], keys + e * length, n) }
-                        var maxScore = -Float.infinity
-                        for j in 0 ..< n {
-                            scores[j] *= scale
-                            maxScore = max(maxScore, scores[j])
-                        }
-                        var sum: Float = 0
-                        for j in 0 ..< n {
-                            let e = exp(scores[j] - maxScore)
-                            scores[j] = e
-                            sum += e
-                        }
-                        let o = out + qRow * qDim + head * d
-                        o.update(repeating: 0, count: d)
-                        let inv = 1 / sum
-                        for j in 0 ..< n {
-                            VectorMath.addScaled(o, scores[j] * inv, v + (start + j) * kvDim + kvHead * d, d)
-                        }
-                    }
-                }
+            let keys = firstPosition + queries
+            let bytes = ck_attention_scratch_size(Int64(keys), Int64(d), Int64(group))
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: (bytes + 3) / 4) { scratch in
+                ck_attention(
+                    s.q + qRow * qDim + kvHead * group * d, Int64(qDim), Int64(queries), Int64(firstPosition),
+                    s.k + start * kvDim + kvHead * d, s.v + start * kvDim + kvHead * d, Int64(kvDim),
+                    s.attention + qRow * qDim + kvHead * group * d, Int64(qDim),
+                    Int64(d), Int64(group), scale, scratch.baseAddress!)
             }
         }
     }

@@ -81,6 +81,37 @@ size_t ck_activations_size(ck_type weight_type, int64_t k, int64_t n_tokens);
 void ck_prepare_activations(ck_type weight_type, const float *x, int64_t ldx,
                             int64_t k, int64_t n_tokens, void *out);
 
+// --- the other operations of the forward pass (ck_ops.c) --------------------------------
+// Each dispatches like ck_matmul (AVX2/FMA where present) and has a scalar `_ref` oracle.
+
+/// y = w * (x * 1/sqrt(mean(x^2) + eps)) over one row of n (transformers' fp32 RMSNorm; the
+/// mean of squares is accumulated in double). y may equal x.
+void ck_rmsnorm(const float *x, const float *w, float *y, int64_t n, float eps);
+void ck_rmsnorm_ref(const float *x, const float *w, float *y, int64_t n, float eps);
+/// gate[i] = silu(gate[i]) * up[i] (SwiGLU). The AVX2 exp is within 2 ulp of expf.
+void ck_swiglu(float *gate, const float *up, int64_t n);
+void ck_swiglu_ref(float *gate, const float *up, int64_t n);
+/// Rotates adjacent pairs (x[2i], x[2i+1]) of each of `heads` heads of width d in one row by
+/// the angles whose cos/sin are cs[i], sn[i] (i < d/2). Bit-identical to the reference.
+void ck_rope(float *x, int64_t heads, int64_t d, const float *cs, const float *sn);
+void ck_rope_ref(float *x, int64_t heads, int64_t d, const float *cs, const float *sn);
+/// x[i] += y[i].
+void ck_add(float *x, const float *y, int64_t n);
+void ck_add_ref(float *x, const float *y, int64_t n);
+/// Bytes of float scratch `ck_attention(_ref)` needs for `n_keys` keys (32-byte aligned inside).
+size_t ck_attention_scratch_size(int64_t n_keys, int64_t d, int64_t group);
+/// Causal attention of one KV head of one sequence, for the `group` query heads sharing it.
+/// Query i (i < n_queries) is at position first_pos + i, its head g at q[i*ldq + g*d]; it
+/// attends to keys/values 0..first_pos+i at k[j*ldkv], v[j*ldkv] (d floats each) with
+/// softmax(scale * q.k) and writes out[i*ldo + g*d + e]. `scratch`: ck_attention_scratch_size
+/// bytes for n_keys = first_pos + n_queries.
+void ck_attention(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,
+                  const float *k, const float *v, int64_t ldkv,
+                  float *out, int64_t ldo, int64_t d, int64_t group, float scale, float *scratch);
+void ck_attention_ref(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,
+                      const float *k, const float *v, int64_t ldkv,
+                      float *out, int64_t ldo, int64_t d, int64_t group, float scale, float *scratch);
+
 /// Name of the implementation `ck_matmul` dispatches to on this CPU ("avx2", "scalar").
 /// The environment variable DUOGUARD_KERNELS=scalar (read once, at first use) forces the
 /// scalar reference.
