@@ -46,11 +46,28 @@ final class MatMul: @unchecked Sendable {
             if preparedType != w.type || preparedK != w.cols {
                 let needed = ck_activations_size(w.type.ckType, Int64(w.cols), Int64(tokens))
                 precondition(needed <= scratchBytes, "MatMul scratch sized for fewer tokens than requested")
-                ck_prepare_activations(w.type.ckType, input, Int64(ldx), Int64(w.cols), Int64(tokens), scratch)
+                prepare(w.type, input: input, ldx: ldx, k: w.cols, tokens: tokens)
                 preparedType = w.type
                 preparedK = w.cols
             }
             run(w, prepared: UnsafeRawPointer(scratch), tokens: tokens, output: outputs[index], ldy: ldy[index])
+        }
+    }
+
+    /// Quantizes the activations on every thread of the pool (token ranges; each token's
+    /// blocks are contiguous in the prepared layout). Done on the caller alone it left the
+    /// other core idle for ~3% of a forward pass (11 ms for 512 x 8192 at Q8_0).
+    private func prepare(_ type: TensorType, input: UnsafePointer<Float>, ldx: Int, k: Int, tokens: Int) {
+        let ck = type.ckType
+        let perToken = ck_activations_size(ck, Int64(k), 1)
+        let tasks = tokens < 16 || pool.threadCount == 1 ? 1 : pool.threadCount * 2
+        let per = (tokens + tasks - 1) / tasks
+        let out = scratch
+        pool.parallelFor(tasks) { task in
+            let begin = task * per
+            let end = min(tokens, begin + per)
+            guard begin < end else { return }
+            ck_prepare_activations(ck, input + begin * ldx, Int64(ldx), Int64(k), Int64(end - begin), out + begin * perToken)
         }
     }
 
