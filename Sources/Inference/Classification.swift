@@ -21,4 +21,17 @@ public struct Classification: Sendable, Equatable {
     public func categories(over threshold: Float) -> [Int] {
         probabilities.indices.filter { probabilities[$0] > threshold }
     }
+
+    /// Per category, the maximum over a long text's windows (the single classification when
+    /// there is one), so content anywhere in the text counts. Taken on logits, which sigmoid
+    /// maps monotonically to probabilities.
+    public static func maximum<C: Collection>(of windows: C) -> Classification where C.Element == Classification {
+        guard var logits = windows.first?.logits else { return Classification(logits: []) }
+        for window in windows.dropFirst() {
+            for index in logits.indices where index < window.logits.count {
+                logits[index] = max(logits[index], window.logits[index])
+            }
+        }
+        return Classification(logits: logits)
+    }
 }

@@ -290,7 +290,7 @@ public final class ModerationWorker: Service, Sendable {
                 case .success(let classifications):
                     let thresholds = item.request.hasThreshold
                         ? CategoryThresholds(default: item.request.threshold) : configuration.categoryThresholds
-                    fill(&result, with: Self.maximum(of: classifications[range]), thresholds: thresholds)
+                    fill(&result, with: Classification.maximum(of: classifications[range]), thresholds: thresholds)
                 case .failure(let error):
                     result.status.code = .internal
                     result.status.message = "inference failed: \(error)"
@@ -300,18 +300,6 @@ public final class ModerationWorker: Service, Sendable {
                 results.send(outgoing, for: item.message, read: item.read)
             }
         }
-    }
-
-    /// Per category, the maximum over a text's windows (the single classification when one).
-    /// Taken on logits, which sigmoid maps monotonically to probabilities.
-    static func maximum(of windows: ArraySlice<Classification>) -> Classification {
-        guard var logits = windows.first?.logits else { return Classification(logits: []) }
-        for window in windows.dropFirst() {
-            for index in logits.indices where index < window.logits.count {
-                logits[index] = max(logits[index], window.logits[index])
-            }
-        }
-        return Classification(logits: logits)
     }
 
     private func fill(_ result: inout ModerationResult, with classification: Classification, thresholds: CategoryThresholds) {

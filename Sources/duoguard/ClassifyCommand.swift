@@ -42,6 +42,12 @@ struct ClassifyCommand: ParsableCommand {
     @Option(name: .long, help: "tokenizer.json for a model directory that has none.")
     var tokenizer: String?
 
+    @Option(name: .long, help: "Texts over --max-tokens: truncate (default, as the model card) or windows (max over overlapping windows).")
+    var longText: String = "truncate"
+
+    @Option(name: .long, help: "Tokens shared by consecutive windows with --long-text windows (default 64).")
+    var windowOverlap: Int = 64
+
     @Argument(help: "Texts to classify; read from stdin when absent.")
     var texts: [String] = []
 
@@ -51,6 +57,8 @@ struct ClassifyCommand: ParsableCommand {
         if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be within 0...1") }
         guard batchTokens >= 1 else { throw ValidationError("--batch-tokens must be at least 1") }
         if let maxTokens, maxTokens > batchTokens { throw ValidationError("--batch-tokens must be at least --max-tokens") }
+        guard ["truncate", "windows"].contains(longText) else { throw ValidationError("--long-text must be truncate or windows") }
+        guard windowOverlap >= 0 else { throw ValidationError("--window-overlap must not be negative") }
     }
 
     func run() throws {
@@ -95,10 +103,11 @@ struct ClassifyCommand: ParsableCommand {
 
     private func classifyAndPrint(_ inputs: [String], model: DuoGuardModel, limit: Int, threshold: Float) throws {
         let names = model.config.categoryNames
-        for (text, (tokens, result)) in zip(inputs, try model.classify(texts: inputs, maxTokens: limit)) {
+        for (text, scored) in zip(inputs, try score(inputs, model: model, limit: limit)) {
+            let result = scored.classification
             let unsafe = result.isUnsafe(threshold: threshold)
             if json {
-                var out = "{\"text\":\(Self.quoted(text)),\"tokens\":\(tokens.ids.count),\"truncated\":\(tokens.truncated),"
+                var out = "{\"text\":\(Self.quoted(text)),\"tokens\":\(scored.tokens),\"truncated\":\(scored.truncated),\"windows\":\(scored.windows),"
                 out += "\"logits\":[" + result.logits.map { Self.number($0) }.joined(separator: ",") + "],"
                 out += "\"probabilities\":{" + zip(names, result.probabilities).map { "\(Self.quoted($0)):\(Self.number($1))" }.joined(separator: ",") + "},"
                 out += "\"max_probability\":\(Self.number(result.maxProbability)),\"unsafe\":\(unsafe),"
@@ -106,7 +115,7 @@ struct ClassifyCommand: ParsableCommand {
                 print(out)
             } else {
                 let maxIndex = result.probabilities.indices.max { result.probabilities[$0] < result.probabilities[$1] } ?? 0
-                print("Text: \(text)\(tokens.truncated ? "  [truncated to \(tokens.ids.count) tokens]" : "")")
+                print("Text: \(text)\(scored.truncated ? "  [truncated to \(scored.tokens) tokens]" : "")\(scored.windows > 1 ? "  [\(scored.windows) windows]" : "")")
                 print("  Probabilities per category (threshold \(threshold)):")
                 for (name, p) in zip(names, result.probabilities) {
                     print("    \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(String(format: "%.3f", p))")
@@ -115,6 +124,34 @@ struct ClassifyCommand: ParsableCommand {
                 print("  Prediction: \(unsafe ? "UNSAFE" : "SAFE")")
                 print("")
             }
+        }
+    }
+
+    /// One input's score: tokens scored (all windows together), whether the text was cut,
+    /// how many windows were scored, and the (per-category maximum) classification.
+    private struct Scored {
+        var tokens: Int
+        var truncated: Bool
+        var windows: Int
+        var classification: Classification
+    }
+
+    /// Classifies texts: truncated (one sequence each), or every window of each (`--long-text
+    /// windows`), reduced to the per-category maximum over windows.
+    private func score(_ inputs: [String], model: DuoGuardModel, limit: Int) throws -> [Scored] {
+        guard longText == "windows" else {
+            return try model.classify(texts: inputs, maxTokens: limit).map {
+                Scored(tokens: $0.tokens.ids.count, truncated: $0.tokens.truncated, windows: 1, classification: $0.classification)
+            }
+        }
+        let windows = inputs.map { model.tokenizer.windows($0, maxTokens: limit, overlap: min(windowOverlap, limit - 2)).map(\.ids) }
+        let flat = try model.classify(batch: windows.flatMap { $0 })
+        var start = 0
+        return windows.map { sequences in
+            defer { start += sequences.count }
+            return Scored(
+                tokens: sequences.reduce(0) { $0 + $1.count }, truncated: false, windows: sequences.count,
+                classification: Classification.maximum(of: flat[start..<start + sequences.count]))
         }
     }
 

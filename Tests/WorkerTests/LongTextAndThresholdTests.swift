@@ -49,6 +49,24 @@ final class LongTextAndThresholdTests: XCTestCase {
         for (got, want) in zip(result.probabilities, expected) { XCTAssertEqual(got, want, accuracy: 1e-5) }
         // The first window alone (what truncation scores) is beaten somewhere by a later window.
         XCTAssertTrue(zip(perWindow[0].probabilities, expected).contains { $0 < $1 })
+        // `duoguard classify --long-text windows` scores the same maximum.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try WorkerTestSupport.binary)
+        process.arguments = [
+            "classify", "--model", modelPath, "--json", "--max-tokens", "24", "--long-text", "windows",
+            "--window-overlap", "4", long,
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        XCTAssertEqual(object["windows"] as? Int, windows.count)
+        let byName = try XCTUnwrap(object["probabilities"] as? [String: Double])
+        for (index, name) in ModerationCategory.displayNames.enumerated() {
+            XCTAssertEqual(Float(byName[name] ?? -1), expected[index], accuracy: 1e-5, name)
+        }
         XCTAssertEqual(result.categoryThresholds.count, 12)
         XCTAssertEqual(result.categoryThresholds[8], 0.01)
         XCTAssertEqual(result.categoryNames, ["Hate"], "only Hate is over its (low) threshold")
