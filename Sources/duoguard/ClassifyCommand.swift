@@ -107,11 +107,11 @@ struct ClassifyCommand: ParsableCommand {
             let result = scored.classification
             let unsafe = result.isUnsafe(threshold: threshold)
             if json {
-                var out = "{\"text\":\(Self.quoted(text)),\"tokens\":\(scored.tokens),\"truncated\":\(scored.truncated),\"windows\":\(scored.windows),"
-                out += "\"logits\":[" + result.logits.map { Self.number($0) }.joined(separator: ",") + "],"
-                out += "\"probabilities\":{" + zip(names, result.probabilities).map { "\(Self.quoted($0)):\(Self.number($1))" }.joined(separator: ",") + "},"
-                out += "\"max_probability\":\(Self.number(result.maxProbability)),\"unsafe\":\(unsafe),"
-                out += "\"categories\":[" + result.categories(over: threshold).map { Self.quoted(names[$0]) }.joined(separator: ",") + "]}"
+                var out = "{\"text\":\(JSONText.quoted(text)),\"tokens\":\(scored.tokens),\"truncated\":\(scored.truncated),\"windows\":\(scored.windows),"
+                out += "\"logits\":[" + result.logits.map { JSONText.number($0) }.joined(separator: ",") + "],"
+                out += "\"probabilities\":{" + zip(names, result.probabilities).map { "\(JSONText.quoted($0)):\(JSONText.number($1))" }.joined(separator: ",") + "},"
+                out += "\"max_probability\":\(JSONText.number(result.maxProbability)),\"unsafe\":\(unsafe),"
+                out += "\"categories\":[" + result.categories(over: threshold).map { JSONText.quoted(names[$0]) }.joined(separator: ",") + "]}"
                 print(out)
             } else {
                 let maxIndex = result.probabilities.indices.max { result.probabilities[$0] < result.probabilities[$1] } ?? 0
@@ -158,26 +158,5 @@ struct ClassifyCommand: ParsableCommand {
     static func text(fromJSONLine line: String) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
         return object["text"] as? String
-    }
-
-    /// JSON number for a probability or logit (non-finite values become null).
-    static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
-
-    /// A JSON string literal.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

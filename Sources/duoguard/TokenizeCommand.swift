@@ -80,11 +80,11 @@ struct TokenizeCommand: ParsableCommand {
                     out.write("],\"truncated\":\(t.truncated)}\n")
                 } catch {
                     failed = true
-                    out.write("{\"error\":\(Self.jsonString(error.description))}\n")
+                    out.write("{\"error\":\(JSONText.quoted(error.description))}\n")
                 }
             case .failure(let error):
                 failed = true
-                out.write("{\"error\":\(Self.jsonString(error.message))}\n")
+                out.write("{\"error\":\(JSONText.quoted(error.message))}\n")
             }
         }
         out.flush()
@@ -171,21 +171,6 @@ struct TokenizeCommand: ParsableCommand {
         return .success(Array(text.utf8))
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
 }
 
 /// Buffers stdout writes: one `write` per 64 KiB instead of one per id.
