@@ -129,8 +129,12 @@ def accuracy(binary, hf, paths, n, batch_tokens):
         dl = [max(abs(a - b) for a, b in zip(r["logits"], q["logits"])) for r, q in zip(rows, ref)]
         agree = sum((max(probs(r)) > 0.5) == (max(probs(q)) > 0.5) for r, q in zip(rows, ref))
         unsafe_ref = sum(max(probs(q)) > 0.5 for q in ref)
+        # A random-weight model calls nearly every text unsafe (12 sigmoids around 0.5), so the
+        # per-category verdicts (12 per text) are the informative agreement figure.
+        cat = sum((a > 0.5) == (b > 0.5) for r, q in zip(rows, ref) for a, b in zip(probs(r), probs(q)))
         out[t] = {"max_abs_dprob": max(dp), "mean_abs_dprob": sum(dp) / len(dp), "max_abs_dlogit": max(dl),
-                  "verdict_agreement": agree / len(rows), "unsafe_in_reference": unsafe_ref}
+                  "verdict_agreement": agree / len(rows), "unsafe_in_reference": unsafe_ref,
+                  "category_verdict_agreement": cat / (12 * len(rows))}
         log(f"  accuracy {t}: {out[t]}")
     return out
 
@@ -219,12 +223,15 @@ def main():
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg_start": os.getloadavg(), "nproc": os.cpu_count(),
             "settings": {k: v for k, v in vars(a).items() if k not in ("json", "chart")}}
     peak = cpu_peak(a.threads)
+    peaks = [peak]
     log("cpu-peak:", peak["raw"].replace("\n", " | "), f"busy {peak['busy_fraction']:.2f}")
     runs = []
     # Rounds interleave the engines (ours, llama.cpp per type; PyTorch), so slow phases of
     # a shared machine hit every engine alike; each point keeps its best round.
     for rnd in range(a.rounds):
         log(f"round {rnd + 1}/{a.rounds}")
+        if rnd > 0:
+            peaks.append(cpu_peak(a.threads))
         for t in a.types:
             ours, peer = paths[t]
             if "duoguard" in a.engines:
@@ -243,16 +250,20 @@ def main():
             best[key] = r
     results = list(best.values())
     peak_after = cpu_peak(a.threads)
+    peaks.append(peak_after)
+    # Like the engines' points, the peak is the best of its measurements in this run.
+    peak = max(peaks, key=lambda p: p["int8_gmac_wall"])
     meta["loadavg_end"] = os.getloadavg()
     acc = accuracy(binary, hf, paths, a.accuracy, a.batch_tokens) if a.accuracy else None
     text = table(results, peak, not a.cpu_basis)
     print(text)
-    print(f"\ncpu-peak before: {peak['raw']} (busy {peak['busy_fraction']:.2f}); after: int8 {peak_after['int8_gmac_wall']} GMAC/s wall")
+    print("\ncpu-peak int8 GMAC/s (wall) per measurement: " + ", ".join(f"{p['int8_gmac_wall']:.1f}" for p in peaks)
+          + f"; best used for % peak: {peak['raw'].splitlines()[0]}")
     print(f"load average start {meta['loadavg_start'][0]:.1f}, end {meta['loadavg_end'][0]:.1f} on {os.cpu_count()} cores")
     if acc:
         print("accuracy vs PyTorch fp32:", json.dumps(acc))
     with open(a.json, "w") as f:
-        json.dump({"meta": meta, "cpu_peak": [peak, peak_after], "results": results, "all_runs": runs, "accuracy": acc, "table": text}, f, indent=1)
+        json.dump({"meta": meta, "cpu_peak": peaks, "results": results, "all_runs": runs, "accuracy": acc, "table": text}, f, indent=1)
     try:
         chart(results, peak, a.chart)
         log("chart:", a.chart)
