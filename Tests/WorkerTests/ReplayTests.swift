@@ -42,25 +42,29 @@ final class ReplayTests: XCTestCase {
 
     func testReplayToEndStopsAndResumesWithoutRescoring() async throws {
         let topics = try await WorkerTestSupport.makeTopics(partitions: 2)
-        try await produceOneByOne(1_500, prefix: "r", to: topics.input)
+        let total = 3_000
+        try await produceOneByOne(total, prefix: "r", to: topics.input)
         let group = "replay-\(UUID().uuidString.prefix(8))"
 
-        // Interrupt the first run once it has produced some results.
+        // Interrupt the first run once it has produced some results. The watcher joins its
+        // group before the replay starts (a join takes ~3 s here), so it sees the first
+        // results as they come and the interrupt lands early in the range.
+        let watcher = Task { try await WorkerTestSupport.read(topics.output, count: 200, timeout: .seconds(120)) }
+        try await Task.sleep(for: .seconds(5))
         let first = try replay(topics, group: group, range: ["--from-beginning", "--to-end"])
-        _ = try await WorkerTestSupport.read(topics.output, count: 200)
+        _ = try await watcher.value
         kill(first.processIdentifier, SIGINT)
         first.waitUntilExit()
         XCTAssertEqual(first.terminationStatus, 0, "an interrupted replay stops cleanly")
         let partial = try await counts(topics.output)
-        XCTAssertLessThan(partial.count, 1_500, "the first run was interrupted before the end")
+        XCTAssertLessThan(partial.count, total, "the first run was interrupted before the end")
 
-        // More requests arrive after the range was fixed... but a new run fixes a new range:
-        // it resumes from the group's position and takes everything up to the new end.
+        // The second run resumes from the group's committed position.
         let second = try replay(topics, group: group, range: ["--from-beginning", "--to-end"])
         second.waitUntilExit()
         XCTAssertEqual(second.terminationStatus, 0)
         let all = try await counts(topics.output)
-        XCTAssertEqual(all.count, 1_500, "every request in the range scored")
+        XCTAssertEqual(all.count, total, "every request in the range scored")
         XCTAssertEqual(all.values.filter { $0 > 1 }.count, 0, "nothing scored twice across the restart")
 
         // Done means done: a third run finds nothing left and exits at once.
@@ -68,7 +72,7 @@ final class ReplayTests: XCTestCase {
         third.waitUntilExit()
         XCTAssertEqual(third.terminationStatus, 0)
         let after = try await counts(topics.output)
-        XCTAssertEqual(after.values.reduce(0, +), 1_500)
+        XCTAssertEqual(after.values.reduce(0, +), total)
     }
 
     func testReplayBetweenTimes() async throws {
