@@ -30,6 +30,7 @@ public final class KafkaConsumer: Sendable {
     private let eventContinuation: AsyncStream<KafkaConsumerEvent>.Continuation
     private let logger: Logger
     private let state: Mutex<State>
+    private let shutdown = PollThreadShutdown()
     private let cooperative: Bool
 
     private struct State: ~Copyable {
@@ -40,9 +41,6 @@ public final class KafkaConsumer: Sendable {
         var pausedByApplication: Set<KafkaTopicPartition> = []
         /// Paused because the buffer is full.
         var flowPaused = false
-        var stopRequested = false
-        var closed = false
-        var closeWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// Creates the consumer and starts its poll thread. Nothing is consumed before `subscribe`.
@@ -277,15 +275,7 @@ public final class KafkaConsumer: Sendable {
     /// should acknowledge after its final commit), stops the poll thread and frees the client.
     /// With auto-commit enabled, stored offsets are committed on the way out.
     public func close() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { state in
-                if state.closed { return true }
-                state.stopRequested = true
-                state.closeWaiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await shutdown.requestStopAndWait()
     }
 
     // MARK: poll thread
@@ -293,7 +283,7 @@ public final class KafkaConsumer: Sendable {
     private func pollLoop() {
         let timeout = Int32(clamping: configuration.pollTimeout.milliseconds)
         var batch: [KafkaConsumerMessage] = []
-        while !state.withLock({ $0.stopRequested }) {
+        while !shutdown.isStopRequested {
             // Wait for one message, then gather what arrives within the next 2 ms, and hand the
             // lot over at once: waking the reader costs far more than a message (tens of µs),
             // so one wake-up per batch instead of per message multiplies consume throughput.
@@ -319,13 +309,8 @@ public final class KafkaConsumer: Sendable {
         client.destroy()
         buffer.finish()
         eventContinuation.finish()
-        let waiters = state.withLock { state in
-            state.closed = true
-            state.assigned = []
-            defer { state.closeWaiters = [] }
-            return state.closeWaiters
-        }
-        for waiter in waiters { waiter.resume() }
+        state.withLock { $0.assigned = [] }
+        shutdown.markClosed()
     }
 
     /// Copies a fetched message out of librdkafka; errors become events and yield `nil`.

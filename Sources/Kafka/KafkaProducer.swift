@@ -1,7 +1,6 @@
 import CRdKafka
 import Foundation
 import Logging
-import Synchronization
 
 /// A Kafka producer over librdkafka: idempotent by default (acks=all, no duplicates from
 /// retries), with a per-message delivery result awaitable from async code.
@@ -15,13 +14,7 @@ public final class KafkaProducer: Sendable {
     private let client: RdKafkaClient
     private let errorContinuation: AsyncStream<KafkaError>.Continuation
     private let logger: Logger
-    private let state = Mutex(State())
-
-    private struct State: ~Copyable {
-        var stopRequested = false
-        var closed = false
-        var closeWaiters: [CheckedContinuation<Void, Never>] = []
-    }
+    private let shutdown = PollThreadShutdown()
 
     /// The closure a delivery report completes; boxed to travel as librdkafka's msg_opaque.
     private final class Delivery: Sendable {
@@ -61,7 +54,7 @@ public final class KafkaProducer: Sendable {
         _ message: KafkaProducerMessage,
         onDelivery: @escaping @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
     ) throws(KafkaError) {
-        if state.withLock({ $0.stopRequested }) { throw KafkaError.closed }
+        if shutdown.isStopRequested { throw KafkaError.closed }
         var headers: OpaquePointer?
         if !message.headers.isEmpty {
             headers = rd_kafka_headers_new(message.headers.count)
@@ -144,20 +137,12 @@ public final class KafkaProducer: Sendable {
         } catch {
             logger.warning("closing producer with undelivered messages: \(error)")
         }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { state in
-                if state.closed { return true }
-                state.stopRequested = true
-                state.closeWaiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await shutdown.requestStopAndWait()
     }
 
     private func pollLoop() {
         let timeout = Int32(clamping: configuration.pollTimeout.milliseconds)
-        while !state.withLock({ $0.stopRequested }) {
+        while !shutdown.isStopRequested {
             rd_kafka_poll(client.handle, timeout)
         }
         // Fail what is left instead of leaking its delivery closures.
@@ -165,12 +150,7 @@ public final class KafkaProducer: Sendable {
         rd_kafka_poll(client.handle, 0)
         client.destroy()
         errorContinuation.finish()
-        let waiters = state.withLock { state in
-            state.closed = true
-            defer { state.closeWaiters = [] }
-            return state.closeWaiters
-        }
-        for waiter in waiters { waiter.resume() }
+        shutdown.markClosed()
     }
 
     /// Delivery report callback (on the poll thread).
