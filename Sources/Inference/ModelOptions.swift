@@ -1,20 +1,37 @@
-/// How a model is loaded and run.
-public struct ModelOptions: Sendable {
-    /// Threads per matrix multiply (the caller's thread included); `nil` = all active cores.
+/// How a model is loaded and run. Every field has its default here and only here.
+public struct ModelOptions: Sendable, Equatable {
+    /// Threads per matrix multiply (the caller's thread included). Default: `nil`, all active cores.
     public var threads: Int?
     /// Most tokens computed in one forward pass (sum over the batch's sequences). Sizes the
-    /// preallocated run state; longer batches are split. Default 2048 (four 512-token inputs).
+    /// preallocated run state; longer batches are split. Default: 2048 (four 512-token inputs).
     public var batchTokenBudget: Int = 2048
-    /// For a Hugging Face directory without `tokenizer.json`: where to take it from.
+    /// For a Hugging Face directory without `tokenizer.json`: where to take it from. Default: `nil`.
     public var tokenizerPath: String?
-    /// Recompute the SHA-256 of the tensor data on load and compare with the header
-    /// (reads every weight page; off by default because the 1B Q8_0 file takes seconds).
+    /// Recompute the SHA-256 of the tensor data on load and compare with the header (reads
+    /// every weight page once). Default: `false`.
     public var verifyContentHash: Bool = false
 
-    public init(threads: Int? = nil, batchTokenBudget: Int = 2048, tokenizerPath: String? = nil, verifyContentHash: Bool = false) {
+    /// The largest accepted `batchTokenBudget`: the run state grows linearly with it (about
+    /// 150 KB per token for the 1B shape), and larger batches no longer make matmuls faster.
+    public static let maxBatchTokenBudget = 16_384
+    /// The largest accepted `threads`.
+    public static let maxThreads = 512
+
+    /// Defaults, with the given fields replaced (`nil`: keep the default).
+    public init(threads: Int? = nil, batchTokenBudget: Int? = nil, tokenizerPath: String? = nil, verifyContentHash: Bool? = nil) {
         self.threads = threads
-        self.batchTokenBudget = batchTokenBudget
+        if let batchTokenBudget { self.batchTokenBudget = batchTokenBudget }
         self.tokenizerPath = tokenizerPath
-        self.verifyContentHash = verifyContentHash
+        if let verifyContentHash { self.verifyContentHash = verifyContentHash }
+    }
+
+    /// Checks the ranges before anything is allocated.
+    public func validate() throws(ConfigurationError) {
+        if let threads, !(1...Self.maxThreads).contains(threads) {
+            throw ConfigurationError("--threads", "must be within 1...\(Self.maxThreads), not \(threads)")
+        }
+        guard (1...Self.maxBatchTokenBudget).contains(batchTokenBudget) else {
+            throw ConfigurationError("--batch-tokens", "must be within 1...\(Self.maxBatchTokenBudget), not \(batchTokenBudget)")
+        }
     }
 }

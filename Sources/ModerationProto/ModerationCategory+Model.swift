@@ -1,4 +1,5 @@
-/// The link between the schema's `Category` enum and the classifier's 12 outputs.
+/// The link between the schema's `Category` enum and the classifier's 12 outputs. (Their
+/// display names are the model's: `DuoGuardModel.categoryNames`, the one list.)
 ///
 /// Proto3 reserves the zero value of an enum for "unspecified", so the model's output
 /// index is the enum value minus 1. Keeping that arithmetic here, in one place, means no
@@ -14,15 +15,6 @@ extension ModerationCategory {
         .hate, .suicideAndSelfHarm, .sexualContent, .jailbreakPrompts,
     ]
 
-    /// Display names in model output order, exactly as the DuoGuard model card spells them;
-    /// they appear in results (`CategoryScore.name`, `category_names`) and in logs.
-    public static let displayNames: [String] = [
-        "Violent crimes", "Non-violent crimes", "Sex-related crimes",
-        "Child sexual exploitation", "Specialized advice", "Privacy",
-        "Intellectual property", "Indiscriminate weapons", "Hate",
-        "Suicide and self-harm", "Sexual content", "Jailbreak prompts",
-    ]
-
     /// The category of model output `index`, or nil outside 0..<12.
     public init?(modelIndex index: Int) {
         guard ModerationCategory.modelOrder.indices.contains(index) else { return nil }
@@ -34,10 +26,5 @@ extension ModerationCategory {
     public var modelIndex: Int? {
         let index = rawValue - 1
         return ModerationCategory.modelOrder.indices.contains(index) ? index : nil
-    }
-
-    /// Display name such as "Violent crimes", or nil when `modelIndex` is nil.
-    public var displayName: String? {
-        modelIndex.map { ModerationCategory.displayNames[$0] }
     }
 }

@@ -48,7 +48,8 @@ public enum ModerationCodec {
 
     /// Checks what decoding cannot: a request must have text to classify, and at most
     /// `maxTextBytes` UTF-8 bytes of it (the worker's memory and latency bound; the model
-    /// truncates at 512 tokens anyway, but tokenizing megabytes is itself a cost).
+    /// truncates at 512 tokens anyway, but tokenizing megabytes is itself a cost); a
+    /// threshold, when set, must be strictly between 0 and 1.
     public static func validate(
         _ request: ModerationRequest,
         maxTextBytes: Int
@@ -56,6 +57,9 @@ public enum ModerationCodec {
         let bytes = request.text.utf8.count
         if bytes == 0 { throw .missingText }
         if bytes > maxTextBytes { throw .textTooLong(bytes: bytes, limit: maxTextBytes) }
+        if request.hasThreshold, !(request.threshold > 0 && request.threshold < 1) {
+            throw .invalidThreshold(request.threshold)
+        }
     }
 
     /// The id a result is published under: the request's own id, or, when it has none,

@@ -15,6 +15,9 @@ public enum ModerationDecodeError: Error, Equatable, Sendable, CustomStringConve
     case missingText
     /// `text` has more UTF-8 bytes than the worker accepts.
     case textTooLong(bytes: Int, limit: Int)
+    /// `threshold` is set but not strictly between 0 and 1 (NaN, 0 and 1 included: 0 would
+    /// flag everything, 1 nothing).
+    case invalidThreshold(Float)
 
     /// Stable, machine-readable code for the dead-letter `error-code` header. Never change
     /// these strings: consumers of the dead-letter topic match on them.
@@ -25,6 +28,7 @@ public enum ModerationDecodeError: Error, Equatable, Sendable, CustomStringConve
         case .invalidUTF8: "INVALID_UTF8"
         case .missingText: "MISSING_TEXT"
         case .textTooLong: "TEXT_TOO_LONG"
+        case .invalidThreshold: "INVALID_THRESHOLD"
         }
     }
 
@@ -41,6 +45,7 @@ public enum ModerationDecodeError: Error, Equatable, Sendable, CustomStringConve
         case .invalidUTF8: "request is not valid UTF-8"
         case .missingText: "request has no text"
         case .textTooLong(let bytes, let limit): "text is \(bytes) bytes, limit is \(limit)"
+        case .invalidThreshold(let value): "threshold \(value) is not strictly between 0 and 1"
         }
     }
 }

@@ -22,4 +22,10 @@ public enum ModerationHeader {
     public static let sourcePartition = "source-partition"
     /// Dead-letter header: offset of the poison message (decimal).
     public static let sourceOffset = "source-offset"
+    /// Dead-letter header: the topic a result could not be written to (`UNDELIVERABLE`) or
+    /// that `reply-to` named (`REPLY_TO_DENIED`, `REPLY_TO_INVALID`).
+    public static let errorTargetTopic = "error-target-topic"
+    /// Dead-letter header: what of the request record was left out to fit the dead letter
+    /// into the broker's size limit (`value`, or `key,value,headers`); absent when whole.
+    public static let deadLetterOmitted = "dead-letter-omitted"
 }

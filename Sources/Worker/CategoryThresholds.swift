@@ -1,48 +1,65 @@
 import Foundation
-import ModerationProto
+import Inference
 
 /// The unsafe threshold of each of the 12 categories: a default plus per-category overrides
 /// (some categories warrant a stricter bar than others).
 ///
 /// A category is flagged when its probability exceeds its threshold; a text is unsafe when
 /// any category is flagged. With no overrides this is the model card's rule (max > 0.5).
+/// Operators may use the closed range 0...1 (1 switches a category off: no probability
+/// exceeds it); a request's own threshold must be strictly inside it.
 public struct CategoryThresholds: Sendable, Equatable {
-    /// One threshold per category, in model order.
+    /// The model card's threshold, the default of every category.
+    public static let modelCardDefault: Float = 0.5
+
+    /// One threshold per category, in model order (`DuoGuardModel.categoryNames`).
     public private(set) var values: [Float]
     /// The threshold of categories without an override (reported as the result's `threshold`).
     public let defaultValue: Float
 
-    public init(default value: Float = 0.5) {
+    /// Every category at `value` (default: the model card's 0.5).
+    public init(default value: Float = CategoryThresholds.modelCardDefault) {
         defaultValue = value
-        values = Array(repeating: value, count: ModerationCategory.modelOutputCount)
+        values = Array(repeating: value, count: DuoGuardModel.categoryNames.count)
+    }
+
+    /// A validated default threshold (`--threshold`).
+    public static func checked(default value: Float) throws(ConfigurationError) -> CategoryThresholds {
+        guard (0...1).contains(value) else { throw ConfigurationError("--threshold", "\(value) is not within 0...1") }
+        return CategoryThresholds(default: value)
     }
 
     /// Sets one category's threshold; `name` is the display name ("Hate"), the enum name
     /// (`HATE`), or its lower/snake-case form (`hate`, `violent_crimes`).
-    public mutating func set(_ name: String, to value: Float) throws(WorkerError) {
-        guard (0...1).contains(value) else { throw .startup("threshold \(value) for '\(name)' is not within 0...1") }
+    public mutating func set(_ name: String, to value: Float) throws(ConfigurationError) {
+        guard (0...1).contains(value) else {
+            throw ConfigurationError("--category-threshold", "threshold \(value) for '\(name)' is not within 0...1")
+        }
         guard let index = Self.index(of: name) else {
-            throw .startup("unknown category '\(name)'; known: \(ModerationCategory.displayNames.joined(separator: ", "))")
+            throw ConfigurationError(
+                "--category-threshold", "unknown category '\(name)'; known: \(DuoGuardModel.categoryNames.joined(separator: ", "))")
         }
         values[index] = value
     }
 
     /// Applies `NAME=P` settings (repeated `--category-threshold` flags or file lines).
-    public mutating func apply(_ settings: [String]) throws(WorkerError) {
+    public mutating func apply(_ settings: [String]) throws(ConfigurationError) {
         for setting in settings {
             let trimmed = setting.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             guard let equals = trimmed.lastIndex(of: "="),
                 let value = Float(trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces))
-            else { throw .startup("category threshold '\(setting)' is not NAME=P") }
+            else { throw ConfigurationError("--category-threshold", "'\(setting)' is not NAME=P") }
             try set(String(trimmed[..<equals]).trimmingCharacters(in: .whitespaces), to: value)
         }
     }
 
-    /// Reads a file of `NAME=P` lines (`#` comments).
-    public mutating func load(file path: String) throws(WorkerError) {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw .startup("cannot read category threshold file '\(path)'")
+    /// Reads a file of `NAME=P` lines (`#` comments), at most 64 KiB.
+    public mutating func load(file path: String) throws(ConfigurationError) {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 65_536,
+            let text = String(data: data, encoding: .utf8)
+        else {
+            throw ConfigurationError("--category-thresholds", "cannot read '\(path)' as a UTF-8 text file of at most 64 KiB")
         }
         try apply(text.split(whereSeparator: \.isNewline).map(String.init))
     }
@@ -57,6 +74,6 @@ public struct CategoryThresholds: Sendable, Equatable {
             text.lowercased().filter { $0.isLetter }
         }
         let wanted = key(name)
-        return ModerationCategory.displayNames.firstIndex { key($0) == wanted }
+        return DuoGuardModel.categoryNames.firstIndex { key($0) == wanted }
     }
 }

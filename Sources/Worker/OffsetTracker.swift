@@ -12,18 +12,30 @@ import Synchronization
 ///
 /// A `ceiling` freezes a partition below the first message the worker dropped without
 /// answering (on revoke or shutdown), so a later completion can never commit past it.
+///
+/// Each state belongs to one assignment of its partition (the consumer's
+/// `assignmentEpoch`): a message read under an earlier assignment, or after the partition
+/// was revoked, is refused at `register`, and its late completion changes nothing. Without
+/// this, a message already taken from the consumer when its partition was revoked could
+/// start a fresh state and store `offset + 1` past messages abandoned at the revoke.
 public final class OffsetTracker: Sendable {
     private struct Partition {
+        /// The assignment this state belongs to.
+        var epoch: UInt64
+        /// False once revoked or lost: no new registrations under this epoch.
+        var owned = true
         var pending: Set<Int64> = []
-        var nextAfterSeen: Int64 = 0
-        init(lastStored: Int64) {
-            self.lastStored = lastStored
-            self.nextAfterSeen = lastStored
-        }
+        var nextAfterSeen: Int64
         var ceiling: Int64?
         /// The position last handed out for storing; starts at the first offset read, the
         /// position the partition was fetched from.
         var lastStored: Int64
+
+        init(epoch: UInt64, firstOffset: Int64) {
+            self.epoch = epoch
+            lastStored = firstOffset
+            nextAfterSeen = firstOffset
+        }
 
         var committable: Int64 {
             let frontier = pending.min() ?? nextAfterSeen
@@ -35,37 +47,45 @@ public final class OffsetTracker: Sendable {
 
     public init() {}
 
-    /// Records that `offset` of `partition` was read and is not answered yet.
-    public func register(_ partition: KafkaTopicPartition, offset: Int64) {
-        partitions.withLock { partitions in
-            var state = partitions[partition] ?? Partition(lastStored: offset)
-            state.pending.insert(offset)
-            state.nextAfterSeen = max(state.nextAfterSeen, offset + 1)
-            partitions[partition] = state
+    /// Records that `message` was read and is not answered yet. False when it belongs to an
+    /// assignment that is over (the caller drops it: the partition's owner re-reads it).
+    public func register(_ message: KafkaConsumerMessage) -> Bool {
+        let key = message.topicPartition
+        let epoch = message.assignmentEpoch
+        return partitions.withLock { partitions in
+            var state = partitions[key] ?? Partition(epoch: epoch, firstOffset: message.offset)
+            if epoch < state.epoch || (epoch == state.epoch && !state.owned) { return false }
+            if epoch > state.epoch { state = Partition(epoch: epoch, firstOffset: message.offset) }
+            state.pending.insert(message.offset)
+            state.nextAfterSeen = max(state.nextAfterSeen, message.offset + 1)
+            partitions[key] = state
+            return true
         }
     }
 
-    /// Records that `offset` is answered; returns the new position to store ("next offset to
-    /// read") when it advanced, `nil` otherwise.
-    public func complete(_ partition: KafkaTopicPartition, offset: Int64) -> Int64? {
+    /// Records that `message` is answered; returns the new position to store ("next offset
+    /// to read") when it advanced, `nil` otherwise (also for a message of an earlier assignment).
+    public func complete(_ message: KafkaConsumerMessage) -> Int64? {
         partitions.withLock { partitions in
-            guard var state = partitions[partition], state.pending.remove(offset) != nil else { return nil }
+            guard var state = partitions[message.topicPartition], state.epoch == message.assignmentEpoch,
+                state.pending.remove(message.offset) != nil
+            else { return nil }
             let position = state.committable
-            defer { partitions[partition] = state }
+            defer { partitions[message.topicPartition] = state }
             guard position > state.lastStored else { return nil }
             state.lastStored = position
             return position
         }
     }
 
-    /// Forgets `offset` without answering it (it will be re-read by the partition's next
-    /// reader) and freezes the partition's position at or below it.
-    public func abandon(_ partition: KafkaTopicPartition, offset: Int64) {
+    /// Forgets `message` without answering it (the partition's next reader re-reads it) and
+    /// freezes the partition's position at or below it.
+    public func abandon(_ message: KafkaConsumerMessage) {
         partitions.withLock { partitions in
-            guard var state = partitions[partition] else { return }
-            state.pending.remove(offset)
-            state.ceiling = min(state.ceiling ?? offset, offset)
-            partitions[partition] = state
+            guard var state = partitions[message.topicPartition], state.epoch == message.assignmentEpoch else { return }
+            state.pending.remove(message.offset)
+            state.ceiling = min(state.ceiling ?? message.offset, message.offset)
+            partitions[message.topicPartition] = state
         }
     }
 
@@ -79,10 +99,22 @@ public final class OffsetTracker: Sendable {
         }
     }
 
-    /// Drops the state of partitions this worker no longer owns.
+    /// A revoke began: no new messages of these partitions are accepted under their current
+    /// assignment; those already registered may still complete (and be committed on revoke).
+    public func disown(_ selection: Set<KafkaTopicPartition>) {
+        partitions.withLock { partitions in
+            for partition in selection { partitions[partition]?.owned = false }
+        }
+    }
+
+    /// Drops the unanswered messages of partitions this worker no longer owns; their late
+    /// completions are ignored. The epoch is kept, so stale messages stay refused.
     public func forget(_ selection: Set<KafkaTopicPartition>) {
         partitions.withLock { partitions in
-            for partition in selection { partitions[partition] = nil }
+            for partition in selection {
+                partitions[partition]?.owned = false
+                partitions[partition]?.pending = []
+            }
         }
     }
 }

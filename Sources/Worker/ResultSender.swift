@@ -2,82 +2,146 @@ import Kafka
 import Logging
 import Synchronization
 
-/// Produces the messages that answer one request (its result, or its dead letter and error
+/// Produces the records that answer one request (its result, or its dead letter and error
 /// result) and, once the broker has acknowledged all of them, marks the request answered in
 /// the `OffsetTracker` and stores the partition's new position.
 ///
-/// A failed delivery is retried (the idempotent producer already retried inside its
-/// delivery timeout); until it succeeds the request stays unanswered, so its offset is never
-/// committed: nothing is lost, at worst it is answered again after a restart.
+/// What a failed delivery means decides what happens next (`KafkaError.disposition`):
+/// - retriable (broker away, leader moving, queue full): try again after a backoff that
+///   doubles up to `maxBackoff`; the request stays unanswered meanwhile, so its offset is
+///   not committed and nothing is lost;
+/// - permanent (invalid or unknown topic, not authorized, too large): retrying cannot help,
+///   so a refused result becomes an `UNDELIVERABLE` dead letter, and a refused dead letter
+///   is sent again smaller (`DeadLetterComposer.Form`); the partition moves on;
+/// - fatal (the producer is unusable), or a dead-letter topic that refuses even the smallest
+///   dead letter: `onFatal`, the worker stops without committing past the request.
+/// A delivery failing because the producer is closing leaves the request unanswered.
 final class ResultSender: Sendable {
     private let producer: KafkaProducer
     private let tracker: OffsetTracker
     private let consumer: KafkaConsumer
+    private let budget: InFlightBudget
+    private let deadLetters: DeadLetterComposer
     private let metrics: WorkerMetrics
     private let counts: WorkerCounts
     private let logger: Logger
+    private let maxBackoff: Duration
+    private let onFatal: @Sendable (String) -> Void
 
     init(
-        producer: KafkaProducer, tracker: OffsetTracker, consumer: KafkaConsumer, metrics: WorkerMetrics,
-        counts: WorkerCounts, logger: Logger
+        producer: KafkaProducer, tracker: OffsetTracker, consumer: KafkaConsumer, budget: InFlightBudget,
+        deadLetters: DeadLetterComposer, metrics: WorkerMetrics, counts: WorkerCounts, logger: Logger,
+        maxBackoff: Duration, onFatal: @escaping @Sendable (String) -> Void
     ) {
         self.producer = producer
         self.tracker = tracker
         self.consumer = consumer
+        self.budget = budget
+        self.deadLetters = deadLetters
         self.metrics = metrics
         self.counts = counts
         self.logger = logger
+        self.maxBackoff = maxBackoff
+        self.onFatal = onFatal
     }
 
-    /// Sends `outgoing` for `message`; an empty list answers it immediately.
-    func send(_ outgoing: [KafkaProducerMessage], for message: KafkaConsumerMessage, read: ContinuousClock.Instant) {
-        let remaining = Remaining(outgoing.count)
+    /// Sends `outgoing` for `source`; an empty list answers it immediately.
+    func send(_ outgoing: [Outgoing], for source: KafkaConsumerMessage, read: ContinuousClock.Instant) {
         guard !outgoing.isEmpty else {
-            answered(message, read: read)
+            answered(source, read: read)
             return
         }
+        let remaining = Remaining(outgoing.count)
         for item in outgoing {
-            deliver(item, attempt: 1) { [self] in
-                if remaining.decrement() { answered(message, read: read) }
+            deliver(item, source: source, attempt: 1) { [self] in
+                if remaining.decrement() { answered(source, read: read) }
             }
         }
     }
 
-    private func deliver(_ item: KafkaProducerMessage, attempt: Int, then done: @escaping @Sendable () -> Void) {
+    /// The delay before attempt `attempt + 1`: 10 ms doubling, at most `maxBackoff`.
+    static func backoff(afterAttempt attempt: Int, max: Duration) -> Duration {
+        let doubled = Duration.milliseconds(10) * (1 << Swift.min(Swift.max(attempt - 1, 0), 20))
+        return Swift.min(doubled, max)
+    }
+
+    private func deliver(_ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, then done: @escaping @Sendable () -> Void) {
         do {
-            try producer.produce(item) { [self] result in
+            try producer.produce(item.message) { [self] result in
                 switch result {
                 case .success:
                     metrics.produced.increment()
+                    if case .deadLetter(let reason, _) = item.role { deadLettered(reason) }
                     done()
                 case .failure(let error):
-                    metrics.failedResults.increment()
-                    logger.error("delivery failed, retrying", metadata: ["topic": "\(item.topic)", "attempt": "\(attempt)", "error": "\(error)"])
-                    retry(item, attempt: attempt, then: done)
+                    failed(item, source: source, attempt: attempt, error: error, then: done)
                 }
             }
         } catch {
-            // Queue full or transient: try again shortly.
-            retry(item, attempt: attempt, then: done)
+            failed(item, source: source, attempt: attempt, error: error, then: done)
         }
     }
 
-    private func retry(_ item: KafkaProducerMessage, attempt: Int, then done: @escaping @Sendable () -> Void) {
-        Task {
-            try? await Task.sleep(for: .milliseconds(min(1000, 10 * attempt)))
-            deliver(item, attempt: attempt + 1, then: done)
+    private func failed(
+        _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, error: KafkaError, then done: @escaping @Sendable () -> Void
+    ) {
+        if error.isClosing {
+            logger.debug("delivery abandoned: the producer is closing", metadata: ["topic": "\(item.message.topic)"])
+            return
+        }
+        let coordinates = "\(source.topic)/\(source.partition)/\(source.offset)"
+        switch error.disposition {
+        case .retriable:
+            metrics.deliveryRetries.increment()
+            if attempt == 1 || attempt.isMultiple(of: 10) {
+                logger.warning(
+                    "delivery failed, retrying",
+                    metadata: ["topic": "\(item.message.topic)", "source": "\(coordinates)", "attempt": "\(attempt)", "error": "\(error)"])
+            }
+            let delay = Self.backoff(afterAttempt: attempt, max: maxBackoff)
+            Task {
+                try? await Task.sleep(for: delay)
+                deliver(item, source: source, attempt: attempt + 1, then: done)
+            }
+        case .fatal:
+            onFatal("producer: \(error)")
+        case .permanent:
+            switch item.role {
+            case .result:
+                metrics.undeliverable.increment()
+                let reason = DeadLetterReason.undeliverable(topic: item.message.topic, error: error)
+                logger.error("result refused by the broker; dead-lettering the request", metadata: ["source": "\(coordinates)", "error": "\(error)"])
+                let letter = Outgoing(role: .deadLetter(reason, .whole), message: deadLetters.compose(for: source, reason: reason))
+                deliver(letter, source: source, attempt: 1, then: done)
+            case .deadLetter(let reason, let form):
+                guard let smaller = form.smaller else {
+                    onFatal("the dead-letter topic refuses even a minimal dead letter (\(coordinates)): \(error)")
+                    return
+                }
+                logger.warning(
+                    "dead letter refused; sending a smaller one",
+                    metadata: ["source": "\(coordinates)", "form": "\(smaller)", "error": "\(error)"])
+                let letter = Outgoing(role: .deadLetter(reason, smaller), message: deadLetters.compose(for: source, reason: reason, form: smaller))
+                deliver(letter, source: source, attempt: 1, then: done)
+            }
         }
     }
 
-    private func answered(_ message: KafkaConsumerMessage, read: ContinuousClock.Instant) {
+    private func deadLettered(_ reason: DeadLetterReason) {
+        metrics.deadLettered(code: reason.code)
+        counts.deadLettered.add(1, ordering: .relaxed)
+    }
+
+    private func answered(_ source: KafkaConsumerMessage, read: ContinuousClock.Instant) {
         metrics.endToEndSeconds.record(seconds(ContinuousClock.now - read))
         counts.answered.add(1, ordering: .relaxed)
-        guard let position = tracker.complete(message.topicPartition, offset: message.offset) else { return }
+        budget.release(source.byteSize)
+        guard let position = tracker.complete(source) else { return }
         do {
-            try consumer.storeOffsets([KafkaTopicPartition(topic: message.topic, partition: message.partition, offset: position)])
+            try consumer.storeOffsets([KafkaTopicPartition(topic: source.topic, partition: source.partition, offset: position)])
         } catch {
             // The partition was revoked meanwhile: its next owner re-reads from the last commit.
-            logger.debug("offset not stored", metadata: ["partition": "\(message.topicPartition)", "error": "\(error)"])
+            logger.debug("offset not stored", metadata: ["partition": "\(source.topicPartition)", "error": "\(error)"])
         }
     }
 

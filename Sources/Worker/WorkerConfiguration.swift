@@ -1,8 +1,10 @@
 import Foundation
+import Inference
 import Kafka
 
-/// Everything `ModerationWorker` needs besides the model. Defaults are what a production
-/// deployment should start from; every field maps to a `duoguard worker` flag.
+/// Everything `ModerationWorker` needs besides the model. Each field has its default here
+/// and only here (the command line's flags start from these values); every field maps to a
+/// `duoguard worker` flag and a `DUOGUARD_*` variable. `validate()` checks the whole set.
 public struct WorkerConfiguration: Sendable {
     /// Brokers, client id and librdkafka passthrough (SASL/TLS) for consumer and producer.
     public var kafka: KafkaConfiguration
@@ -10,94 +12,108 @@ public struct WorkerConfiguration: Sendable {
     public var groupID: String
     /// Topics holding `ModerationRequest`s.
     public var inputTopics: [String]
-    /// Where results go (unless a request names another in its `reply-to` header).
+    /// Where results go (and where a request whose `reply-to` is refused is answered).
     public var outputTopic: String
-    /// Where poison messages go, unchanged, with error headers.
+    /// Where poison and undeliverable messages go, with error headers.
     public var deadLetterTopic: String
-    /// Default threshold on the maximum probability for the `unsafe` verdict. Default: 0.5.
-    public var threshold: Float {
-        didSet { categoryThresholds = CategoryThresholds(default: threshold) }
-    }
-    /// Per-category thresholds (default: `threshold` for all). A request's own `threshold`
-    /// replaces them all for that request.
-    public var categoryThresholds: CategoryThresholds
-    /// How texts longer than `maxTokens` are scored. Default: `.truncate` (the model card).
-    public var longText: LongTextMode
-    /// Tokens shared by consecutive windows in `.windows` mode. Default: 64.
-    public var windowOverlap: Int
-    /// Tokens kept per text (the model card truncates at 512). Default: 512.
-    public var maxTokens: Int
-    /// Tokens per inference batch. Default: 2048.
-    public var batchTokens: Int
-    /// Requests per inference batch. Default: 64.
-    public var maxBatch: Int
+
+    /// How texts are tokenized and long texts scored (shared with `duoguard classify`).
+    /// Default: `TextScoring()`, the model card's truncation at 512 tokens.
+    public var scoring = TextScoring()
+    /// Per-category thresholds of the `unsafe` verdict. Default: 0.5 for every category. A
+    /// request's own `threshold` replaces them all for that request.
+    public var thresholds = CategoryThresholds()
+    /// Where a request's `reply-to` header may send its result. Default: nowhere (`.denyAll`):
+    /// a requester must not be able to write to any topic the worker's credentials reach.
+    public var replyTo = ReplyToPolicy.denyAll
+
+    /// Requests per inference batch (the token budget is the model's `batchTokenBudget`).
+    /// Default: 64.
+    public var maxBatch = 64
     /// How long a batch's first request waits for company. Default: 20 ms.
-    public var maxWait: Duration
-    /// Tokenized requests queued for batching; when full, intake stops and the consumer
+    public var maxWait: Duration = .milliseconds(20)
+    /// Tokenized requests queued for batching; when full, intake waits and the consumer
     /// pauses its partitions. Default: 256.
-    public var queueCapacity: Int
-    /// Requests whose text is longer (UTF-8 bytes) are poison. Default: 64 KiB.
-    public var maxTextBytes: Int
+    public var queueCapacity = 256
+    /// Requests whose text is longer (UTF-8 bytes) are invalid. Default: 64 KiB.
+    public var maxTextBytes = 65_536
+    /// Records whose key + value + headers are larger are dead-lettered before decoding.
+    /// Default: 1 MiB (Kafka's default `message.max.bytes`).
+    public var maxRequestBytes = 1_048_576
+    /// Bytes of requests read and not yet answered (queued, in inference, or being sent);
+    /// intake waits above it, which pauses the consumer. With the consumer's own buffer bound
+    /// this bounds the worker's memory in bytes, whatever the record sizes. Default: 64 MiB.
+    public var maxInFlightBytes = 64 * 1_048_576
     /// Reported in every result (`worker_id`). Default: `hostname-pid`.
-    public var workerID: String
-    /// Log request texts (off by default: they are user content).
-    public var logText: Bool
+    public var workerID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    /// Log request texts. Default: off (texts are user content).
+    public var logText = false
+
     /// Consumer `session.timeout.ms`. Default: 45 s.
-    public var sessionTimeout: Duration
+    public var sessionTimeout: Duration = .seconds(45)
     /// Interval at which stored offsets are committed. Default: 5 s.
-    public var commitInterval: Duration
-    /// Where `/metrics`, `/healthz` and `/readyz` listen; `nil` port: no server.
-    public var metricsHost: String
-    public var metricsPort: Int?
+    public var commitInterval: Duration = .seconds(5)
     /// Interval of the consumer-lag gauge refresh. Default: 15 s.
-    public var lagInterval: Duration
+    public var lagInterval: Duration = .seconds(15)
     /// How long shutdown (or a revoke) waits for in-flight results. Default: 30 s.
-    public var drainTimeout: Duration
-    /// Set for `duoguard replay`: answer only these offsets, then stop. Default: `nil`
-    /// (a worker runs until it is stopped).
+    public var drainTimeout: Duration = .seconds(30)
+    /// Backoff between attempts to deliver a result after a retriable error: doubles from
+    /// 10 ms up to this. Default: 5 s.
+    public var maxRetryBackoff: Duration = .seconds(5)
+
+    /// Address `/metrics`, `/healthz` and `/readyz` bind to. Default: `0.0.0.0` (probes come
+    /// from outside the container); `127.0.0.1` keeps them local.
+    public var metricsHost = "0.0.0.0"
+    /// Port of the metrics/health server; 0 = any free port, `nil` = no server. Default: 9464.
+    public var metricsPort: Int? = 9_464
+
+    /// Set for `duoguard replay`: answer only these offsets, then stop. Default: `nil` (a
+    /// worker runs until it is stopped).
     public var replay: ReplayPlan?
 
-    public init(
-        kafka: KafkaConfiguration, groupID: String, inputTopics: [String], outputTopic: String,
-        deadLetterTopic: String, threshold: Float = 0.5, maxTokens: Int = 512, batchTokens: Int = 2048,
-        maxBatch: Int = 64, maxWait: Duration = .milliseconds(20), queueCapacity: Int = 256,
-        maxTextBytes: Int = 65_536, workerID: String? = nil, logText: Bool = false,
-        sessionTimeout: Duration = .seconds(45), commitInterval: Duration = .seconds(5),
-        metricsHost: String = "0.0.0.0", metricsPort: Int? = 9_464, lagInterval: Duration = .seconds(15),
-        drainTimeout: Duration = .seconds(30)
-    ) {
+    /// The required settings; every other field starts at its documented default.
+    public init(kafka: KafkaConfiguration, groupID: String, inputTopics: [String], outputTopic: String, deadLetterTopic: String) {
         self.kafka = kafka
         self.groupID = groupID
         self.inputTopics = inputTopics
         self.outputTopic = outputTopic
         self.deadLetterTopic = deadLetterTopic
-        self.threshold = threshold
-        self.categoryThresholds = CategoryThresholds(default: threshold)
-        self.longText = .truncate
-        self.windowOverlap = 64
-        self.maxTokens = maxTokens
-        self.batchTokens = batchTokens
-        self.maxBatch = maxBatch
-        self.maxWait = maxWait
-        self.queueCapacity = queueCapacity
-        self.maxTextBytes = maxTextBytes
-        self.workerID = workerID ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-        self.logText = logText
-        self.sessionTimeout = sessionTimeout
-        self.commitInterval = commitInterval
-        self.metricsHost = metricsHost
-        self.metricsPort = metricsPort
-        self.lagInterval = lagInterval
-        self.drainTimeout = drainTimeout
-        self.replay = nil
     }
-}
 
-/// How a text longer than the model's window is scored.
-public enum LongTextMode: String, Sendable, CaseIterable {
-    /// Keep the first `maxTokens` tokens (the model card's behaviour).
-    case truncate
-    /// Score overlapping windows of `maxTokens` tokens; each category's probability is the
-    /// maximum over the windows, so unsafe content after token 512 is not missed.
-    case windows
+    /// Checks every setting against the model's batch budget; the worker calls it at start,
+    /// the command line before anything connects.
+    public func validate(batchTokenBudget: Int) throws(ConfigurationError) {
+        try scoring.validate(batchTokenBudget: batchTokenBudget)
+        func require(_ ok: Bool, _ setting: String, _ reason: @autoclosure () -> String) throws(ConfigurationError) {
+            if !ok { throw ConfigurationError(setting, reason()) }
+        }
+        try require(!groupID.isEmpty, "--group", "must not be empty")
+        try require(!inputTopics.isEmpty && !inputTopics.contains(where: \.isEmpty), "--input-topic", "needs at least one non-empty topic")
+        try require(!outputTopic.isEmpty, "--output-topic", "must not be empty")
+        try require(!deadLetterTopic.isEmpty, "--dlq-topic", "must not be empty")
+        try require(!inputTopics.contains(outputTopic), "--output-topic", "'\(outputTopic)' is also an input topic: results would be read as requests")
+        try require(!inputTopics.contains(deadLetterTopic), "--dlq-topic", "'\(deadLetterTopic)' is also an input topic: dead letters would be read as requests")
+        try require((1...4_096).contains(maxBatch), "--max-batch", "must be within 1...4096, not \(maxBatch)")
+        try require(maxWait >= .zero && maxWait <= .seconds(60), "--max-wait-ms", "must be within 0...60000 ms")
+        try require((1...1_000_000).contains(queueCapacity), "--queue-capacity", "must be within 1...1000000, not \(queueCapacity)")
+        try require(maxTextBytes >= 1, "--max-text-bytes", "must be at least 1, not \(maxTextBytes)")
+        try require(maxRequestBytes >= 1, "--max-request-bytes", "must be at least 1, not \(maxRequestBytes)")
+        try require(
+            maxInFlightBytes >= maxRequestBytes, "--max-in-flight-bytes",
+            "must be at least --max-request-bytes (\(maxRequestBytes)), not \(maxInFlightBytes)")
+        try require(!workerID.isEmpty, "--worker-id", "must not be empty")
+        try require(sessionTimeout >= .seconds(1) && sessionTimeout <= .seconds(3_600), "--session-timeout-ms", "must be within 1000...3600000 ms")
+        try require(commitInterval >= .milliseconds(10), "--commit-interval-ms", "must be at least 10 ms")
+        try require(lagInterval >= .milliseconds(100), "--lag-interval-ms", "must be at least 100 ms")
+        try require(drainTimeout >= .zero && drainTimeout <= .seconds(600), "--drain-timeout-ms", "must be within 0...600000 ms")
+        try require(maxRetryBackoff >= .milliseconds(10), "--max-retry-backoff-ms", "must be at least 10 ms")
+        if let metricsPort {
+            try require((0...65_535).contains(metricsPort), "--metrics-port", "must be within 0...65535, not \(metricsPort)")
+            try require(!metricsHost.isEmpty, "--metrics-host", "must not be empty")
+        }
+    }
+
+    /// The longest a graceful shutdown may take before the process gives up and exits
+    /// non-zero: the drain, the final commit and leaving the group, and the producer's flush.
+    public var shutdownLimit: Duration { drainTimeout * 2 + .seconds(15) }
 }

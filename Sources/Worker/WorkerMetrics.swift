@@ -2,43 +2,70 @@ import Prometheus
 import Synchronization
 
 /// The worker's Prometheus metrics, in their own registry (no global state, so tests can run
-/// several workers in one process).
+/// several workers in one process). docs/operations.md lists them all.
 public final class WorkerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
 
     let consumed: Counter
     let produced: Counter
-    let deadLettered: Counter
-    let failedResults: Counter
+    let deliveryRetries: Counter
+    let undeliverable: Counter
+    let deadlineShed: Counter
+    let staleDropped: Counter
     let batchSize: ValueHistogram
     let batchTokens: ValueHistogram
     let inferenceSeconds: ValueHistogram
     let endToEndSeconds: ValueHistogram
     let queueDepth: Gauge
+    let inFlightBytes: Gauge
     let pausedPartitions: Gauge
     let assignedPartitions: Gauge
     private let lagGauges = Mutex<[String: Gauge]>([:])
+    private let deadLetterCounters = Mutex<[String: Counter]>([:])
 
     public init() {
-        consumed = registry.makeCounter(name: "duoguard_requests_consumed_total", help: "Requests read from the input topics.")
-        produced = registry.makeCounter(name: "duoguard_results_produced_total", help: "Results acknowledged by the broker.")
-        deadLettered = registry.makeCounter(name: "duoguard_dead_letters_total", help: "Poison messages sent to the dead-letter topic.")
-        failedResults = registry.makeCounter(
-            name: "duoguard_results_failed_total", help: "Result deliveries that failed and were retried.")
+        consumed = registry.makeCounter(
+            descriptor: Self.metric("duoguard_requests_consumed_total", "Requests read from the input topics."))
+        produced = registry.makeCounter(
+            descriptor: Self.metric("duoguard_results_produced_total", "Results and dead letters acknowledged by the broker."))
+        deliveryRetries = registry.makeCounter(
+            descriptor: Self.metric("duoguard_results_failed_total", "Deliveries that failed with a retriable error (broker away, leader moving) and were retried."))
+        undeliverable = registry.makeCounter(
+            descriptor: Self.metric("duoguard_results_undeliverable_total", "Results the broker refused for good (invalid/unknown topic, authorization, size); the request was dead-lettered."))
+        deadlineShed = registry.makeCounter(
+            descriptor: Self.metric("duoguard_requests_expired_total", "Requests answered DEADLINE_EXCEEDED after waiting in the queue, without using the model."))
+        staleDropped = registry.makeCounter(
+            descriptor: Self.metric("duoguard_requests_stale_dropped_total", "Requests read under an assignment that was revoked before intake took them (the new owner answers them)."))
         batchSize = registry.makeValueHistogram(
-            name: "duoguard_batch_requests", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], help: "Requests per inference batch.")
+            descriptor: Self.metric("duoguard_batch_requests", "Requests per inference batch."),
+            buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])
         batchTokens = registry.makeValueHistogram(
-            name: "duoguard_batch_tokens", buckets: [16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384],
-            help: "Tokens per inference batch.")
+            descriptor: Self.metric("duoguard_batch_tokens", "Tokens per inference batch."),
+            buckets: [16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384])
         let secondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
         inferenceSeconds = registry.makeValueHistogram(
-            name: "duoguard_inference_seconds", buckets: secondsBuckets, help: "Model time per batch.")
+            descriptor: Self.metric("duoguard_inference_seconds", "Model time per batch."), buckets: secondsBuckets)
         endToEndSeconds = registry.makeValueHistogram(
-            name: "duoguard_end_to_end_seconds", buckets: secondsBuckets,
-            help: "From reading a request to its result being acknowledged.")
-        queueDepth = registry.makeGauge(name: "duoguard_queue_depth", help: "Requests waiting for a batch.")
-        pausedPartitions = registry.makeGauge(name: "duoguard_paused_partitions", help: "Partitions paused by backpressure.")
-        assignedPartitions = registry.makeGauge(name: "duoguard_assigned_partitions", help: "Partitions assigned to this worker.")
+            descriptor: Self.metric("duoguard_end_to_end_seconds", "From reading a request to its result being acknowledged."), buckets: secondsBuckets)
+        queueDepth = registry.makeGauge(
+            descriptor: Self.metric("duoguard_queue_depth", "Requests waiting for a batch."))
+        inFlightBytes = registry.makeGauge(
+            descriptor: Self.metric("duoguard_in_flight_bytes", "Bytes of requests read and not yet answered (bounded by --max-in-flight-bytes)."))
+        pausedPartitions = registry.makeGauge(
+            descriptor: Self.metric("duoguard_paused_partitions", "Partitions paused by backpressure."))
+        assignedPartitions = registry.makeGauge(
+            descriptor: Self.metric("duoguard_assigned_partitions", "Partitions assigned to this worker."))
+    }
+
+    /// Counts a dead letter acknowledged by the broker, by its `error-code`.
+    func deadLettered(code: String) {
+        let counter = deadLetterCounters.withLock { counters in
+            if let counter = counters[code] { return counter }
+            let counter = registry.makeCounter(descriptor: Self.metric("duoguard_dead_letters_total", "Requests sent to the dead-letter topic, by error code."), labels: [("code", code)])
+            counters[code] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// Sets the consumer lag (high watermark − committed offset) of one partition.
@@ -46,13 +73,16 @@ public final class WorkerMetrics: Sendable {
         let key = "\(topic)/\(partition)"
         let gauge = lagGauges.withLock { gauges in
             if let gauge = gauges[key] { return gauge }
-            let gauge = registry.makeGauge(
-                name: "duoguard_consumer_lag", labels: [("topic", topic), ("partition", "\(partition)")],
-                help: "Messages in the partition not yet committed by the group.")
+            let gauge = registry.makeGauge(descriptor: Self.metric("duoguard_consumer_lag", "Messages in the partition not yet committed by the group."), labels: [("topic", topic), ("partition", "\(partition)")])
             gauges[key] = gauge
             return gauge
         }
         gauge.set(Double(lag))
+    }
+
+    /// A descriptor for a metric whose full name is spelled out (greppable in alerts and docs).
+    private static func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     /// The Prometheus text exposition.

@@ -38,8 +38,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens classified per length and repetition (at least one request).")
     var tokens: Int = 512
 
-    @Option(name: .long, help: "Most tokens per forward pass (the worker's default is 2048).")
-    var batchTokens: Int = 2048
+    @Option(name: .long, help: "Most tokens per forward pass (default \(ModelOptions().batchTokenBudget), the worker's).")
+    var batchTokens: Int = ModelOptions().batchTokenBudget
 
     @Option(name: .long, help: "Repetitions per length; the fastest (least CPU time) is reported, and the median too.")
     var repeats: Int = 1

@@ -56,24 +56,22 @@ struct ReplayCommand: AsyncParsableCommand {
         let logger = try pipeline.makeLogger(label: "duoguard.replay")
         let kafka = try pipeline.kafkaConfiguration(clientID: "duoguard-replay")
         let groupID = group ?? "duoguard-replay-\(topic)-\(outputTopic)"
-        var (configuration, model) = try pipeline.makeConfiguration(
-            kafka: kafka, group: groupID, inputTopics: [topic], outputTopic: outputTopic,
-            deadLetterTopic: dlqTopic ?? "\(outputTopic)-dead-letters")
-        configuration.metricsPort = nil
-        configuration.maxWait = .milliseconds(2)  // a backlog fills batches at once
         let plan = try await resolvePlan(kafka: kafka, group: groupID, logger: logger)
-        configuration.replay = plan
+        let (configuration, model) = try pipeline.makeConfiguration(
+            kafka: kafka, group: groupID, inputTopics: [topic], outputTopic: outputTopic,
+            deadLetterTopic: dlqTopic ?? "\(outputTopic)-dead-letters"
+        ) { configuration in
+            configuration.metricsPort = nil
+            configuration.maxWait = .milliseconds(2)  // a backlog fills batches at once
+            configuration.replay = plan
+        }
         logger.info("replay plan", metadata: ["ranges": "\(plan.ranges.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })"])
 
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
         let progress = ReplayProgress(total: plan.total)
         let reporter = Task { await progress.report { (worker.answeredCount, worker.deadLetteredCount) } }
         let started = ContinuousClock.now
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await WorkerRunner.run(worker, shutdownLimit: configuration.shutdownLimit, stopWhenDone: true, logger: logger)
         reporter.cancel()
         progress.finish()
         let elapsed = ContinuousClock.now - started
@@ -90,7 +88,17 @@ struct ReplayCommand: AsyncParsableCommand {
     /// Resolves the range to offsets, per partition, and applies the group's progress.
     private func resolvePlan(kafka: KafkaConfiguration, group: String, logger: Logger) async throws -> ReplayPlan {
         let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: kafka, groupID: group), logger: logger)
-        defer { Task { await consumer.close() } }
+        do {
+            let plan = try await resolvePlan(consumer, group: group)
+            await consumer.close()
+            return plan
+        } catch {
+            await consumer.close()
+            throw error
+        }
+    }
+
+    private func resolvePlan(_ consumer: KafkaConsumer, group: String) async throws -> ReplayPlan {
         let topics = try await consumer.topics()
         guard let count = topics[topic] else { throw ValidationError("topic '\(topic)' does not exist") }
         let all = (0..<Int32(count)).map { $0 }
@@ -129,46 +137,5 @@ struct ReplayCommand: AsyncParsableCommand {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let date = formatter.date(from: iso) ?? ISO8601DateFormatter().date(from: iso)
         return date.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
-    }
-}
-
-/// Progress of a replay: a bar with rate and ETA on a terminal, a log line every 10 s otherwise.
-final class ReplayProgress: Sendable {
-    let total: Int64
-    private let started = ContinuousClock.now
-    private let terminal = isatty(STDERR_FILENO) != 0
-
-    init(total: Int64) {
-        self.total = total
-    }
-
-    func report(_ read: @Sendable () -> (answered: Int, deadLettered: Int)) async {
-        while !Task.isCancelled {
-            draw(read().answered)
-            try? await Task.sleep(for: terminal ? .milliseconds(200) : .seconds(10))
-        }
-    }
-
-    func draw(_ answered: Int) {
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let rate = Double(answered) / max(seconds, 0.001)
-        let fraction = total == 0 ? 1 : min(1, Double(answered) / Double(total))
-        let remaining = rate > 0 ? Double(max(0, total - Int64(answered))) / rate : 0
-        let eta = String(format: "%d:%02d", Int(remaining) / 60, Int(remaining) % 60)
-        if terminal {
-            let width = 30
-            let filled = Int(fraction * Double(width))
-            let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-            FileHandle.standardError.write(
-                Data(String(format: "\r[%@] %3.0f%% %d/%lld %.1f req/s ETA %@ ", bar, fraction * 100, answered, total, rate, eta).utf8))
-        } else {
-            FileHandle.standardError.write(
-                Data(String(format: "replay: %d/%lld (%.0f%%), %.1f req/s, ETA %@\n", answered, total, fraction * 100, rate, eta).utf8))
-        }
-    }
-
-    func finish() {
-        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

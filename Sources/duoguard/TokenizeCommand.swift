@@ -80,11 +80,11 @@ struct TokenizeCommand: ParsableCommand {
                     out.write("],\"truncated\":\(t.truncated)}\n")
                 } catch {
                     failed = true
-                    out.write("{\"error\":\(JSONText.quoted(error.description))}\n")
+                    out.write(JSONLines.line(["error": error.description]) + "\n")
                 }
             case .failure(let error):
                 failed = true
-                out.write("{\"error\":\(JSONText.quoted(error.message))}\n")
+                out.write(JSONLines.line(["error": error.message]) + "\n")
             }
         }
         out.flush()

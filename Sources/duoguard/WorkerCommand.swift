@@ -16,7 +16,10 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             Options fall back to DUOGUARD_* environment variables (e.g. DUOGUARD_BROKERS, \
             DUOGUARD_GROUP, DUOGUARD_INPUT_TOPIC=a,b, DUOGUARD_MODEL). librdkafka properties pass \
-            through with -X key=value or --kafka-config client.properties (SASL/TLS).
+            through with -X key=value or --kafka-config client.properties (SASL/TLS). Exit status: \
+            0 after a graceful stop, 1 for a configuration or start-up error, 2 after a fatal \
+            runtime error (the orchestrator restarts the worker; nothing is committed past \
+            unanswered requests).
             """
     )
 
@@ -26,32 +29,29 @@ struct WorkerCommand: AsyncParsableCommand {
     var inputTopic: [String] = []
     @Option(name: .long, help: "Output topic for results (env DUOGUARD_OUTPUT_TOPIC).")
     var outputTopic: String?
-    @Option(name: .long, help: "Dead-letter topic for poison messages (env DUOGUARD_DLQ_TOPIC).")
+    @Option(name: .long, help: "Dead-letter topic for poison and undeliverable messages (env DUOGUARD_DLQ_TOPIC).")
     var dlqTopic: String?
-    @Option(name: .long, help: "Port of /metrics, /healthz, /readyz (default 9464; 0 = any free port).")
+    @Option(name: .long, help: "Address /metrics, /healthz, /readyz bind to (default 0.0.0.0) (env DUOGUARD_METRICS_HOST).")
+    var metricsHost: String?
+    @Option(name: .long, help: "Port of /metrics, /healthz, /readyz (default 9464; 0 = any free port) (env DUOGUARD_METRICS_PORT).")
     var metricsPort: Int?
     @OptionGroup var pipeline: PipelineOptions
 
     func run() async throws {
+        let env = pipeline.environment
         let logger = try pipeline.makeLogger(label: "duoguard.worker")
-        var inputs = inputTopic
-        if inputs.isEmpty, let fromEnv = ProcessInfo.processInfo.environment["DUOGUARD_INPUT_TOPIC"] {
-            inputs = fromEnv.split(separator: ",").map(String.init)
-        }
+        let inputs = env.list(inputTopic, "INPUT_TOPIC")
         guard !inputs.isEmpty else { throw ValidationError("missing --input-topic (or DUOGUARD_INPUT_TOPIC)") }
-        var (configuration, model) = try pipeline.makeConfiguration(
+        let (configuration, model) = try pipeline.makeConfiguration(
             kafka: try pipeline.kafkaConfiguration(clientID: "duoguard-worker"),
-            group: try pipeline.required(group, "GROUP", "--group"), inputTopics: inputs,
-            outputTopic: try pipeline.required(outputTopic, "OUTPUT_TOPIC", "--output-topic"),
-            deadLetterTopic: try pipeline.required(dlqTopic, "DLQ_TOPIC", "--dlq-topic"))
-        configuration.metricsPort = try pipeline.number(metricsPort, "METRICS_PORT") ?? 9_464
-
+            group: try env.required(group, "GROUP", "--group"), inputTopics: inputs,
+            outputTopic: try env.required(outputTopic, "OUTPUT_TOPIC", "--output-topic"),
+            deadLetterTopic: try env.required(dlqTopic, "DLQ_TOPIC", "--dlq-topic")
+        ) { configuration in
+            if let host = try env.value(metricsHost, "METRICS_HOST") { configuration.metricsHost = host }
+            if let port = try env.value(metricsPort, "METRICS_PORT") { configuration.metricsPort = port }
+        }
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: worker)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
-        try await group.run()
+        try await WorkerRunner.run(worker, shutdownLimit: configuration.shutdownLimit, logger: logger)
     }
 }

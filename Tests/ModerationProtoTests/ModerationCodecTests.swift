@@ -20,6 +20,13 @@ final class ModerationCodecTests: XCTestCase {
         0.75, 0.125, 0.0625, 0.03125, 0.015625, 0.5, 0.25, 0.375, 0.625, 0.875, 0.1875, 0.3125,
     ]
 
+    /// The model's category names (DuoGuardModel.categoryNames; this module does not know the model).
+    private static let names = [
+        "Violent crimes", "Non-violent crimes", "Sex-related crimes", "Child sexual exploitation", "Specialized advice",
+        "Privacy", "Intellectual property", "Indiscriminate weapons", "Hate", "Suicide and self-harm", "Sexual content",
+        "Jailbreak prompts",
+    ]
+
     /// A result with every field set, as the worker would fill it.
     private func fullResult() -> ModerationResult {
         var result = ModerationResult()
@@ -29,7 +36,7 @@ final class ModerationCodecTests: XCTestCase {
         result.scores = probabilities.enumerated().map { index, probability in
             var score = CategoryScore()
             score.category = ModerationCategory(modelIndex: index) ?? .unspecified
-            score.name = ModerationCategory.displayNames[index]
+            score.name = Self.names[index]
             score.probability = probability
             return score
         }

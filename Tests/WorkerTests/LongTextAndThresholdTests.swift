@@ -29,10 +29,8 @@ final class LongTextAndThresholdTests: XCTestCase {
         let model = try DuoGuardModel.load(path: modelPath)
         let topics = try await WorkerTestSupport.makeTopics(partitions: 1)
         var configuration = WorkerTestSupport.configuration(topics, group: "g-\(UUID().uuidString.prefix(8))")
-        configuration.maxTokens = 24
-        configuration.longText = .windows
-        configuration.windowOverlap = 4
-        try configuration.categoryThresholds.apply(["Hate=0.01"] + ModerationCategory.displayNames.filter { $0 != "Hate" }.map { "\($0)=0.999" })
+        configuration.scoring = TextScoring(maxTokens: 24, longText: .windows, windowOverlap: 4)
+        try configuration.thresholds.apply(["Hate=0.01"] + DuoGuardModel.categoryNames.filter { $0 != "Hate" }.map { "\($0)=0.999" })
         let worker = WorkerTestSupport.InProcessWorker(configuration: configuration, model: model)
 
         let long = (0..<12).map { "Sentence number \($0) says something rather different from the others." }.joined(separator: " ")
@@ -64,7 +62,7 @@ final class LongTextAndThresholdTests: XCTestCase {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: output) as? [String: Any])
         XCTAssertEqual(object["windows"] as? Int, windows.count)
         let byName = try XCTUnwrap(object["probabilities"] as? [String: Double])
-        for (index, name) in ModerationCategory.displayNames.enumerated() {
+        for (index, name) in DuoGuardModel.categoryNames.enumerated() {
             XCTAssertEqual(Float(byName[name] ?? -1), expected[index], accuracy: 1e-5, name)
         }
         XCTAssertEqual(result.categoryThresholds.count, 12)

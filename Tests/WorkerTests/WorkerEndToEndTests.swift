@@ -34,7 +34,7 @@ final class WorkerEndToEndTests: XCTestCase {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             let text = object?["text"] as? String ?? ""
             let probabilities = object?["probabilities"] as? [String: Double] ?? [:]
-            result[text] = ModerationCategory.displayNames.map { Float(probabilities[$0] ?? -1) }
+            result[text] = DuoGuardModel.categoryNames.map { Float(probabilities[$0] ?? -1) }
         }
         return result
     }
@@ -72,7 +72,7 @@ final class WorkerEndToEndTests: XCTestCase {
             }
             XCTAssertEqual(result.maxProbability, result.probabilities.max())
             XCTAssertEqual(result.unsafe, result.maxProbability > 0.5)
-            XCTAssertEqual(result.scores.map(\.name), ModerationCategory.displayNames)
+            XCTAssertEqual(result.scores.map(\.name), DuoGuardModel.categoryNames)
             XCTAssertEqual(result.model.quantization, "Q8_0")
             XCTAssertEqual(result.source.topic, topics.input)
             XCTAssertGreaterThan(result.tokenCount, 0)
@@ -83,8 +83,9 @@ final class WorkerEndToEndTests: XCTestCase {
         let modelPath = try WorkerTestSupport.modelPath()
         let topics = try await WorkerTestSupport.makeTopics(partitions: 1)
         let model = try DuoGuardModel.load(path: modelPath)
-        let worker = WorkerTestSupport.InProcessWorker(
-            configuration: WorkerTestSupport.configuration(topics, group: "g-\(UUID().uuidString.prefix(8))"), model: model)
+        var configuration = WorkerTestSupport.configuration(topics, group: "g-\(UUID().uuidString.prefix(8))")
+        configuration.replyTo = try ReplyToPolicy(allowing: "reply-[0-9a-f]+")  // reply-to is denied by default (issue 13)
+        let worker = WorkerTestSupport.InProcessWorker(configuration: configuration, model: model)
 
         try await WorkerTestSupport.produce(
             [WorkerTestSupport.request(id: "replied", text: "hello")], to: topics.input,

@@ -81,10 +81,16 @@ enum WorkerTestSupport {
     }
 
     static func configuration(_ topics: Topics, group: String) -> WorkerConfiguration {
-        WorkerConfiguration(
+        var configuration = WorkerConfiguration(
             kafka: client, groupID: group, inputTopics: [topics.input], outputTopic: topics.output,
-            deadLetterTopic: topics.deadLetters, maxWait: .milliseconds(5), workerID: "in-process",
-            sessionTimeout: .seconds(6), commitInterval: .milliseconds(500), metricsPort: 0)
+            deadLetterTopic: topics.deadLetters)
+        configuration.maxWait = .milliseconds(5)
+        configuration.workerID = "in-process"
+        configuration.sessionTimeout = .seconds(6)
+        configuration.commitInterval = .milliseconds(500)
+        configuration.metricsPort = 0
+        configuration.metricsHost = "127.0.0.1"
+        return configuration
     }
 
     /// Runs a worker in this process until `stop` is called on the returned handle.

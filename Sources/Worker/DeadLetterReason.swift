@@ -1,0 +1,52 @@
+import Kafka
+import ModerationProto
+
+/// Why a request went to the dead-letter topic: a stable machine-readable `code` (the
+/// `error-code` header; consumers of the dead-letter topic match on it, so never change the
+/// strings) and a human-readable `message` (the `error-message` header).
+public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+    /// The topic a result could not be written to (`error-target-topic`), for `UNDELIVERABLE`
+    /// and refused `reply-to`s.
+    public var targetTopic: String?
+
+    public init(code: String, message: String, targetTopic: String? = nil) {
+        self.code = code
+        self.message = message
+        self.targetTopic = targetTopic
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    /// The request could not be decoded or is invalid (see `ModerationDecodeError.code`).
+    public static func invalid(_ error: ModerationDecodeError) -> Self {
+        Self(code: error.code, message: error.description)
+    }
+
+    /// The record (key + value + headers) is larger than `--max-request-bytes`; it was not decoded.
+    public static func requestTooLarge(bytes: Int, limit: Int) -> Self {
+        Self(code: "REQUEST_TOO_LARGE", message: "record is \(bytes) bytes (key, value and headers), limit is \(limit)")
+    }
+
+    /// `reply-to` names a topic the operator's allow-list does not contain.
+    public static func replyToDenied(_ topic: String) -> Self {
+        Self(code: "REPLY_TO_DENIED", message: "reply-to topic is not allowed by --reply-to-allow", targetTopic: topic)
+    }
+
+    /// `reply-to` is not a valid Kafka topic name.
+    public static func replyToInvalid(_ topic: String, _ why: String) -> Self {
+        Self(code: "REPLY_TO_INVALID", message: "reply-to is not a valid topic name: \(why)", targetTopic: topic)
+    }
+
+    /// The result could not be encoded (never expected; kept so nothing is silently dropped).
+    public static func resultUnencodable(_ detail: String) -> Self {
+        Self(code: "RESULT_UNENCODABLE", message: "the result could not be encoded: \(detail)")
+    }
+
+    /// The broker refused the result for good (invalid or unknown topic, authorization,
+    /// too large): retrying cannot help, so the request is dead-lettered instead.
+    public static func undeliverable(topic: String, error: KafkaError) -> Self {
+        Self(code: "UNDELIVERABLE", message: "result refused by the broker: \(error.name.isEmpty ? "\(error.kind)" : error.name): \(error.message)", targetTopic: topic)
+    }
+}

@@ -1,0 +1,72 @@
+import Dispatch
+import Foundation
+import Inference
+import Kafka
+import Logging
+import ModerationProto
+
+/// The model side of the worker: takes batches from the batcher, answers the requests that
+/// expired while queued without the model (load shedding under backlog), runs the rest
+/// through the model on its own thread, and hands each result to the sender.
+struct InferenceLoop: Sendable {
+    let model: DuoGuardModel
+    let batcher: MicroBatcher<WorkItem>
+    let preparer: RequestPreparer
+    let sender: ResultSender
+    let thresholds: CategoryThresholds
+    let metrics: WorkerMetrics
+    let logger: Logger
+    /// The model is not reentrant: one serial queue runs it, off the cooperative pool.
+    let queue = DispatchQueue(label: "duoguard.inference")
+
+    /// Runs until the batcher is closed and drained.
+    func run() async {
+        while let batch = await batcher.nextBatch() {
+            metrics.queueDepth.set(Double(batcher.count))
+            let now = Date()
+            var live: [WorkItem] = []
+            for item in batch {
+                if let deadline = item.deadline, deadline < now {
+                    metrics.deadlineShed.increment()
+                    sender.send(preparer.expired(item, now: now).outgoing, for: item.source, read: item.read)
+                } else {
+                    live.append(item)
+                }
+            }
+            if !live.isEmpty { await classify(live) }
+        }
+    }
+
+    private func classify(_ batch: [WorkItem]) async {
+        let started = ContinuousClock.now
+        let sequences = batch.flatMap(\.prepared.sequences)
+        let outcome: Result<[Classification], InferenceError> = await withCheckedContinuation { continuation in
+            queue.async { [model] in
+                continuation.resume(returning: Result { () throws(InferenceError) in try model.classify(batch: sequences) })
+            }
+        }
+        let inferenceSeconds = seconds(ContinuousClock.now - started)
+        metrics.inferenceSeconds.record(inferenceSeconds)
+        metrics.batchSize.record(Double(batch.count))
+        metrics.batchTokens.record(Double(sequences.reduce(0) { $0 + $1.count }))
+        var first = 0
+        for item in batch {
+            let range = first..<(first + item.prepared.sequences.count)
+            first = range.upperBound
+            let result: ModerationResult
+            switch outcome {
+            case .success(let classifications):
+                result = preparer.results.scored(
+                    item, classification: item.prepared.score(classifications[range]), operatorThresholds: thresholds,
+                    queueSeconds: seconds(started - item.read), inferenceSeconds: inferenceSeconds)
+            case .failure(let error):
+                logger.error("inference failed", metadata: ["error": "\(error)"])
+                result = preparer.results.status(
+                    .internal, "inference failed: \(error)", requestID: item.requestID, request: item.request, source: item.source)
+            }
+            let answer = preparer.answer(
+                result, to: item.destination, source: item.source, contentType: item.contentType, deadLetter: nil)
+            sender.send(answer.outgoing, for: item.source, read: item.read)
+        }
+    }
+}

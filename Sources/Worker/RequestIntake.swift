@@ -1,0 +1,71 @@
+import Foundation
+import Kafka
+import Logging
+
+/// The consumer side of the worker: reads records, holds each one's bytes in the in-flight
+/// budget, registers it with the offset tracker, and either queues it for the model or
+/// answers it at once (`RequestPreparer` decides which).
+struct RequestIntake: Sendable {
+    let consumer: KafkaConsumer
+    let tracker: OffsetTracker
+    let batcher: MicroBatcher<WorkItem>
+    let budget: InFlightBudget
+    let preparer: RequestPreparer
+    let sender: ResultSender
+    let metrics: WorkerMetrics
+    let state: WorkerState
+    let replay: ReplayPlan?
+    let logText: Bool
+    let logger: Logger
+
+    /// Runs until shutdown begins or the consumer closes.
+    func run() async {
+        var messages = consumer.messages.makeAsyncIterator()
+        while !state.isStopping, let message = await messages.next() {
+            if state.isStopping { break }  // read after shutdown began: not ours to answer any more
+            if let replay, !(takeForReplay(message, replay)) { continue }
+            guard await budget.acquire(message.byteSize) else { break }
+            metrics.inFlightBytes.set(Double(budget.used))
+            guard tracker.register(message) else {
+                // Fetched under an assignment that has since been revoked: its owner re-reads it.
+                budget.release(message.byteSize)
+                metrics.staleDropped.increment()
+                continue
+            }
+            metrics.consumed.increment()
+            let read = ContinuousClock.now
+            switch preparer.prepare(message, read: read, now: Date()) {
+            case .ready(let item):
+                if logText {
+                    logger.info("request", metadata: ["id": "\(item.requestID)", "text": "\(item.request.text)"])
+                }
+                if !(await batcher.enqueue(item, tokens: item.prepared.tokenCount)) {
+                    tracker.abandon(message)
+                    budget.release(message.byteSize)
+                }
+            case .answered(let answer):
+                if let reason = answer.deadLetter {
+                    logger.warning(
+                        "request dead-lettered",
+                        metadata: ["source": "\(message.topic)/\(message.partition)/\(message.offset)", "code": "\(reason.code)"])
+                }
+                sender.send(answer.outgoing, for: message, read: read)
+            }
+            metrics.queueDepth.set(Double(batcher.count))
+        }
+    }
+
+    /// Replay: answer only the plan's range; pause a partition once its end is reached.
+    private func takeForReplay(_ message: KafkaConsumerMessage, _ plan: ReplayPlan) -> Bool {
+        switch plan.decide(partition: message.partition, offset: message.offset) {
+        case .skip:
+            return false
+        case .end:
+            try? consumer.pause([message.topicPartition])
+            return false
+        case .answer(let last):
+            if last { try? consumer.pause([message.topicPartition]) }
+            return true
+        }
+    }
+}

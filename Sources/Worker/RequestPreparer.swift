@@ -1,0 +1,134 @@
+import Foundation
+import Inference
+import Kafka
+import ModerationProto
+import Tokenizer
+
+/// Intake's rules, as a plain function of a record: size, content type, decoding, where the
+/// result may go, validation, deadline, tokenization. A record either becomes a `WorkItem`
+/// for the model, or is answered at once (an error result and/or a dead letter).
+///
+/// No I/O and no clock of its own (`now` is given), so every rule is unit-tested without a
+/// broker or a model run.
+struct RequestPreparer: Sendable {
+    /// Largest record (key + value + headers) decoded; larger ones are dead-lettered unread.
+    let maxRequestBytes: Int
+    /// Largest text (UTF-8 bytes) accepted.
+    let maxTextBytes: Int
+    let replyTo: ReplyToPolicy
+    let scoring: TextScoring
+    let tokenizer: Tokenizer
+    let results: ResultComposer
+    let deadLetters: DeadLetterComposer
+
+    /// What intake does with a record.
+    enum Preparation: Sendable {
+        /// Queue it for the model.
+        case ready(WorkItem)
+        /// Answer it without the model.
+        case answered(Answer)
+    }
+
+    /// The records answering a request without the model.
+    struct Answer: Sendable {
+        /// Result and/or dead letter, in the order they are produced.
+        var outgoing: [Outgoing]
+        /// The status of the result (or what it would have been when none could be sent).
+        var status: ModerationStatus.Code
+        /// Why it was dead-lettered, when it was.
+        var deadLetter: DeadLetterReason?
+    }
+
+    func prepare(_ source: KafkaConsumerMessage, read: ContinuousClock.Instant, now: Date) -> Preparation {
+        let size = source.byteSize
+        guard size <= maxRequestBytes else {
+            return .answered(deadLetterOnly(source, .requestTooLarge(bytes: size, limit: maxRequestBytes)))
+        }
+        let contentType: ContentType
+        let request: ModerationRequest
+        do {
+            contentType = try ContentType.parse(source.headers.last(named: ModerationHeader.contentType)?.stringValue)
+            request = try ModerationCodec.decodeRequest(source.value ?? [], contentType: contentType)
+        } catch {
+            return .answered(deadLetterOnly(source, .invalid(error)))
+        }
+        let requestID = ModerationCodec.requestID(of: request, topic: source.topic, partition: source.partition, offset: source.offset)
+        func reject(_ code: ModerationStatus.Code, _ reason: DeadLetterReason, to destination: String) -> Preparation {
+            let result = results.status(code, reason.message, requestID: requestID, request: request, source: source)
+            return .answered(answer(result, to: destination, source: source, contentType: contentType, deadLetter: reason))
+        }
+
+        var destination = results.outputTopic
+        if let header = source.headers.last(named: ModerationHeader.replyTo)?.value, !header.isEmpty {
+            guard let topic = String(validating: header, as: UTF8.self) else {
+                return reject(.invalidArgument, .replyToInvalid("<\(header.count) bytes>", "not UTF-8"), to: results.outputTopic)
+            }
+            if let why = ReplyToPolicy.invalidTopicReason(topic) {
+                return reject(.invalidArgument, .replyToInvalid(topic, why), to: results.outputTopic)
+            }
+            guard replyTo.allows(topic) else {
+                return reject(.permissionDenied, .replyToDenied(topic), to: results.outputTopic)
+            }
+            destination = topic
+        }
+        do {
+            try ModerationCodec.validate(request, maxTextBytes: maxTextBytes)
+        } catch {
+            return reject(.invalidArgument, .invalid(error), to: destination)
+        }
+        let deadline = source.headers.last(named: ModerationHeader.deadline)?.stringValue.flatMap(DeadlineHeader.parse)
+        if let deadline, deadline < now {
+            let result = results.status(
+                .deadlineExceeded, "deadline \(deadline) passed before the request was dequeued",
+                requestID: requestID, request: request, source: source)
+            return .answered(answer(result, to: destination, source: source, contentType: contentType, deadLetter: nil))
+        }
+        return .ready(
+            WorkItem(
+                source: source, request: request, requestID: requestID, contentType: contentType,
+                destination: destination, prepared: scoring.prepare(request.text, tokenizer: tokenizer),
+                deadline: deadline, read: read))
+    }
+
+    /// The answer of a request that expired while it waited for the model.
+    func expired(_ item: WorkItem, now: Date) -> Answer {
+        let result = results.status(
+            .deadlineExceeded, "deadline \(item.deadline.map { "\($0)" } ?? "?") passed while the request was queued (now \(now))",
+            requestID: item.requestID, request: item.request, source: item.source)
+        return answer(result, to: item.destination, source: item.source, contentType: item.contentType, deadLetter: nil)
+    }
+
+    /// A result record plus, when `deadLetter` is set, a dead letter; a result that cannot be
+    /// encoded becomes a dead letter itself, so no request goes unanswered.
+    func answer(
+        _ result: ModerationResult, to destination: String, source: KafkaConsumerMessage, contentType: ContentType,
+        deadLetter: DeadLetterReason?
+    ) -> Answer {
+        var outgoing: [Outgoing] = []
+        var reason = deadLetter
+        do {
+            let record = try results.record(result, for: source, contentType: contentType, destination: destination)
+            outgoing.append(Outgoing(role: .result, message: record))
+        } catch {
+            reason = reason ?? .resultUnencodable("\(error)")
+        }
+        if let reason {
+            outgoing.append(Outgoing(role: .deadLetter(reason, .whole), message: deadLetters.compose(for: source, reason: reason)))
+        }
+        return Answer(outgoing: outgoing, status: result.status.code, deadLetter: reason)
+    }
+
+    private func deadLetterOnly(_ source: KafkaConsumerMessage, _ reason: DeadLetterReason) -> Answer {
+        Answer(
+            outgoing: [Outgoing(role: .deadLetter(reason, .whole), message: deadLetters.compose(for: source, reason: reason))],
+            status: .invalidArgument, deadLetter: reason)
+    }
+}
+
+extension KafkaConsumerMessage {
+    /// Bytes of key, value and headers: what the record costs in memory, and what a dead
+    /// letter carrying it costs on the wire.
+    var byteSize: Int {
+        (key?.count ?? 0) + (value?.count ?? 0) + headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
+    }
+}

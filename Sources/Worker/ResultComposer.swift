@@ -1,0 +1,104 @@
+import Foundation
+import Inference
+import Kafka
+import ModerationProto
+
+/// Builds results and the records that carry them: scores and verdicts from a
+/// classification and thresholds, error results, and the result record's topic, key and
+/// headers. Plain rules, no I/O.
+struct ResultComposer: Sendable {
+    /// Where results go when the request names no allowed `reply-to`.
+    let outputTopic: String
+    /// Reported in every result.
+    let workerID: String
+    /// The model, as every result reports it.
+    let model: ModerationProto.ModelIdentity
+    /// Category display names in model order (the model's own list).
+    let categoryNames: [String]
+
+    init(outputTopic: String, workerID: String, model: Inference.ModelIdentity, categoryNames: [String]) {
+        self.outputTopic = outputTopic
+        self.workerID = workerID
+        var identity = ModerationProto.ModelIdentity()
+        identity.name = model.name
+        identity.quantization = model.quantization
+        identity.fileSha256 = model.contentHash
+        self.model = identity
+        self.categoryNames = categoryNames
+    }
+
+    /// The fields every result has: id, metadata, model, source, worker.
+    func base(requestID: String, request: ModerationRequest, source: KafkaConsumerMessage) -> ModerationResult {
+        var result = ModerationResult()
+        result.requestID = requestID
+        result.metadata = request.metadata
+        result.model = model
+        var origin = RequestSource()
+        origin.topic = source.topic
+        origin.partition = source.partition
+        origin.offset = source.offset
+        result.source = origin
+        result.workerID = workerID
+        return result
+    }
+
+    /// A result that is only a status (INVALID_ARGUMENT, DEADLINE_EXCEEDED, PERMISSION_DENIED, ...).
+    func status(
+        _ code: ModerationStatus.Code, _ message: String, requestID: String, request: ModerationRequest,
+        source: KafkaConsumerMessage
+    ) -> ModerationResult {
+        var result = base(requestID: requestID, request: request, source: source)
+        result.status.code = code
+        result.status.message = message
+        return result
+    }
+
+    /// The scored result of `item`: probabilities, per-category scores, verdict under the
+    /// request's own threshold (when it has one) or the operator's per-category thresholds.
+    func scored(
+        _ item: WorkItem, classification: Classification, operatorThresholds: CategoryThresholds,
+        queueSeconds: Double, inferenceSeconds: Double
+    ) -> ModerationResult {
+        var result = base(requestID: item.requestID, request: item.request, source: item.source)
+        result.queueMs = queueSeconds * 1000
+        result.inferenceMs = inferenceSeconds * 1000
+        result.tokenCount = Int32(clamping: item.prepared.tokenCount)
+        result.truncated = item.prepared.truncated
+        result.windows = Int32(clamping: item.prepared.sequences.count)
+        let thresholds = item.request.hasThreshold ? CategoryThresholds(default: item.request.threshold) : operatorThresholds
+        result.status.code = .ok
+        result.probabilities = classification.probabilities
+        result.scores = classification.probabilities.enumerated().map { index, probability in
+            var score = CategoryScore()
+            score.category = ModerationCategory(modelIndex: index) ?? .unspecified
+            score.name = name(of: index)
+            score.probability = probability
+            return score
+        }
+        result.maxProbability = classification.maxProbability
+        result.threshold = thresholds.defaultValue
+        result.categoryThresholds = thresholds.values
+        let over = thresholds.flagged(classification.probabilities)
+        result.unsafe = !over.isEmpty
+        result.categories = over.compactMap { ModerationCategory(modelIndex: $0) }
+        result.categoryNames = over.map(name(of:))
+        return result
+    }
+
+    /// The record carrying `result`: the request's encoding and key, the correlation id
+    /// copied, to `destination`.
+    func record(
+        _ result: ModerationResult, for source: KafkaConsumerMessage, contentType: ContentType, destination: String
+    ) throws(ModerationEncodeError) -> KafkaProducerMessage {
+        let value = try ModerationCodec.encodeResult(result, contentType: contentType)
+        var headers = [KafkaHeader(key: ModerationHeader.contentType, string: contentType.headerValue)]
+        if let correlation = source.headers.last(named: ModerationHeader.correlationID) {
+            headers.append(correlation)
+        }
+        return KafkaProducerMessage(topic: destination, key: source.key, value: value, headers: headers)
+    }
+
+    private func name(of index: Int) -> String {
+        categoryNames.indices.contains(index) ? categoryNames[index] : "label \(index)"
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+import Inference
+import Kafka
+import ModerationProto
+
+/// A request that passed intake and waits for the model: decoded, valid, tokenized, with
+/// where its result goes.
+struct WorkItem: Sendable {
+    /// The record it came from (its coordinates are what the offset tracker follows).
+    var source: KafkaConsumerMessage
+    var request: ModerationRequest
+    /// The request's id, or `<topic>/<partition>/<offset>` when it has none.
+    var requestID: String
+    /// The request's encoding, which the result uses too.
+    var contentType: ContentType
+    /// The output topic, or the allowed `reply-to`.
+    var destination: String
+    /// The model's input for its text.
+    var prepared: PreparedText
+    /// From the `deadline` header: no result is wanted after it.
+    var deadline: Date?
+    /// When intake read it (queue time and end-to-end latency start here).
+    var read: ContinuousClock.Instant
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Inference
+import Worker
+
+extension LongTextMode: ExpressibleByArgument {}
+
+/// How texts are scored, shared by `classify`, `worker` and `replay` so that a text scores
+/// the same everywhere: the window, long texts, and the unsafe thresholds. Defaults are the
+/// model's own (its file carries the window and the threshold) and `TextScoring`'s.
+struct ScoringArguments: ParsableArguments {
+    @Option(name: .long, help: "Tokens kept per text, or per window (default: the model's, 512) (env DUOGUARD_MAX_TOKENS).")
+    var maxTokens: Int?
+    @Option(
+        name: .long,
+        help: "Texts over --max-tokens: truncate (default, as the model card) or windows (max over overlapping windows) (env DUOGUARD_LONG_TEXT).")
+    var longText: LongTextMode?
+    @Option(
+        name: .long,
+        help: "Tokens shared by consecutive windows with --long-text windows (default \(TextScoring().windowOverlap)) (env DUOGUARD_WINDOW_OVERLAP).")
+    var windowOverlap: Int?
+    @Option(name: .long, help: "Default unsafe threshold on each probability (default: the model's, 0.5) (env DUOGUARD_THRESHOLD).")
+    var threshold: Float?
+    @Option(name: .long, help: "Per-category threshold NAME=P, e.g. Hate=0.3 (repeatable); 1 switches a category off.")
+    var categoryThreshold: [String] = []
+    @Option(name: .long, help: "File of NAME=P lines with per-category thresholds (env DUOGUARD_CATEGORY_THRESHOLDS).")
+    var categoryThresholds: String?
+
+    /// The scoring rule for `model`, validated against its batch budget.
+    func scoring(for model: DuoGuardModel, _ environment: Environment) throws -> TextScoring {
+        var scoring = TextScoring(for: model.config)
+        if let value = try environment.value(maxTokens, "MAX_TOKENS") { scoring.maxTokens = value }
+        if let value = try environment.value(longText, "LONG_TEXT") { scoring.longText = value }
+        if let value = try environment.value(windowOverlap, "WINDOW_OVERLAP") { scoring.windowOverlap = value }
+        do {
+            try scoring.validate(batchTokenBudget: model.options.batchTokenBudget)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        return scoring
+    }
+
+    /// The thresholds: the model's default (or `--threshold`), then the file, then the flags.
+    func thresholds(for model: DuoGuardModel, _ environment: Environment) throws -> CategoryThresholds {
+        do {
+            var thresholds = try CategoryThresholds.checked(default: try environment.value(threshold, "THRESHOLD") ?? model.config.threshold)
+            if let path = try environment.value(categoryThresholds, "CATEGORY_THRESHOLDS") { try thresholds.load(file: path) }
+            try thresholds.apply(categoryThreshold)
+            return thresholds
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+    }
+}
