@@ -87,7 +87,7 @@ public final class ModerationWorker: Service, Sendable {
             maxRequestBytes: configuration.maxRequestBytes, maxTextBytes: configuration.maxTextBytes,
             replyTo: configuration.replyTo, scoring: configuration.scoring, tokenizer: model.tokenizer,
             results: ResultComposer(
-                outputTopic: configuration.outputTopic, workerID: configuration.workerID, model: model.identity,
+                outputTopic: configuration.outputTopic, workerID: configuration.workerID, model: ResultComposer.identity(of: model),
                 categoryNames: model.config.categoryNames),
             deadLetters: deadLetters)
         // Stopping hands queued requests back and releases whoever waits on the queue or budget.

@@ -16,15 +16,20 @@ struct ResultComposer: Sendable {
     /// Category display names in model order (the model's own list).
     let categoryNames: [String]
 
-    init(outputTopic: String, workerID: String, model: Inference.ModelIdentity, categoryNames: [String]) {
+    init(outputTopic: String, workerID: String, model: ModerationProto.ModelIdentity, categoryNames: [String]) {
         self.outputTopic = outputTopic
         self.workerID = workerID
-        var identity = ModerationProto.ModelIdentity()
-        identity.name = model.name
-        identity.quantization = model.quantization
-        identity.fileSha256 = model.contentHash
-        self.model = identity
+        self.model = model
         self.categoryNames = categoryNames
+    }
+
+    /// How results report a loaded model.
+    static func identity(of model: DuoGuardModel) -> ModerationProto.ModelIdentity {
+        var identity = ModerationProto.ModelIdentity()
+        identity.name = model.identity.name
+        identity.quantization = model.identity.quantization
+        identity.fileSha256 = model.identity.contentHash
+        return identity
     }
 
     /// The fields every result has: id, metadata, model, source, worker.

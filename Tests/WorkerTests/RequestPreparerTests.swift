@@ -1,0 +1,199 @@
+import Foundation
+import Inference
+import Kafka
+import ModerationProto
+import Tokenizer
+import XCTest
+
+@testable import Worker
+
+/// Intake's rules without a broker or a model run: every record either becomes a work item
+/// or is answered at once, with the right status, destination and dead letter.
+final class RequestPreparerTests: XCTestCase {
+    static let tokenizer: Tokenizer? = {
+        let path = WorkerTestSupport.root.appendingPathComponent("Tests/Fixtures/generated/llama3.2/tokenizer.json")
+        return try? Tokenizer(contentsOf: path)
+    }()
+
+    private func preparer(
+        replyTo: ReplyToPolicy = .denyAll, scoring: TextScoring = TextScoring(), maxRequestBytes: Int = 4_096, maxTextBytes: Int = 1_000
+    ) throws -> RequestPreparer {
+        let tokenizer = try XCTUnwrap(Self.tokenizer, "run scripts/prepare-tokenizers.sh")
+        var model = ModerationProto.ModelIdentity()
+        model.name = "test-model"
+        return RequestPreparer(
+            maxRequestBytes: maxRequestBytes, maxTextBytes: maxTextBytes, replyTo: replyTo, scoring: scoring,
+            tokenizer: tokenizer,
+            results: ResultComposer(outputTopic: "results", workerID: "w1", model: model, categoryNames: DuoGuardModel.categoryNames),
+            deadLetters: DeadLetterComposer(topic: "dead"))
+    }
+
+    private func record(
+        _ request: ModerationRequest, json: Bool = false, headers: [KafkaHeader] = [], offset: Int64 = 7
+    ) throws -> KafkaConsumerMessage {
+        var all = headers
+        if json { all.append(KafkaHeader(key: "content-type", string: "application/json")) }
+        return KafkaConsumerMessage(
+            topic: "requests", partition: 2, offset: offset, key: Array("k".utf8),
+            value: try ModerationCodec.encodeRequest(request, contentType: json ? .json : .protobuf), headers: all)
+    }
+
+    private func request(_ text: String, id: String = "r1", threshold: Float? = nil) -> ModerationRequest {
+        var request = ModerationRequest()
+        request.id = id
+        request.text = text
+        if let threshold { request.threshold = threshold }
+        return request
+    }
+
+    private func answer(_ preparation: RequestPreparer.Preparation, file: StaticString = #filePath, line: UInt = #line) throws -> RequestPreparer.Answer {
+        guard case .answered(let answer) = preparation else {
+            XCTFail("expected an immediate answer", file: file, line: line)
+            throw CancellationError()
+        }
+        return answer
+    }
+
+    private func result(of answer: RequestPreparer.Answer) throws -> (ModerationResult, KafkaProducerMessage)? {
+        guard let outgoing = answer.outgoing.first(where: { $0.role == .result }) else { return nil }
+        let contentType = try ContentType.parse(outgoing.message.headers.last(named: "content-type")?.stringValue)
+        return (try ModerationCodec.decodeResult(outgoing.message.value ?? [], contentType: contentType), outgoing.message)
+    }
+
+    private func deadLetter(of answer: RequestPreparer.Answer) -> KafkaProducerMessage? {
+        answer.outgoing.first { if case .deadLetter = $0.role { true } else { false } }?.message
+    }
+
+    func testValidRequestIsTokenizedForTheModel() throws {
+        let source = try record(request("Bonjour tout le monde"), headers: [KafkaHeader(key: "correlation-id", string: "c-9")])
+        guard case .ready(let item) = try preparer().prepare(source, read: .now, now: Date()) else { return XCTFail("expected ready") }
+        XCTAssertEqual(item.requestID, "r1")
+        XCTAssertEqual(item.destination, "results")
+        XCTAssertEqual(item.contentType, .protobuf)
+        XCTAssertEqual(item.prepared.sequences, [Self.tokenizer!.encode("Bonjour tout le monde").ids])
+        XCTAssertNil(item.deadline)
+    }
+
+    func testOversizedRecordIsDeadLetteredUndecoded() throws {
+        let source = KafkaConsumerMessage(topic: "requests", partition: 0, offset: 1, value: [UInt8](repeating: 0xFF, count: 5_000))
+        let answer = try answer(try preparer().prepare(source, read: .now, now: Date()))
+        XCTAssertEqual(answer.deadLetter?.code, "REQUEST_TOO_LARGE")
+        XCTAssertNil(try result(of: answer), "no result: the request was never decoded")
+        let letter = try XCTUnwrap(deadLetter(of: answer))
+        XCTAssertEqual(letter.topic, "dead")
+        XCTAssertEqual(letter.value?.count, 5_000, "the whole record is in the dead letter")
+        XCTAssertEqual(letter.headers.last(named: "source-offset")?.stringValue, "1")
+    }
+
+    func testUndecodableAndUnknownContentTypeAreDeadLettersOnly() throws {
+        let garbage = KafkaConsumerMessage(topic: "requests", partition: 0, offset: 1, value: [0x0A, 0xFF, 0xFF])
+        XCTAssertEqual(try answer(try preparer().prepare(garbage, read: .now, now: Date())).deadLetter?.code, "UNDECODABLE")
+        let unknown = KafkaConsumerMessage(
+            topic: "requests", partition: 0, offset: 2, value: Array("{}".utf8), headers: [KafkaHeader(key: "content-type", string: "text/xml")])
+        let answer = try answer(try preparer().prepare(unknown, read: .now, now: Date()))
+        XCTAssertEqual(answer.deadLetter?.code, "UNKNOWN_CONTENT_TYPE")
+        XCTAssertEqual(answer.outgoing.count, 1)
+    }
+
+    func testInvalidRequestsGetInvalidArgumentAndADeadLetter() throws {
+        let cases: [(ModerationRequest, String)] = [
+            (request(""), "MISSING_TEXT"),
+            (request(String(repeating: "a", count: 1_001)), "TEXT_TOO_LONG"),
+            (request("hi", threshold: .nan), "INVALID_THRESHOLD"),
+            (request("hi", threshold: 0), "INVALID_THRESHOLD"),
+            (request("hi", threshold: 1), "INVALID_THRESHOLD"),
+            (request("hi", threshold: -0.5), "INVALID_THRESHOLD"),
+            (request("hi", threshold: .infinity), "INVALID_THRESHOLD"),
+        ]
+        for (index, (bad, code)) in cases.enumerated() {
+            let answer = try answer(try preparer().prepare(try record(bad, json: index.isMultiple(of: 2)), read: .now, now: Date()))
+            XCTAssertEqual(answer.deadLetter?.code, code)
+            XCTAssertEqual(answer.status, .invalidArgument)
+            let (result, message) = try XCTUnwrap(try result(of: answer))
+            XCTAssertEqual(result.status.code, .invalidArgument, code)
+            XCTAssertEqual(result.requestID, "r1")
+            XCTAssertEqual(message.topic, "results")
+            XCTAssertEqual(message.key, Array("k".utf8))
+        }
+        guard case .ready = try preparer().prepare(try record(request("hi", threshold: 0.3)), read: .now, now: Date()) else {
+            return XCTFail("a threshold inside (0, 1) is valid")
+        }
+    }
+
+    func testReplyToIsDeniedUnlessAllowed() throws {
+        let asking = try record(request("hi"), headers: [KafkaHeader(key: "reply-to", string: "payments")])
+        let denied = try answer(try preparer().prepare(asking, read: .now, now: Date()))
+        XCTAssertEqual(denied.deadLetter?.code, "REPLY_TO_DENIED")
+        let (result, message) = try XCTUnwrap(try result(of: denied))
+        XCTAssertEqual(result.status.code, .permissionDenied)
+        XCTAssertEqual(message.topic, "results", "a refused reply-to is answered on the output topic")
+        XCTAssertEqual(deadLetter(of: denied)?.headers.last(named: "error-target-topic")?.stringValue, "payments")
+
+        let policy = try ReplyToPolicy(allowing: "replies-[a-z]+")
+        let allowed = try record(request("hi"), headers: [KafkaHeader(key: "reply-to", string: "replies-team")])
+        guard case .ready(let item) = try preparer(replyTo: policy).prepare(allowed, read: .now, now: Date()) else {
+            return XCTFail("an allowed reply-to is honoured")
+        }
+        XCTAssertEqual(item.destination, "replies-team")
+        let partial = try record(request("hi"), headers: [KafkaHeader(key: "reply-to", string: "replies-team2")])
+        XCTAssertEqual(try answer(try preparer(replyTo: policy).prepare(partial, read: .now, now: Date())).deadLetter?.code, "REPLY_TO_DENIED")
+        let empty = try record(request("hi"), headers: [KafkaHeader(key: "reply-to", string: "")])
+        guard case .ready(let plain) = try preparer().prepare(empty, read: .now, now: Date()) else { return XCTFail("empty reply-to = none") }
+        XCTAssertEqual(plain.destination, "results")
+    }
+
+    func testInvalidReplyToTopicNamesAreTheRequestersError() throws {
+        let anything = try ReplyToPolicy(allowing: ".*")
+        for bad: [UInt8] in [Array("bad topic!".utf8), Array(String(repeating: "x", count: 250).utf8), Array("..".utf8), [0xC3, 0x28]] {
+            let source = try record(request("hi"), headers: [KafkaHeader(key: "reply-to", value: bad)])
+            let answer = try answer(try preparer(replyTo: anything).prepare(source, read: .now, now: Date()))
+            XCTAssertEqual(answer.deadLetter?.code, "REPLY_TO_INVALID")
+            XCTAssertEqual(try result(of: answer)?.0.status.code, .invalidArgument)
+            XCTAssertEqual(try result(of: answer)?.1.topic, "results")
+        }
+    }
+
+    func testDeadlines() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let past = try record(request("hi"), headers: [KafkaHeader(key: "deadline", string: "\(Int64(now.timeIntervalSince1970 * 1000) - 1)")])
+        let expired = try answer(try preparer().prepare(past, read: .now, now: now))
+        XCTAssertNil(expired.deadLetter, "a missed deadline is an answer, not poison")
+        XCTAssertEqual(try result(of: expired)?.0.status.code, .deadlineExceeded)
+
+        let future = try record(request("hi"), headers: [KafkaHeader(key: "deadline", string: "2030-01-01T00:00:00Z")])
+        guard case .ready(let item) = try preparer().prepare(future, read: .now, now: now) else { return XCTFail("in time") }
+        XCTAssertEqual(item.deadline, ISO8601DateFormatter().date(from: "2030-01-01T00:00:00Z"))
+        // Expired while queued: answered without the model.
+        let late = try preparer().expired(item, now: Date(timeIntervalSince1970: 1_900_000_000))
+        XCTAssertEqual(try result(of: late)?.0.status.code, .deadlineExceeded)
+
+        let unreadable = try record(request("hi"), headers: [KafkaHeader(key: "deadline", string: "soon")])
+        guard case .ready(let advice) = try preparer().prepare(unreadable, read: .now, now: now) else {
+            return XCTFail("an unreadable deadline is ignored (a deadline is advice)")
+        }
+        XCTAssertNil(advice.deadline)
+    }
+
+    func testWindowsModeGivesOneSequencePerWindow() throws {
+        let text = (0..<40).map { "word\($0)" }.joined(separator: " ")
+        let scoring = TextScoring(maxTokens: 16, longText: .windows, windowOverlap: 4)
+        guard case .ready(let item) = try preparer(scoring: scoring).prepare(try record(request(text)), read: .now, now: Date()) else {
+            return XCTFail("expected ready")
+        }
+        XCTAssertEqual(item.prepared.sequences, Self.tokenizer!.windows(text, maxTokens: 16, overlap: 4).map(\.ids))
+        XCTAssertGreaterThan(item.prepared.sequences.count, 2)
+        XCTAssertFalse(item.prepared.truncated)
+        let truncated = TextScoring(maxTokens: 16)
+        guard case .ready(let cut) = try preparer(scoring: truncated).prepare(try record(request(text)), read: .now, now: Date()) else {
+            return XCTFail("expected ready")
+        }
+        XCTAssertEqual(cut.prepared.sequences.map(\.count), [16])
+        XCTAssertTrue(cut.prepared.truncated)
+    }
+
+    func testMissingIDFallsBackToCoordinates() throws {
+        let source = try record(request("", id: ""), offset: 42)
+        let answer = try answer(try preparer().prepare(source, read: .now, now: Date()))
+        XCTAssertEqual(try result(of: answer)?.0.requestID, "requests/2/42")
+    }
+}
