@@ -11,8 +11,9 @@ struct DeploySetupError: Error, CustomStringConvertible {
 let repositoryRoot: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// Runs a program; returns (status, stdout, stderr).
-func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+/// Runs a program; returns (status, stdout, stderr). A child still running after `timeout`
+/// is killed (SIGKILL), so a stuck child fails the test instead of hanging the suite.
+func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 120) throws -> (status: Int32, out: String, err: String) {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
@@ -21,6 +22,10 @@ func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, out
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    let pid = process.processIdentifier
+    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+    defer { watchdog.cancel() }
     // stderr is drained on its own thread so a chatty child cannot block on a full pipe.
     let errData = LockedData()
     let errThread = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }

@@ -48,17 +48,12 @@ final class LongTextAndThresholdTests: XCTestCase {
         // The first window alone (what truncation scores) is beaten somewhere by a later window.
         XCTAssertTrue(zip(perWindow[0].probabilities, expected).contains { $0 < $1 })
         // `duoguard classify --long-text windows` scores the same maximum.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try WorkerTestSupport.binary)
-        process.arguments = [
-            "classify", "--model", modelPath, "--json", "--max-tokens", "24", "--long-text", "windows",
-            "--window-overlap", "4", long,
-        ]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let (_, output) = try await ChildProcess.capture(
+            try WorkerTestSupport.binary,
+            [
+                "classify", "--model", modelPath, "--json", "--max-tokens", "24", "--long-text", "windows",
+                "--window-overlap", "4", long,
+            ])
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: output) as? [String: Any])
         XCTAssertEqual(object["windows"] as? Int, windows.count)
         let byName = try XCTUnwrap(object["probabilities"] as? [String: Double])

@@ -54,23 +54,23 @@ final class ReplayTests: XCTestCase {
         let first = try replay(topics, group: group, range: ["--from-beginning", "--to-end"])
         _ = try await watcher.value
         kill(first.processIdentifier, SIGINT)
-        first.waitUntilExit()
-        XCTAssertEqual(first.terminationStatus, 0, "an interrupted replay stops cleanly")
+        let firstStatus = await ChildProcess.waitForExit(first, timeout: .seconds(300), "duoguard replay")
+        XCTAssertEqual(firstStatus, 0, "an interrupted replay stops cleanly")
         let partial = try await counts(topics.output)
         XCTAssertLessThan(partial.count, total, "the first run was interrupted before the end")
 
         // The second run resumes from the group's committed position.
         let second = try replay(topics, group: group, range: ["--from-beginning", "--to-end"])
-        second.waitUntilExit()
-        XCTAssertEqual(second.terminationStatus, 0)
+        let secondStatus = await ChildProcess.waitForExit(second, timeout: .seconds(300), "duoguard replay")
+        XCTAssertEqual(secondStatus, 0)
         let all = try await counts(topics.output)
         XCTAssertEqual(all.count, total, "every request in the range scored")
         XCTAssertEqual(all.values.filter { $0 > 1 }.count, 0, "nothing scored twice across the restart")
 
         // Done means done: a third run finds nothing left and exits at once.
         let third = try replay(topics, group: group, range: ["--from-beginning", "--to-end"])
-        third.waitUntilExit()
-        XCTAssertEqual(third.terminationStatus, 0)
+        let thirdStatus = await ChildProcess.waitForExit(third, timeout: .seconds(300), "duoguard replay")
+        XCTAssertEqual(thirdStatus, 0)
         let after = try await counts(topics.output)
         XCTAssertEqual(after.values.reduce(0, +), total)
     }
@@ -89,8 +89,8 @@ final class ReplayTests: XCTestCase {
 
         let process = try replay(
             topics, group: "replay-\(UUID().uuidString.prefix(8))", range: ["--from-time", from, "--to-time", to])
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        let processStatus = await ChildProcess.waitForExit(process, timeout: .seconds(300), "duoguard replay")
+        XCTAssertEqual(processStatus, 0)
         let scored = try await counts(topics.output)
         XCTAssertEqual(Set(scored.keys), Set((0..<30).map { "inside-\($0)" }))
     }

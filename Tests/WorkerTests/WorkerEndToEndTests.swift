@@ -19,16 +19,9 @@ final class WorkerEndToEndTests: XCTestCase {
     ]
 
     /// `duoguard classify --json` on the same texts, from the real binary.
-    func classifyWithCLI(_ texts: [String], model: String) throws -> [String: [Float]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try WorkerTestSupport.binary)
-        process.arguments = ["classify", "--model", model, "--json"] + texts
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+    func classifyWithCLI(_ texts: [String], model: String) async throws -> [String: [Float]] {
+        let (status, data) = try await ChildProcess.capture(try WorkerTestSupport.binary, ["classify", "--model", model, "--json"] + texts)
+        XCTAssertEqual(status, 0)
         var result: [String: [Float]] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
@@ -41,7 +34,7 @@ final class WorkerEndToEndTests: XCTestCase {
 
     func testResultsEqualClassifyInBothEncodingsWithKeysAndCorrelationIDs() async throws {
         let modelPath = try WorkerTestSupport.modelPath()
-        let expected = try classifyWithCLI(Self.texts, model: modelPath)
+        let expected = try await classifyWithCLI(Self.texts, model: modelPath)
         XCTAssertEqual(expected.count, Self.texts.count)
         let topics = try await WorkerTestSupport.makeTopics()
         let model = try DuoGuardModel.load(path: modelPath)
@@ -203,7 +196,7 @@ final class WorkerEndToEndTests: XCTestCase {
         XCTAssertTrue(metrics.contains("duoguard_results_produced_total 1"), metrics)
         XCTAssertTrue(metrics.contains("duoguard_batch_tokens_bucket"), metrics)
         process.terminate()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "SIGTERM is a clean shutdown")
+        let status = await ChildProcess.waitForExit(process, timeout: .seconds(60), "worker after SIGTERM")
+        XCTAssertEqual(status, 0, "SIGTERM is a clean shutdown")
     }
 }

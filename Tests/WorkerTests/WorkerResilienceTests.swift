@@ -45,8 +45,8 @@ final class WorkerResilienceTests: XCTestCase {
         XCTAssertEqual(counts.values.filter { $0 > 1 }.count, 0, "no request answered twice")
         for p in [a, b] {
             p.terminate()
-            p.waitUntilExit()
-            XCTAssertEqual(p.terminationStatus, 0)
+            let status = await ChildProcess.waitForExit(p, timeout: .seconds(60), "worker after SIGTERM")
+            XCTAssertEqual(status, 0)
         }
     }
 
@@ -61,7 +61,7 @@ final class WorkerResilienceTests: XCTestCase {
             topics, group: group, model: model, id: "first", extra: ["--commit-interval-ms", "200"])
         try await waitForResults(topics.output, atLeast: 500)
         kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        await ChildProcess.waitForExit(first, timeout: .seconds(10), "worker after SIGKILL")
         let beforeKill = try await WorkerTestSupport.readAll(topics.output).count
 
         let second = try WorkerTestSupport.spawnWorker(
@@ -73,7 +73,7 @@ final class WorkerResilienceTests: XCTestCase {
         XCTAssertEqual(counts.count, 3_000, "zero lost")
         XCTAssertLessThan(duplicates, beforeKill, "duplicates are bounded by the work in flight at the kill")
         second.terminate()
-        second.waitUntilExit()
+        await ChildProcess.waitForExit(second, timeout: .seconds(60), "worker after SIGTERM")
     }
 
     func testGracefulShutdownWithWorkInFlightLosesNothingAndDuplicatesNothing() async throws {
@@ -86,8 +86,8 @@ final class WorkerResilienceTests: XCTestCase {
         let first = try WorkerTestSupport.spawnWorker(topics, group: group, model: model, id: "first")
         try await waitForResults(topics.output, atLeast: 300)
         first.terminate()  // SIGTERM with a backlog in flight
-        first.waitUntilExit()
-        XCTAssertEqual(first.terminationStatus, 0, "SIGTERM drains and exits 0")
+        let status = await ChildProcess.waitForExit(first, timeout: .seconds(60), "worker after SIGTERM")
+        XCTAssertEqual(status, 0, "SIGTERM drains and exits 0")
 
         let second = try WorkerTestSupport.spawnWorker(topics, group: group, model: model, id: "second")
         defer { if second.isRunning { second.terminate() } }
@@ -95,7 +95,7 @@ final class WorkerResilienceTests: XCTestCase {
         XCTAssertEqual(counts.count, 2_000, "zero lost")
         XCTAssertEqual(counts.values.filter { $0 > 1 }.count, 0, "zero duplicates after a graceful stop")
         second.terminate()
-        second.waitUntilExit()
+        await ChildProcess.waitForExit(second, timeout: .seconds(60), "worker after SIGTERM")
     }
 
     func testBacklogOf50000KeepsMemoryBounded() async throws {
@@ -122,6 +122,6 @@ final class WorkerResilienceTests: XCTestCase {
         XCTAssertEqual(counts.count, count)
         XCTAssertLessThan(peak, 200 * 1_048_576, "RSS stays bounded with a 50,000-request backlog")
         worker.terminate()
-        worker.waitUntilExit()
+        await ChildProcess.waitForExit(worker, timeout: .seconds(60), "worker after SIGTERM")
     }
 }

@@ -56,8 +56,7 @@ enum WorkerTestSupport {
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        return ChildProcess.waitForExitBlocking(process, timeout: .seconds(300), "\(URL(fileURLWithPath: executable).lastPathComponent) \(arguments.first ?? "")") ?? -1
     }
 
     static var client: KafkaConfiguration {
@@ -183,7 +182,7 @@ enum WorkerTestSupport {
             group.cancelAll()
             return first
         }
-        await consumer.close()
+        try await ChildProcess.bounded(.seconds(60), "closing the test consumer of \(topic)") { await consumer.close() }
         guard let collected else {
             XCTFail("timed out after \(timeout) reading \(topic)")
             throw CancellationError()
@@ -216,7 +215,7 @@ enum WorkerTestSupport {
                 lastArrival = .now
             }
         }
-        await consumer.close()
+        try await ChildProcess.bounded(.seconds(60), "closing the test consumer of \(topic)") { await consumer.close() }
         return messages
     }
 

@@ -1,0 +1,97 @@
+import Foundation
+import Synchronization
+import XCTest
+
+/// Bounded waits on child processes and on awaits that might not return: a test that would
+/// hang instead kills what it started and fails with a message saying what was stuck.
+enum ChildProcess {
+    /// Waits for `process` to exit; after `timeout` sends SIGKILL, fails the test and
+    /// returns nil.
+    @discardableResult
+    static func waitForExit(
+        _ process: Process, timeout: Duration = .seconds(60), _ what: String = "child process",
+        file: StaticString = #filePath, line: UInt = #line
+    ) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return finish(process, what, timeout, file: file, line: line)
+    }
+
+    /// The same, for synchronous callers.
+    @discardableResult
+    static func waitForExitBlocking(
+        _ process: Process, timeout: Duration = .seconds(120), _ what: String = "child process",
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        return finish(process, what, timeout, file: file, line: line)
+    }
+
+    /// Runs `executable`, collecting its standard output; killed (and the test failed) when
+    /// it takes longer than `timeout`.
+    static func capture(
+        _ executable: String, _ arguments: [String], timeout: Duration = .seconds(120),
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws -> (status: Int32?, output: Data) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        let output = Mutex(Data())
+        let reader = Thread { output.withLock { $0 = pipe.fileHandleForReading.readDataToEndOfFile() } }
+        try process.run()
+        reader.start()
+        let status = await waitForExit(process, timeout: timeout, "\(URL(fileURLWithPath: executable).lastPathComponent) \(arguments.first ?? "")", file: file, line: line)
+        // The pipe closes with the child; give the reader a moment to see the end.
+        for _ in 0..<100 where !reader.isFinished { try? await Task.sleep(for: .milliseconds(10)) }
+        return (status, output.withLock { $0 })
+    }
+
+    /// Awaits `body`, but stops waiting after `timeout` and fails: the work is left behind
+    /// (it may still finish), which beats a test run that never ends.
+    static func bounded<T: Sendable>(
+        _ timeout: Duration, _ what: String, file: StaticString = #filePath, line: UInt = #line,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let latch = Latch<Result<T, Error>?>()
+        let result: Result<T, Error>? = await withCheckedContinuation { continuation in
+            latch.arm(continuation)
+            Task {
+                let value: Result<T, Error>
+                do { value = .success(try await body()) } catch { value = .failure(error) }
+                latch.resume(value)
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                latch.resume(nil)
+            }
+        }
+        guard let result else {
+            XCTFail("\(what) did not finish within \(timeout)", file: file, line: line)
+            throw CancellationError()
+        }
+        return try result.get()
+    }
+
+    /// Resumes a continuation once, from whichever side comes first.
+    private final class Latch<Value: Sendable>: Sendable {
+        private let continuation = Mutex<CheckedContinuation<Value, Never>?>(nil)
+        func arm(_ value: CheckedContinuation<Value, Never>) { continuation.withLock { $0 = value } }
+        func resume(_ value: Value) { continuation.withLock { $0.take() }?.resume(returning: value) }
+    }
+
+    private static func finish(_ process: Process, _ what: String, _ timeout: Duration, file: StaticString, line: UInt) -> Int32? {
+        guard process.isRunning else {
+            process.waitUntilExit()  // reaped already: returns at once, makes terminationStatus valid
+            return process.terminationStatus
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTFail("\(what) (pid \(process.processIdentifier)) did not exit within \(timeout); killed", file: file, line: line)
+        return nil
+    }
+}
