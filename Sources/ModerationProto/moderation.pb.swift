@@ -148,8 +148,9 @@ public nonisolated struct Duoguard_Moderation_V1_ModerationRequest: Sendable {
   /// The text to classify. Required, non-empty, at most the worker's byte limit (UTF-8).
   public var text: String = String()
 
-  /// Overrides the worker's default decision threshold (0.5) for this request. Optional so
-  /// that an explicit 0.0 differs from "not set".
+  /// Replaces the worker's thresholds (default 0.5, or the operator's per-category ones) for
+  /// every category of this request. Must be strictly between 0 and 1 (0 would flag every
+  /// text, 1 none): anything else is INVALID_ARGUMENT. Optional so that "not set" is distinct.
   public var threshold: Float {
     get {_threshold ?? 0}
     set {_threshold = newValue}
@@ -275,7 +276,8 @@ public nonisolated struct Duoguard_Moderation_V1_ModerationResult: @unchecked Se
     set {_uniqueStorage()._workerID = newValue}
   }
 
-  /// Time from the request's Kafka timestamp to the start of inference, in milliseconds.
+  /// Time from the worker reading the request to the start of its batch's inference, in
+  /// milliseconds.
   public var queueMs: Double {
     get {_storage._queueMs}
     set {_uniqueStorage()._queueMs = newValue}
@@ -293,15 +295,17 @@ public nonisolated struct Duoguard_Moderation_V1_ModerationResult: @unchecked Se
     set {_uniqueStorage()._metadata = newValue}
   }
 
-  /// Number of windows scored for long texts (0 or 1 when the text fit in one window).
-  /// Filled once windowed scoring exists; 0 until then.
+  /// Number of sequences scored for the text: 1 when truncated (`--long-text truncate`, the
+  /// default) or when it fit in one window; with `--long-text windows`, the number of
+  /// overlapping windows whose per-category maximum is reported. 0 when the model did not run.
   public var windows: Int32 {
     get {_storage._windows}
     set {_uniqueStorage()._windows = newValue}
   }
 
-  /// Per-category thresholds in model order (12 values) when per-category thresholds are in
-  /// use; empty means the single `threshold` applied to every category.
+  /// The threshold each category was judged against, in model order (12 values): the
+  /// operator's per-category thresholds, or the request's own `threshold` for all 12. Empty
+  /// when the model did not run.
   public var categoryThresholds: [Float] {
     get {_storage._categoryThresholds}
     set {_uniqueStorage()._categoryThresholds = newValue}

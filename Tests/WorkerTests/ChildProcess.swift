@@ -32,15 +32,19 @@ enum ChildProcess {
 
     /// Runs `executable`, collecting its standard output; killed (and the test failed) when
     /// it takes longer than `timeout`.
+    /// With `mergingStandardError`, standard error goes to the same pipe (swift-log writes
+    /// to standard output, argument errors to standard error).
     static func capture(
-        _ executable: String, _ arguments: [String], timeout: Duration = .seconds(120),
-        file: StaticString = #filePath, line: UInt = #line
+        _ executable: String, _ arguments: [String], timeout: Duration = .seconds(120), mergingStandardError: Bool = false,
+        environment: [String: String]? = nil, file: StaticString = #filePath, line: UInt = #line
     ) async throws -> (status: Int32?, output: Data) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardOutput = pipe
+        if mergingStandardError { process.standardError = pipe }
         let output = Mutex(Data())
         let reader = Thread { output.withLock { $0 = pipe.fileHandleForReading.readDataToEndOfFile() } }
         try process.run()

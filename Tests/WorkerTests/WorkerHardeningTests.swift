@@ -1,0 +1,198 @@
+import Foundation
+import Inference
+import Kafka
+import ModerationProto
+import Synchronization
+import XCTest
+
+@testable import Worker
+
+/// Issue 13: hostile requests, broker faults and shutdowns at bad moments, against the real
+/// broker and the real `duoguard` binary. Nothing may stall a partition, hang shutdown or
+/// lose a request.
+final class WorkerHardeningTests: XCTestCase {
+    private func producer(maxMessageBytes: Int = 4_000_000) throws -> KafkaProducer {
+        var client = WorkerTestSupport.client
+        client.properties["message.max.bytes"] = "\(maxMessageBytes)"
+        return try KafkaProducer(configuration: KafkaProducerConfiguration(client: client, linger: .zero), logger: WorkerTestSupport.logger)
+    }
+
+    private func encoded(_ request: ModerationRequest) throws -> [UInt8] {
+        try ModerationCodec.encodeRequest(request, contentType: .protobuf)
+    }
+
+    /// The group's committed position of `partition`, asked of the broker.
+    private func committed(group: String, topic: String, partition: Int32 = 0) async throws -> Int64? {
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(client: WorkerTestSupport.client, groupID: group), logger: WorkerTestSupport.logger)
+        let positions = try await consumer.committed([KafkaTopicPartition(topic: topic, partition: partition)], timeout: .seconds(10))
+        try await ChildProcess.bounded(.seconds(60), "closing the offsets reader") { await consumer.close() }
+        return positions.first?.offset
+    }
+
+    /// Results that cannot be delivered (a result over the broker's size limit, a dead letter
+    /// over it, a reply-to that is not a topic) are answered another way, and the ordinary
+    /// requests behind them on the same partition are answered and committed.
+    func testUndeliverableResultsDoNotStallThePartition() async throws {
+        let model = try WorkerTestSupport.modelPath()
+        let topics = try await WorkerTestSupport.makeTopics(partitions: 1)
+        let group = "g-\(UUID().uuidString.prefix(8))"
+        let worker = try WorkerTestSupport.spawnWorker(
+            topics, group: group, model: model, id: "hardening",
+            extra: ["--commit-interval-ms", "200", "--reply-to-allow", ".*", "--max-request-bytes", "2000000"])
+        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+
+        let producer = try producer()
+        // 1. A valid request whose result (its metadata copied) exceeds the producer's 1 MB limit.
+        var huge = WorkerTestSupport.request(id: "huge-result", text: "hello")
+        huge.metadata = ["pad": String(repeating: "m", count: 999_600)]
+        try await producer.send(KafkaProducerMessage(topic: topics.input, key: Array("huge".utf8), value: try encoded(huge)))
+        // 2. Poison whose dead letter (value + headers) exceeds it too.
+        try await producer.send(KafkaProducerMessage(
+            topic: topics.input, key: Array("poison".utf8), value: [0x0A, 0xFF] + [UInt8](repeating: 0xFF, count: 1_200_000),
+            headers: [KafkaHeader(key: "x-trace", string: String(repeating: "h", count: 2_000))]))
+        // 3. A reply-to that no broker would accept as a topic name.
+        try await producer.send(KafkaProducerMessage(
+            topic: topics.input, key: Array("bad-reply".utf8), value: try encoded(WorkerTestSupport.request(id: "bad-reply", text: "hi")),
+            headers: [KafkaHeader(key: "reply-to", string: "bad topic!")]))
+        // 4. Ordinary requests behind them.
+        for i in 0..<50 {
+            try await producer.send(KafkaProducerMessage(
+                topic: topics.input, key: Array("ok-\(i)".utf8), value: try encoded(WorkerTestSupport.request(id: "ok-\(i)", text: "text \(i)"))))
+        }
+        await producer.close()
+
+        let results = try WorkerTestSupport.decodeResults(try await WorkerTestSupport.read(topics.output, count: 51, timeout: .seconds(120)))
+        let byID = Dictionary(results.map { ($0.requestID, $0) }, uniquingKeysWith: { first, _ in first })
+        for i in 0..<50 { XCTAssertEqual(byID["ok-\(i)"]?.status.code, .ok, "ok-\(i)") }
+        XCTAssertEqual(byID["bad-reply"]?.status.code, .invalidArgument)
+        XCTAssertNil(byID["huge-result"], "the oversize result never reached the topic")
+
+        let dead = try await WorkerTestSupport.read(topics.deadLetters, count: 3, timeout: .seconds(60))
+        let byCode = Dictionary(dead.map { ($0.headers.last(named: "error-code")?.stringValue ?? "?", $0) }, uniquingKeysWith: { a, _ in a })
+        let undeliverable = try XCTUnwrap(byCode["UNDELIVERABLE"], "the refused result became a dead letter")
+        XCTAssertEqual(undeliverable.key, Array("huge".utf8))
+        XCTAssertEqual(undeliverable.headers.last(named: "error-target-topic")?.stringValue, topics.output)
+        let poison = try XCTUnwrap(byCode["UNDECODABLE"])
+        XCTAssertEqual(poison.headers.last(named: "dead-letter-omitted")?.stringValue, "value", "the oversize dead letter was sent without its value")
+        XCTAssertNil(poison.value)
+        XCTAssertEqual(poison.headers.last(named: "source-offset")?.stringValue, "1")
+        XCTAssertNotNil(byCode["REPLY_TO_INVALID"])
+
+        // The committed position reaches the partition's end (53 records), then SIGTERM is quick.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var position: Int64?
+        while ContinuousClock.now < deadline {
+            position = try await committed(group: group, topic: topics.input)
+            if position == 53 { break }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        XCTAssertEqual(position, 53, "the committed offset moved past every undeliverable request")
+        let stopped = ContinuousClock.now
+        worker.terminate()
+        let status = await ChildProcess.waitForExit(worker, timeout: .seconds(30), "worker after SIGTERM")
+        XCTAssertEqual(status, 0)
+        XCTAssertLessThan(ContinuousClock.now - stopped, .seconds(15), "SIGTERM exits within 15 s")
+    }
+
+    /// A broker that does not answer at start is a clear error and a non-zero exit, fast.
+    func testBrokerUnreachableAtStartFailsFast() async throws {
+        let model = try WorkerTestSupport.modelPath()
+        let started = ContinuousClock.now
+        let (status, output) = try await ChildProcess.capture(
+            try WorkerTestSupport.binary,
+            [
+                "worker", "--brokers", "127.0.0.1:1", "--group", "g", "--input-topic", "in", "--output-topic", "out",
+                "--dlq-topic", "dlq", "--model", model, "--metrics-port", "0",
+            ], timeout: .seconds(60), mergingStandardError: true)
+        let text = String(decoding: output, as: UTF8.self)
+        XCTAssertEqual(status, 1, text)
+        XCTAssertTrue(text.contains("cannot start worker"), text)
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(30))
+    }
+
+    /// Bad options fail at start, naming the option.
+    func testInvalidOptionsFailAtStartNamingTheOption() async throws {
+        let model = try WorkerTestSupport.modelPath()
+        let base = [
+            "worker", "--brokers", WorkerTestSupport.brokers, "--group", "g", "--input-topic", "in", "--output-topic", "out",
+            "--dlq-topic", "dlq", "--model", model,
+        ]
+        let cases: [([String], String)] = [
+            (["--max-batch", "0"], "--max-batch"),
+            (["--metrics-port", "70000"], "--metrics-port"),
+            (["--long-text", "windows", "--window-overlap", "511"], "--window-overlap"),
+            (["--long-text", "sideways"], "--long-text"),
+            (["--threshold", "nan"], "--threshold"),
+            (["--reply-to-allow", "(["], "--reply-to-allow"),
+            (["--batch-tokens", "0"], "--batch-tokens"),
+            (["--max-tokens", "4096"], "--max-tokens"),
+        ]
+        for (extra, option) in cases {
+            let (status, output) = try await ChildProcess.capture(
+                try WorkerTestSupport.binary, base + extra, timeout: .seconds(60), mergingStandardError: true)
+            let text = String(decoding: output, as: UTF8.self)
+            XCTAssertNotEqual(status, 0, "\(extra)")
+            XCTAssertTrue(text.contains(option), "\(extra): \(text)")
+        }
+    }
+
+    /// Requests whose deadline passes while they wait in the queue are answered
+    /// DEADLINE_EXCEEDED without the model, and counted.
+    func testRequestsExpiringInTheQueueAreShedWithoutTheModel() async throws {
+        let model = try DuoGuardModel.load(path: try WorkerTestSupport.modelPath())
+        let topics = try await WorkerTestSupport.makeTopics(partitions: 1)
+        var configuration = WorkerTestSupport.configuration(topics, group: "g-\(UUID().uuidString.prefix(8))")
+        configuration.maxWait = .seconds(3)  // a partial batch waits 3 s: longer than the deadlines below
+        configuration.maxBatch = 1_000
+        let worker = WorkerTestSupport.InProcessWorker(configuration: configuration, model: model)
+        // Warm up: the group is joined once the first answer is back.
+        try await WorkerTestSupport.produce([WorkerTestSupport.request(id: "warm", text: "hi")], to: topics.input)
+        _ = try await WorkerTestSupport.read(topics.output, count: 1)
+
+        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + 1_500
+        try await WorkerTestSupport.produce(
+            (0..<20).map { WorkerTestSupport.request(id: "d\($0)", text: "text \($0)") }, to: topics.input,
+            headers: [KafkaHeader(key: "deadline", string: "\(deadline)")])
+        let results = try WorkerTestSupport.decodeResults(try await WorkerTestSupport.read(topics.output, count: 21))
+            .filter { $0.requestID.hasPrefix("d") }
+        let metrics = worker.worker.metrics.render()
+        try await worker.stop()
+        XCTAssertEqual(Set(results.map(\.requestID)).count, 20)
+        XCTAssertTrue(results.allSatisfy { $0.status.code == .deadlineExceeded && $0.probabilities.isEmpty }, "\(results.map(\.status))")
+        let shed = results.filter { $0.status.message.contains("while the request was queued") }.count
+        XCTAssertGreaterThan(shed, 0, "some expired in the queue (the rest, on a slow machine, at intake)")
+        XCTAssertTrue(metrics.contains("duoguard_requests_expired_total \(shed)"), metrics)
+    }
+
+    /// A flood of ~900 KB records: memory is bounded by bytes, not by the message count.
+    func testFloodOfLargeRecordsKeepsMemoryBounded() async throws {
+        let model = try WorkerTestSupport.modelPath()
+        let topics = try await WorkerTestSupport.makeTopics(partitions: 2)
+        let producer = try producer()
+        let count = 300
+        for i in 0..<count {
+            try await producer.send(KafkaProducerMessage(
+                topic: topics.input, key: Array("big-\(i)".utf8), value: [0x0A, 0xFF] + [UInt8](repeating: UInt8(i % 200), count: 900_000)))
+        }
+        await producer.close()
+        let worker = try WorkerTestSupport.spawnWorker(topics, group: "g-\(UUID().uuidString.prefix(8))", model: model, id: "flood")
+        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        let sampler = Task {
+            var peak = 0
+            while !Task.isCancelled {
+                peak = max(peak, WorkerTestSupport.residentBytes(of: worker.processIdentifier) ?? 0)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return peak
+        }
+        let dead = try await WorkerTestSupport.read(topics.deadLetters, count: count, timeout: .seconds(300))
+        sampler.cancel()
+        let peak = await sampler.value
+        print("flood test: \(count) records of 900 KB dead-lettered, worker peak RSS \(peak / 1_048_576) MiB")
+        XCTAssertEqual(Set(dead.compactMap(\.key)).count, count, "every record answered")
+        XCTAssertLessThan(peak, 600 * 1_048_576, "RSS bounded by bytes (a count bound alone would allow 2,000 x 900 KB)")
+        worker.terminate()
+        await ChildProcess.waitForExit(worker, timeout: .seconds(60), "worker after SIGTERM")
+    }
+}
