@@ -22,11 +22,23 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// (`enable.auto.commit=true`); offsets are still stored only by the application
     /// (`enable.auto.offset.store=false`). `nil`: only explicit `commit()` calls. Default: 5 s.
     public var autoCommitInterval: Duration?
-    /// Messages buffered between the poll thread and the application. When the buffer is full
-    /// the consumer pauses fetching of every assigned partition and resumes it once the buffer
-    /// has drained to half; this bounds memory with a backlog of any size. Default: 2,000.
+    /// Messages buffered between the poll thread and the application. When the buffer holds
+    /// this many messages *or* `maxBufferedBytes`, the consumer pauses fetching of every
+    /// assigned partition and resumes once both are down to half; this bounds memory with a
+    /// backlog of any size. Default: 2,000.
     public var maxBufferedMessages: Int
-    /// `queued.max.messages.kbytes`: librdkafka's own prefetch limit per partition. Default: 8 MiB.
+    /// Bytes buffered between the poll thread and the application (key, value, headers and a
+    /// fixed 128-byte overhead per message), the other flow-control limit. The buffer exceeds
+    /// it by at most one message. Default: 64 MiB.
+    public var maxBufferedBytes: Int
+    /// The largest record batch a topic may hold, as the broker/topic `max.message.bytes`
+    /// (Kafka's default: 1,048,588). It sizes librdkafka's fetches: `max.partition.fetch.bytes`
+    /// = this, `fetch.max.bytes` = max(this, prefetch, 1,000,000), `receive.message.max.bytes`
+    /// = `fetch.max.bytes` + 64 KiB. Set it to at least the topic's limit: a batch larger
+    /// than `receive.message.max.bytes` cannot be fetched at all. Default: 1,048,588.
+    public var maxMessageBytes: Int
+    /// `queued.max.messages.kbytes`: librdkafka's own prefetch limit for the whole consumer
+    /// queue (librdkafka 2.x, high-level consumer). Default: 8 MiB.
     public var maxPrefetchKilobytes: Int
     /// How long a revoke waits for the application to acknowledge it (finish and commit its
     /// in-flight work) before the partitions are released anyway. Default: 30 s.
@@ -54,6 +66,8 @@ public struct KafkaConsumerConfiguration: Sendable {
         assignmentStrategy: AssignmentStrategy = .cooperativeSticky,
         autoCommitInterval: Duration? = .seconds(5),
         maxBufferedMessages: Int = 2_000,
+        maxBufferedBytes: Int = 64 * 1024 * 1024,
+        maxMessageBytes: Int = 1_048_588,
         maxPrefetchKilobytes: Int = 8 * 1024,
         revokeTimeout: Duration = .seconds(30),
         pollTimeout: Duration = .milliseconds(100)
@@ -67,9 +81,38 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.assignmentStrategy = assignmentStrategy
         self.autoCommitInterval = autoCommitInterval
         self.maxBufferedMessages = maxBufferedMessages
+        self.maxBufferedBytes = maxBufferedBytes
+        self.maxMessageBytes = maxMessageBytes
         self.maxPrefetchKilobytes = maxPrefetchKilobytes
         self.revokeTimeout = revokeTimeout
         self.pollTimeout = pollTimeout
+    }
+
+    /// Checks the limits; `KafkaConsumer.init` calls it. Throws a `.configuration` error.
+    public func validate() throws(KafkaError) {
+        guard maxBufferedMessages > 0 else { throw .configuration("maxBufferedMessages must be positive (is \(maxBufferedMessages))") }
+        guard maxBufferedBytes > 0 else { throw .configuration("maxBufferedBytes must be positive (is \(maxBufferedBytes))") }
+        guard (1_000...1_000_000_000).contains(maxMessageBytes) else {
+            throw .configuration("maxMessageBytes must be within 1000...1000000000 (is \(maxMessageBytes))")
+        }
+        guard (1...Self.maxPrefetchKilobytesAllowed).contains(maxPrefetchKilobytes) else {
+            throw .configuration("maxPrefetchKilobytes must be within 1...\(Self.maxPrefetchKilobytesAllowed) (is \(maxPrefetchKilobytes))")
+        }
+        guard pollTimeout > .zero, revokeTimeout >= .zero else {
+            throw .configuration("pollTimeout must be positive and revokeTimeout not negative")
+        }
+    }
+
+    /// librdkafka's ranges: `fetch.max.bytes` ≤ 2,147,483,135, `queued.max.messages.kbytes` ≤ 2,097,151.
+    static let maxFetchBytes = 2_147_483_135 - receiveOverhead
+    static let maxPrefetchKilobytesAllowed = 2_097_151
+    /// Room above `fetch.max.bytes` in `receive.message.max.bytes` for the response's framing.
+    static let receiveOverhead = 64 * 1024
+
+    /// `fetch.max.bytes`: one fetch response's data, at least one record batch and at least
+    /// librdkafka's consumer `message.max.bytes` (1,000,000), which it requires.
+    var fetchMaxBytes: Int {
+        min(Self.maxFetchBytes, max(maxMessageBytes, maxPrefetchKilobytes * 1024, 1_000_000))
     }
 
     var librdkafkaProperties: [String: String] {
@@ -83,6 +126,9 @@ public struct KafkaConsumerConfiguration: Sendable {
             "enable.auto.offset.store": "false",
             "enable.auto.commit": autoCommitInterval == nil ? "false" : "true",
             "queued.max.messages.kbytes": String(maxPrefetchKilobytes),
+            "max.partition.fetch.bytes": String(maxMessageBytes),
+            "fetch.max.bytes": String(fetchMaxBytes),
+            "receive.message.max.bytes": String(fetchMaxBytes + Self.receiveOverhead),
             "enable.partition.eof": "false",
         ]
         if let interval = autoCommitInterval {
