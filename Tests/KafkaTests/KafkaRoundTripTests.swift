@@ -24,7 +24,7 @@ final class KafkaRoundTripTests: XCTestCase {
             XCTAssertEqual(report.offset, Int64(i))
             sent.append(message)
         }
-        await producer.close()
+        await KafkaTestSupport.close(producer)
 
         let consumer = try KafkaConsumer(
             configuration: KafkaTestSupport.consumerConfiguration(group: KafkaTestSupport.uniqueName("g")),
@@ -40,7 +40,7 @@ final class KafkaRoundTripTests: XCTestCase {
             XCTAssertEqual(message.headers.last(named: "index")?.stringValue, "\(i)")
             XCTAssertNotNil(message.timestampMilliseconds)
         }
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testIdempotentProducerDeliversEveryMessageOnceInOrder() async throws {
@@ -60,7 +60,7 @@ final class KafkaRoundTripTests: XCTestCase {
             for try await (i, report) in group { result[i] = report }
             return result
         }
-        await producer.close()
+        await KafkaTestSupport.close(producer)
         XCTAssertEqual(reports.count, count)
         // Offsets per partition are exactly 0..<n: nothing duplicated, nothing skipped.
         let byPartition = Dictionary(grouping: reports.values, by: \.partition)
@@ -79,7 +79,7 @@ final class KafkaRoundTripTests: XCTestCase {
         try consumer.subscribe(topics: [topic])
         let received = try await KafkaTestSupport.collect(count, from: consumer, timeout: .seconds(60))
         XCTAssertEqual(Set(received.map(\.text)), Set((0..<count).map { "\($0)" }))
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testRegexSubscriptionAndWatermarks() async throws {
@@ -110,7 +110,7 @@ final class KafkaRoundTripTests: XCTestCase {
         XCTAssertEqual(marks, KafkaWatermarks(low: 0, high: 5))
         let empty = try await consumer.watermarks(topic: "\(prefix)-b", partition: 0)
         XCTAssertEqual(empty, KafkaWatermarks(low: 0, high: 0))
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testOffsetsForTimes() async throws {
@@ -128,7 +128,7 @@ final class KafkaRoundTripTests: XCTestCase {
         XCTAssertEqual(found.first?.offset, 3, "first message at or after the middle timestamp")
         let beginning = try await consumer.offsets(forTimes: [KafkaTopicPartition(topic: topic, partition: 0, offset: 0)])
         XCTAssertEqual(beginning.first?.offset, 0)
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testUnreachableBrokerFailsFastWithClearError() async throws {
@@ -156,6 +156,6 @@ final class KafkaRoundTripTests: XCTestCase {
             XCTAssertTrue(error.isRetriable)
         }
         XCTAssertLessThan(ContinuousClock.now - sendStart, .seconds(8))
-        await producer.close(flushTimeout: .seconds(1))
+        await KafkaTestSupport.close(producer, flushTimeout: .seconds(1))
     }
 }
