@@ -287,10 +287,14 @@ public final class KafkaConsumer: Sendable {
     /// With auto-commit enabled, stored offsets are committed on the way out. From the moment
     /// it is called, calls other than `storeOffset(s)`/`commit`/`committed` throw
     /// `KafkaError.closed`; it returns once calls in flight have returned and the handle is
-    /// destroyed. Calling it again waits for the first close.
+    /// destroyed, or after `closeTimeout` at the latest (then logged; the handle is left to
+    /// the poll thread, which nothing else can reach). Calling it again waits for the first
+    /// close.
     public func close() async {
         client.lifetime.beginClosing()
-        await shutdown.requestStopAndWait()
+        if await !shutdown.requestStopAndWait(atMost: configuration.closeTimeout) {
+            logger.error("Kafka consumer not closed within \(configuration.closeTimeout); leaving its handle to the poll thread")
+        }
     }
 
     /// Makes librdkafka raise a fatal error on this consumer through its real fatal-error
@@ -359,12 +363,21 @@ public final class KafkaConsumer: Sendable {
         if code != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.warning("Kafka consumer close: \(KafkaError(code: code, context: "close"))")
         }
-        // Waits for the calls still in flight (each bounded by its timeout), then destroys.
-        client.destroy()
+        // No call in flight past this point (each was bounded by its timeout).
+        client.lifetime.closeAndWaitForLeases()
         assignmentState.withLock { $0.revokeAll() }
         buffer.finish()
         fatal.finish()
         eventContinuation.finish()
+        if RdKafkaClient.fatalError(of: handle) != nil {
+            // librdkafka 2.0.2 never returns from rd_kafka_destroy on a consumer that raised a
+            // fatal error (its main thread spins waiting for the group to terminate). The
+            // process must restart after a fatal error anyway: leave the handle allocated,
+            // its threads idle, rather than hang or burn a core.
+            logger.error("Kafka consumer had a fatal error: its librdkafka handle is not destroyed (restart the process)")
+        } else {
+            client.destroy()
+        }
         shutdown.markClosed()
     }
 

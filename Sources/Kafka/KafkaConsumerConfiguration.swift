@@ -45,6 +45,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var revokeTimeout: Duration
     /// How long one `rd_kafka_consumer_poll` call blocks. Default: 100 ms.
     public var pollTimeout: Duration
+    /// The hard upper bound of `close()`: leaving the group (including the application's
+    /// revoke, up to `revokeTimeout`), the final commit and freeing librdkafka. Should
+    /// librdkafka not finish by then, `close()` returns anyway. Default: 60 s.
+    public var closeTimeout: Duration
 
     public enum AutoOffsetReset: String, Sendable {
         case earliest, latest, error
@@ -70,7 +74,8 @@ public struct KafkaConsumerConfiguration: Sendable {
         maxMessageBytes: Int = 1_048_588,
         maxPrefetchKilobytes: Int = 8 * 1024,
         revokeTimeout: Duration = .seconds(30),
-        pollTimeout: Duration = .milliseconds(100)
+        pollTimeout: Duration = .milliseconds(100),
+        closeTimeout: Duration = .seconds(60)
     ) {
         self.client = client
         self.groupID = groupID
@@ -86,6 +91,7 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.maxPrefetchKilobytes = maxPrefetchKilobytes
         self.revokeTimeout = revokeTimeout
         self.pollTimeout = pollTimeout
+        self.closeTimeout = closeTimeout
     }
 
     /// Checks the limits; `KafkaConsumer.init` calls it. Throws a `.configuration` error.
@@ -98,8 +104,8 @@ public struct KafkaConsumerConfiguration: Sendable {
         guard (1...Self.maxPrefetchKilobytesAllowed).contains(maxPrefetchKilobytes) else {
             throw .configuration("maxPrefetchKilobytes must be within 1...\(Self.maxPrefetchKilobytesAllowed) (is \(maxPrefetchKilobytes))")
         }
-        guard pollTimeout > .zero, revokeTimeout >= .zero else {
-            throw .configuration("pollTimeout must be positive and revokeTimeout not negative")
+        guard pollTimeout > .zero, revokeTimeout >= .zero, closeTimeout > revokeTimeout else {
+            throw .configuration("pollTimeout must be positive, revokeTimeout not negative, closeTimeout above revokeTimeout")
         }
     }
 

@@ -145,8 +145,8 @@ public final class KafkaProducer: Sendable {
     /// Stops accepting messages (`produce` throws `KafkaError.closed` from now on), flushes
     /// what is queued (up to `flushTimeout`), stops the delivery thread and frees the client.
     /// Messages still undelivered then fail with `_PURGE_QUEUE`/`_PURGE_INFLIGHT`/`_DESTROY`
-    /// (permanent). Bounded by `flushTimeout` plus a few seconds. Calling it again waits for
-    /// the first close.
+    /// (permanent). Bounded by `flushTimeout` plus `closeMargin`, even should librdkafka not
+    /// return from its teardown (then logged). Calling it again waits for the first close.
     public func close(flushTimeout: Duration = .seconds(30)) async {
         if client.lifetime.beginClosing() {
             do {
@@ -155,8 +155,13 @@ public final class KafkaProducer: Sendable {
                 logger.warning("closing producer with undelivered messages: \(error)")
             }
         }
-        await shutdown.requestStopAndWait()
+        if await !shutdown.requestStopAndWait(atMost: Self.closeMargin) {
+            logger.error("Kafka producer not closed within \(Self.closeMargin) after its flush; leaving its handle to the poll thread")
+        }
     }
+
+    /// How long `close()` waits, after the flush, for the purge and librdkafka's teardown.
+    public static let closeMargin: Duration = .seconds(15)
 
     /// Makes librdkafka raise a fatal error on this producer, through its real fatal-error
     /// path (`rd_kafka_test_fatal_error`), for tests: a real one needs a misbehaving broker.
@@ -183,10 +188,11 @@ public final class KafkaProducer: Sendable {
         repeat {
             rd_kafka_poll(handle, 10)
         } while rd_kafka_outq_len(handle) > 0 && ContinuousClock.now < deadline
-        client.destroy()
+        // Every callback runs once: what librdkafka did not report fails here.
         deliveries.failAll(with: KafkaError(code: RD_KAFKA_RESP_ERR__DESTROY, context: "producer closed before delivery"))
         fatal.finish()
         errorContinuation.finish()
+        client.destroy()
         shutdown.markClosed()
     }
 

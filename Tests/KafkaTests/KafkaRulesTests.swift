@@ -223,6 +223,29 @@ final class KafkaRulesTests: XCTestCase {
         XCTAssertEqual(lifetime.phase, .closed)
     }
 
+    func testCloseWaitHasAHardUpperBound() async throws {
+        let stuck = PollThreadShutdown()
+        let start = ContinuousClock.now
+        let closedInTime = await stuck.requestStopAndWait(atMost: .milliseconds(200))
+        XCTAssertFalse(closedInTime)
+        XCTAssertTrue(stuck.isStopRequested)
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))
+
+        let healthy = PollThreadShutdown()
+        let closer = Task {
+            try await Task.sleep(for: .milliseconds(100))
+            healthy.markClosed()
+        }
+        let closed = await healthy.requestStopAndWait(atMost: .seconds(30))
+        XCTAssertTrue(closed)
+        let again = await healthy.requestStopAndWait(atMost: .seconds(30))
+        XCTAssertTrue(again, "a second close returns at once")
+        try await closer.value
+        // A zero limit never strands the caller.
+        let zero = await PollThreadShutdown().requestStopAndWait(atMost: .zero)
+        XCTAssertFalse(zero)
+    }
+
     // MARK: fatal error latch, pending deliveries
 
     func testFatalLatchKeepsTheFirstErrorAndWakesWaiters() async throws {
