@@ -34,8 +34,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// The largest record batch a topic may hold, as the broker/topic `max.message.bytes`
     /// (Kafka's default: 1,048,588). It sizes librdkafka's fetches: `max.partition.fetch.bytes`
     /// = this, `fetch.max.bytes` = max(this, prefetch, 1,000,000), `receive.message.max.bytes`
-    /// = `fetch.max.bytes` + 64 KiB. Set it to at least the topic's limit: a batch larger
-    /// than `receive.message.max.bytes` cannot be fetched at all. Default: 1,048,588.
+    /// = `fetch.max.bytes` + this + 64 KiB (a broker may end a response with one batch past
+    /// `fetch.max.bytes`; tansu does). Set it to at least the topic's limit: a response larger
+    /// than `receive.message.max.bytes` cannot be read at all, and the partition stalls with
+    /// "Invalid response size" errors. Default: 1,048,588.
     public var maxMessageBytes: Int
     /// `queued.max.messages.kbytes`: librdkafka's own prefetch limit for the whole consumer
     /// queue (librdkafka 2.x, high-level consumer). Default: 8 MiB.
@@ -109,11 +111,18 @@ public struct KafkaConsumerConfiguration: Sendable {
         }
     }
 
-    /// librdkafka's ranges: `fetch.max.bytes` ≤ 2,147,483,135, `queued.max.messages.kbytes` ≤ 2,097,151.
-    static let maxFetchBytes = 2_147_483_135 - receiveOverhead
+    /// librdkafka's ranges: `fetch.max.bytes` ≤ 2,147,483,135, `receive.message.max.bytes` ≤
+    /// 2,147,483,647, `queued.max.messages.kbytes` ≤ 2,097,151.
+    static let maxFetchBytes = 1_000_000_000
     static let maxPrefetchKilobytesAllowed = 2_097_151
-    /// Room above `fetch.max.bytes` in `receive.message.max.bytes` for the response's framing.
+    /// Room above `fetch.max.bytes` + one batch in `receive.message.max.bytes` for the
+    /// response's framing.
     static let receiveOverhead = 64 * 1024
+
+    /// `receive.message.max.bytes`: the largest fetch response librdkafka reads.
+    var receiveMaxBytes: Int {
+        fetchMaxBytes + maxMessageBytes + Self.receiveOverhead
+    }
 
     /// `fetch.max.bytes`: one fetch response's data, at least one record batch and at least
     /// librdkafka's consumer `message.max.bytes` (1,000,000), which it requires.
@@ -134,7 +143,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             "queued.max.messages.kbytes": String(maxPrefetchKilobytes),
             "max.partition.fetch.bytes": String(maxMessageBytes),
             "fetch.max.bytes": String(fetchMaxBytes),
-            "receive.message.max.bytes": String(fetchMaxBytes + Self.receiveOverhead),
+            "receive.message.max.bytes": String(receiveMaxBytes),
             "enable.partition.eof": "false",
         ]
         if let interval = autoCommitInterval {

@@ -304,13 +304,15 @@ final class KafkaRulesTests: XCTestCase {
         var properties = configuration.librdkafkaProperties
         XCTAssertEqual(properties["max.partition.fetch.bytes"], "1048588")
         XCTAssertEqual(properties["fetch.max.bytes"], String(8 * 1024 * 1024))
-        XCTAssertEqual(properties["receive.message.max.bytes"], String(8 * 1024 * 1024 + 64 * 1024))
+        let receive: Int = 8_388_608 + 1_048_588 + 65_536
+        XCTAssertEqual(properties["receive.message.max.bytes"], String(receive))
         XCTAssertEqual(properties["queued.max.messages.kbytes"], "8192")
 
         configuration.maxMessageBytes = 20_000_000
         properties = configuration.librdkafkaProperties
         XCTAssertEqual(properties["fetch.max.bytes"], "20000000", "a fetch holds at least one record batch")
-        XCTAssertEqual(properties["receive.message.max.bytes"], String(20_000_000 + 64 * 1024))
+        let bigReceive: Int = 40_000_000 + 65_536
+        XCTAssertEqual(properties["receive.message.max.bytes"], String(bigReceive))
 
         configuration.maxMessageBytes = 10_000
         configuration.maxPrefetchKilobytes = 100
