@@ -18,7 +18,7 @@ final class KafkaRoundTripTests: XCTestCase {
                     KafkaHeader(key: "binary", value: [0, 255, UInt8(i)]),
                     KafkaHeader(key: "null", value: nil),
                 ])
-            let report = try await producer.send(message)
+            let report = try await KafkaTestSupport.within(.seconds(30), "send \(i)") { try await producer.send(message) }
             XCTAssertEqual(report.topic, topic)
             XCTAssertEqual(report.partition, 0)
             XCTAssertEqual(report.offset, Int64(i))
@@ -48,17 +48,19 @@ final class KafkaRoundTripTests: XCTestCase {
         let producer = try KafkaTestSupport.producer()
         // Enqueue without awaiting each one, as a worker does, and collect the reports.
         let count = 2_000
-        let reports = try await withThrowingTaskGroup(of: (Int, KafkaDeliveryReport).self) { group in
-            for i in 0..<count {
-                group.addTask {
-                    let report = try await producer.send(
-                        KafkaProducerMessage(topic: topic, key: Array("k\(i % 16)".utf8), value: Array("\(i)".utf8)))
-                    return (i, report)
+        let reports = try await KafkaTestSupport.within(.seconds(120), "\(count) concurrent sends") {
+            try await withThrowingTaskGroup(of: (Int, KafkaDeliveryReport).self) { group in
+                for i in 0..<count {
+                    group.addTask {
+                        let report = try await producer.send(
+                            KafkaProducerMessage(topic: topic, key: Array("k\(i % 16)".utf8), value: Array("\(i)".utf8)))
+                        return (i, report)
+                    }
                 }
+                var result: [Int: KafkaDeliveryReport] = [:]
+                for try await (i, report) in group { result[i] = report }
+                return result
             }
-            var result: [Int: KafkaDeliveryReport] = [:]
-            for try await (i, report) in group { result[i] = report }
-            return result
         }
         await KafkaTestSupport.close(producer)
         XCTAssertEqual(reports.count, count)
@@ -149,9 +151,11 @@ final class KafkaRoundTripTests: XCTestCase {
             logger: KafkaTestSupport.logger)
         let sendStart = ContinuousClock.now
         do {
-            try await producer.send(KafkaProducerMessage(topic: "nowhere", value: Array("x".utf8)))
+            try await KafkaTestSupport.within(.seconds(30), "a send to an unreachable broker fails") {
+                try await producer.send(KafkaProducerMessage(topic: "nowhere", value: Array("x".utf8)))
+            }
             XCTFail("delivery to an unreachable broker must fail")
-        } catch {
+        } catch let error as KafkaError {
             XCTAssertEqual(error.name, "_MSG_TIMED_OUT", "\(error)")
             XCTAssertTrue(error.isRetriable)
         }

@@ -183,12 +183,15 @@ enum KafkaTestSupport {
     @discardableResult
     static func produce(_ count: Int, to topic: String, prefix: String = "m", partition: Int32? = nil) async throws -> [KafkaDeliveryReport] {
         let producer = try producer()
-        var reports: [KafkaDeliveryReport] = []
-        for i in 0..<count {
-            reports.append(
-                try await producer.send(
-                    KafkaProducerMessage(
-                        topic: topic, partition: partition, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8))))
+        let reports = try await within(.seconds(60 + count / 10), "producing \(count) messages one by one") {
+            var reports: [KafkaDeliveryReport] = []
+            for i in 0..<count {
+                reports.append(
+                    try await producer.send(
+                        KafkaProducerMessage(
+                            topic: topic, partition: partition, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8))))
+            }
+            return reports
         }
         await close(producer)
         return reports
@@ -198,14 +201,16 @@ enum KafkaTestSupport {
     /// watermarks of the local broker are not meaningful afterwards).
     static func produceFast(_ count: Int, to topic: String, prefix: String = "m") async throws {
         let producer = try producer()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<count {
-                group.addTask {
-                    _ = try await producer.send(
-                        KafkaProducerMessage(topic: topic, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8)))
+        try await within(.seconds(60 + count / 100), "producing \(count) messages") {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<count {
+                    group.addTask {
+                        _ = try await producer.send(
+                            KafkaProducerMessage(topic: topic, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8)))
+                    }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
         await close(producer)
     }
