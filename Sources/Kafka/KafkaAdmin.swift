@@ -33,16 +33,14 @@ public final class KafkaAdmin: Sendable {
     }
 
     deinit {
+        // No call can be in flight: each one holds this object until it returns.
         client.destroy()
     }
 
     /// Topics and their partition counts; fails within `timeout` (default: the configuration's
     /// `connectTimeout`) when no broker answers.
     public func listTopics(timeout: Duration? = nil) async throws(KafkaError) -> [String: Int] {
-        let limit = timeout ?? configuration.connectTimeout
-        return try await client.blocking { [client] () throws(KafkaError) in
-            try client.topics(timeout: limit)
-        }
+        try await client.topics(timeout: timeout ?? configuration.connectTimeout)
     }
 
     /// Creates topics. With `ifNotExists` (the default), an existing topic is not an error.
@@ -50,21 +48,20 @@ public final class KafkaAdmin: Sendable {
         _ topics: [TopicSpecification], ifNotExists: Bool = true, timeout: Duration = .seconds(30)
     ) async throws(KafkaError) {
         guard !topics.isEmpty else { return }
-        try await client.blocking { [client] () throws(KafkaError) in
-            try Self.create(topics, ifNotExists: ifNotExists, timeout: timeout, client: client)
+        try await client.blocking { handle throws(KafkaError) in
+            try Self.create(topics, ifNotExists: ifNotExists, timeout: timeout, handle: handle)
         }
     }
 
     private static func create(
-        _ topics: [TopicSpecification], ifNotExists: Bool, timeout: Duration, client: RdKafkaClient
+        _ topics: [TopicSpecification], ifNotExists: Bool, timeout: Duration, handle: OpaquePointer
     ) throws(KafkaError) {
-        let handle = client.handle
         var errorBuffer = [CChar](repeating: 0, count: 512)
         var newTopics: [OpaquePointer?] = []
         defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
         for spec in topics {
             guard let topic = rd_kafka_NewTopic_new(
-                spec.name, Int32(spec.partitions), Int32(spec.replicationFactor), &errorBuffer, errorBuffer.count)
+                spec.name, Int32(clamping: spec.partitions), Int32(clamping: spec.replicationFactor), &errorBuffer, errorBuffer.count)
             else {
                 throw .configuration("topic '\(spec.name)': \(errorBuffer.nulTerminatedString)")
             }
@@ -87,7 +84,7 @@ public final class KafkaAdmin: Sendable {
             rd_kafka_CreateTopics(handle, buffer.baseAddress, buffer.count, options, queue)
         }
         // Wait a little longer than the request itself so its own timeout error wins.
-        guard let event = rd_kafka_queue_poll(queue, milliseconds + 2_000) else {
+        guard let event = rd_kafka_queue_poll(queue, milliseconds.addingReportingOverflow(2_000).overflow ? Int32.max : milliseconds + 2_000) else {
             throw KafkaError(kind: .timeout, message: "create topics: no answer within \(timeout)")
         }
         defer { rd_kafka_event_destroy(event) }

@@ -152,9 +152,14 @@ public struct KafkaConfiguration: Sendable, CustomStringConvertible {
 }
 
 extension Duration {
-    /// Whole milliseconds, rounded down, as librdkafka's `*.ms` properties want them.
+    /// Whole milliseconds, rounded down, as librdkafka's `*.ms` properties want them;
+    /// saturates instead of trapping on durations beyond `Int64` milliseconds.
     var milliseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (total, overflow2) = whole.addingReportingOverflow(attoseconds / 1_000_000_000_000_000)
+        if overflow2 { return seconds < 0 ? .min : .max }
+        return total
     }
 }

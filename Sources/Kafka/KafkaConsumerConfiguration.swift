@@ -22,17 +22,35 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// (`enable.auto.commit=true`); offsets are still stored only by the application
     /// (`enable.auto.offset.store=false`). `nil`: only explicit `commit()` calls. Default: 5 s.
     public var autoCommitInterval: Duration?
-    /// Messages buffered between the poll thread and the application. When the buffer is full
-    /// the consumer pauses fetching of every assigned partition and resumes it once the buffer
-    /// has drained to half; this bounds memory with a backlog of any size. Default: 2,000.
+    /// Messages buffered between the poll thread and the application. When the buffer holds
+    /// this many messages *or* `maxBufferedBytes`, the consumer pauses fetching of every
+    /// assigned partition and resumes once both are down to half; this bounds memory with a
+    /// backlog of any size. Default: 2,000.
     public var maxBufferedMessages: Int
-    /// `queued.max.messages.kbytes`: librdkafka's own prefetch limit per partition. Default: 8 MiB.
+    /// Bytes buffered between the poll thread and the application (key, value, headers and a
+    /// fixed 128-byte overhead per message), the other flow-control limit. The buffer exceeds
+    /// it by at most one message. Default: 64 MiB.
+    public var maxBufferedBytes: Int
+    /// The largest record batch a topic may hold, as the broker/topic `max.message.bytes`
+    /// (Kafka's default: 1,048,588). It sizes librdkafka's fetches: `max.partition.fetch.bytes`
+    /// = this, `fetch.max.bytes` = max(this, prefetch, 1,000,000), `receive.message.max.bytes`
+    /// = `fetch.max.bytes` + this + 64 KiB (a broker may end a response with one batch past
+    /// `fetch.max.bytes`; tansu does). Set it to at least the topic's limit: a response larger
+    /// than `receive.message.max.bytes` cannot be read at all, and the partition stalls with
+    /// "Invalid response size" errors. Default: 1,048,588.
+    public var maxMessageBytes: Int
+    /// `queued.max.messages.kbytes`: librdkafka's own prefetch limit for the whole consumer
+    /// queue (librdkafka 2.x, high-level consumer). Default: 8 MiB.
     public var maxPrefetchKilobytes: Int
     /// How long a revoke waits for the application to acknowledge it (finish and commit its
     /// in-flight work) before the partitions are released anyway. Default: 30 s.
     public var revokeTimeout: Duration
     /// How long one `rd_kafka_consumer_poll` call blocks. Default: 100 ms.
     public var pollTimeout: Duration
+    /// The hard upper bound of `close()`: leaving the group (including the application's
+    /// revoke, up to `revokeTimeout`), the final commit and freeing librdkafka. Should
+    /// librdkafka not finish by then, `close()` returns anyway. Default: 60 s.
+    public var closeTimeout: Duration
 
     public enum AutoOffsetReset: String, Sendable {
         case earliest, latest, error
@@ -54,9 +72,12 @@ public struct KafkaConsumerConfiguration: Sendable {
         assignmentStrategy: AssignmentStrategy = .cooperativeSticky,
         autoCommitInterval: Duration? = .seconds(5),
         maxBufferedMessages: Int = 2_000,
+        maxBufferedBytes: Int = 64 * 1024 * 1024,
+        maxMessageBytes: Int = 1_048_588,
         maxPrefetchKilobytes: Int = 8 * 1024,
         revokeTimeout: Duration = .seconds(30),
-        pollTimeout: Duration = .milliseconds(100)
+        pollTimeout: Duration = .milliseconds(100),
+        closeTimeout: Duration = .seconds(60)
     ) {
         self.client = client
         self.groupID = groupID
@@ -67,9 +88,46 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.assignmentStrategy = assignmentStrategy
         self.autoCommitInterval = autoCommitInterval
         self.maxBufferedMessages = maxBufferedMessages
+        self.maxBufferedBytes = maxBufferedBytes
+        self.maxMessageBytes = maxMessageBytes
         self.maxPrefetchKilobytes = maxPrefetchKilobytes
         self.revokeTimeout = revokeTimeout
         self.pollTimeout = pollTimeout
+        self.closeTimeout = closeTimeout
+    }
+
+    /// Checks the limits; `KafkaConsumer.init` calls it. Throws a `.configuration` error.
+    public func validate() throws(KafkaError) {
+        guard maxBufferedMessages > 0 else { throw .configuration("maxBufferedMessages must be positive (is \(maxBufferedMessages))") }
+        guard maxBufferedBytes > 0 else { throw .configuration("maxBufferedBytes must be positive (is \(maxBufferedBytes))") }
+        guard (1_000...1_000_000_000).contains(maxMessageBytes) else {
+            throw .configuration("maxMessageBytes must be within 1000...1000000000 (is \(maxMessageBytes))")
+        }
+        guard (1...Self.maxPrefetchKilobytesAllowed).contains(maxPrefetchKilobytes) else {
+            throw .configuration("maxPrefetchKilobytes must be within 1...\(Self.maxPrefetchKilobytesAllowed) (is \(maxPrefetchKilobytes))")
+        }
+        guard pollTimeout > .zero, revokeTimeout >= .zero, closeTimeout > revokeTimeout else {
+            throw .configuration("pollTimeout must be positive, revokeTimeout not negative, closeTimeout above revokeTimeout")
+        }
+    }
+
+    /// librdkafka's ranges: `fetch.max.bytes` ≤ 2,147,483,135, `receive.message.max.bytes` ≤
+    /// 2,147,483,647, `queued.max.messages.kbytes` ≤ 2,097,151.
+    static let maxFetchBytes = 1_000_000_000
+    static let maxPrefetchKilobytesAllowed = 2_097_151
+    /// Room above `fetch.max.bytes` + one batch in `receive.message.max.bytes` for the
+    /// response's framing.
+    static let receiveOverhead = 64 * 1024
+
+    /// `receive.message.max.bytes`: the largest fetch response librdkafka reads.
+    var receiveMaxBytes: Int {
+        fetchMaxBytes + maxMessageBytes + Self.receiveOverhead
+    }
+
+    /// `fetch.max.bytes`: one fetch response's data, at least one record batch and at least
+    /// librdkafka's consumer `message.max.bytes` (1,000,000), which it requires.
+    var fetchMaxBytes: Int {
+        min(Self.maxFetchBytes, max(maxMessageBytes, maxPrefetchKilobytes * 1024, 1_000_000))
     }
 
     var librdkafkaProperties: [String: String] {
@@ -83,6 +141,9 @@ public struct KafkaConsumerConfiguration: Sendable {
             "enable.auto.offset.store": "false",
             "enable.auto.commit": autoCommitInterval == nil ? "false" : "true",
             "queued.max.messages.kbytes": String(maxPrefetchKilobytes),
+            "max.partition.fetch.bytes": String(maxMessageBytes),
+            "fetch.max.bytes": String(fetchMaxBytes),
+            "receive.message.max.bytes": String(receiveMaxBytes),
             "enable.partition.eof": "false",
         ]
         if let interval = autoCommitInterval {

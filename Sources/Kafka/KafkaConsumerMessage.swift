@@ -9,10 +9,17 @@ public struct KafkaConsumerMessage: Sendable, Hashable {
     public var headers: [KafkaHeader]
     /// Milliseconds since the epoch (create or log-append time), or `nil` when unavailable.
     public var timestampMilliseconds: Int64?
+    /// Which assignment of its partition to this consumer the message was fetched under:
+    /// the partition's `KafkaConsumer.assignmentEpoch(of:)` at that moment (1 for the first
+    /// assignment, one more for each later one). Stamped on the poll thread, in the same
+    /// order as rebalances, so it is exact. A message whose epoch is no longer its partition's
+    /// current one belongs to an assignment that was revoked: its result must not be stored.
+    /// 0 for messages not made by a consumer.
+    public var assignmentEpoch: UInt64
 
     public init(
         topic: String, partition: Int32, offset: Int64, key: [UInt8]? = nil, value: [UInt8]? = nil,
-        headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil
+        headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil, assignmentEpoch: UInt64 = 0
     ) {
         self.topic = topic
         self.partition = partition
@@ -21,10 +28,26 @@ public struct KafkaConsumerMessage: Sendable, Hashable {
         self.value = value
         self.headers = headers
         self.timestampMilliseconds = timestampMilliseconds
+        self.assignmentEpoch = assignmentEpoch
     }
 
     /// The partition this message came from.
     public var topicPartition: KafkaTopicPartition {
         KafkaTopicPartition(topic: topic, partition: partition)
     }
+
+    /// What the message costs in the consumer's buffer: its bytes (key, value, headers,
+    /// topic name) plus a fixed overhead for the value itself and its arrays.
+    var bufferedSize: Int {
+        var size = Self.overhead + topic.utf8.count + (key?.count ?? 0) + (value?.count ?? 0)
+        for header in headers {
+            size += Self.headerOverhead + header.key.utf8.count + (header.value?.count ?? 0)
+        }
+        return size
+    }
+
+    /// Per-message and per-header bookkeeping bytes counted in `bufferedSize` (the struct,
+    /// array and string headers), so that a flood of empty messages is bounded in bytes too.
+    static let overhead = 128
+    static let headerOverhead = 48
 }

@@ -3,20 +3,25 @@ import Synchronization
 /// The queue between a consumer's poll thread and the application.
 ///
 /// Unlike an `AsyncStream`, it can drop the buffered messages of revoked partitions, which
-/// their next owner re-reads; and its size drives the consumer's flow control.
+/// their next owner re-reads; and its size, in messages and in bytes (`bufferedSize`),
+/// drives the consumer's flow control.
 final class KafkaMessageBuffer: Sendable {
     private struct State: ~Copyable {
-        var items: [KafkaConsumerMessage] = []
+        /// Slots before `head` are `nil`: a message handed out must not stay referenced here
+        /// (with 1 MB messages, 1,000 consumed slots would pin 1 GB until compaction).
+        var items: [KafkaConsumerMessage?] = []
         var head = 0
+        var bytes = 0
         var waiter: CheckedContinuation<KafkaConsumerMessage?, Never>?
         var finished = false
 
         var count: Int { items.count - head }
 
         mutating func popFirst() -> KafkaConsumerMessage? {
-            guard head < items.count else { return nil }
-            let item = items[head]
+            guard head < items.count, let item = items[head] else { return nil }
+            items[head] = nil
             head += 1
+            bytes -= item.bufferedSize
             // Compact once the consumed prefix dominates, keeping pops amortised O(1).
             if head > 1024 && head * 2 > items.count {
                 items.removeFirst(head)
@@ -33,17 +38,30 @@ final class KafkaMessageBuffer: Sendable {
         state.withLock { $0.count }
     }
 
+    /// Bytes (`KafkaConsumerMessage.bufferedSize`) waiting for the application.
+    var bytes: Int {
+        state.withLock { $0.bytes }
+    }
+
+    /// Messages and bytes waiting, read together.
+    var size: (messages: Int, bytes: Int) {
+        state.withLock { ($0.count, $0.bytes) }
+    }
+
     /// Adds messages in order, handing the first straight to a waiting reader if there is one.
     func append(contentsOf messages: [KafkaConsumerMessage]) {
         guard let first = messages.first else { return }
         let waiter: CheckedContinuation<KafkaConsumerMessage?, Never>? = state.withLock { state in
             guard !state.finished else { return nil }
+            let rest = messages.dropFirst()
             if let waiter = state.waiter {
                 state.waiter = nil
-                state.items.append(contentsOf: messages.dropFirst())
+                state.items.append(contentsOf: rest.map(Optional.some))
+                for message in rest { state.bytes += message.bufferedSize }
                 return waiter
             }
-            state.items.append(contentsOf: messages)
+            state.items.append(contentsOf: messages.map(Optional.some))
+            for message in messages { state.bytes += message.bufferedSize }
             return nil
         }
         waiter?.resume(returning: first)
@@ -54,9 +72,10 @@ final class KafkaMessageBuffer: Sendable {
     func removeAll(of partitions: Set<KafkaTopicPartition>) -> Int {
         state.withLock { state in
             let before = state.count
-            let kept = state.items[state.head...].filter { !partitions.contains($0.topicPartition) }
-            state.items = Array(kept)
+            let kept = state.items[state.head...].compactMap { $0 }.filter { !partitions.contains($0.topicPartition) }
+            state.items = kept.map(Optional.some)
             state.head = 0
+            state.bytes = kept.reduce(0) { $0 + $1.bufferedSize }
             return before - kept.count
         }
     }
@@ -65,7 +84,7 @@ final class KafkaMessageBuffer: Sendable {
     func takeAvailable(max: Int) -> [KafkaConsumerMessage] {
         state.withLock { state in
             var result: [KafkaConsumerMessage] = []
-            result.reserveCapacity(min(max, state.count))
+            result.reserveCapacity(Swift.max(0, Swift.min(max, state.count)))
             while result.count < max, let item = state.popFirst() {
                 result.append(item)
             }
@@ -103,23 +122,5 @@ final class KafkaMessageBuffer: Sendable {
             return state.waiter
         }
         waiter?.resume(returning: nil)
-    }
-}
-
-/// The messages of a `KafkaConsumer`, in partition order, as an async sequence.
-/// Iterate it from one task at a time.
-public struct KafkaConsumerMessages: AsyncSequence, Sendable {
-    public typealias Element = KafkaConsumerMessage
-    let buffer: KafkaMessageBuffer
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        let buffer: KafkaMessageBuffer
-        public mutating func next() async -> KafkaConsumerMessage? {
-            await buffer.next()
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(buffer: buffer)
     }
 }

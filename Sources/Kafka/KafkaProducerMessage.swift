@@ -18,10 +18,3 @@ public struct KafkaProducerMessage: Sendable, Hashable {
         self.headers = headers
     }
 }
-
-/// Where the broker stored a produced message.
-public struct KafkaDeliveryReport: Sendable, Hashable {
-    public var topic: String
-    public var partition: Int32
-    public var offset: Int64
-}

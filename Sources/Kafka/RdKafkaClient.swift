@@ -7,9 +7,15 @@ import Logging
 /// Internal: no librdkafka pointer leaves the `Kafka` module. librdkafka handles are
 /// thread-safe, so this type is `@unchecked Sendable`; callbacks find their context through
 /// `rd_kafka_opaque`, set to this object's `callbacks`.
+///
+/// The lifetime rule: application threads reach the handle only through `withHandle` and
+/// `blocking`, which hold a lease of `lifetime`; `destroy()` refuses new leases and waits
+/// for the in-flight ones before `rd_kafka_destroy`. Only the client's own poll thread (which
+/// is the thread that calls `destroy`) uses `pollThreadHandle` directly.
 final class RdKafkaClient: @unchecked Sendable {
-    let handle: OpaquePointer
+    private let handle: OpaquePointer
     let callbacks: RdKafkaCallbacks
+    let lifetime = HandleLifetime()
     private let unmanagedCallbacks: Unmanaged<RdKafkaCallbacks>
 
     enum Kind {
@@ -42,10 +48,12 @@ final class RdKafkaClient: @unchecked Sendable {
             var error = KafkaError(
                 code: rd_kafka_resp_err_t(rawValue: code), context: "librdkafka", detail: text)
             if code == RD_KAFKA_RESP_ERR__FATAL.rawValue, let rk {
-                var buffer = [CChar](repeating: 0, count: 512)
-                let fatal = rd_kafka_fatal_error(rk, &buffer, buffer.count)
-                error = KafkaError(code: fatal, context: "fatal", detail: buffer.nulTerminatedString)
-                error.isFatal = true
+                // The callback carries only `_FATAL`; the underlying error is asked for here.
+                error = RdKafkaClient.fatalError(of: rk) ?? {
+                    var fatal = error
+                    fatal.markFatal()
+                    return fatal
+                }()
             }
             context.onError?(error)
         }
@@ -65,10 +73,10 @@ final class RdKafkaClient: @unchecked Sendable {
             }
         }
         if callbacks.onDelivery != nil {
-            rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
-                guard let opaque, let message else { return }
+            rd_kafka_conf_set_dr_msg_cb(conf) { rk, message, opaque in
+                guard let rk, let opaque, let message else { return }
                 let context = Unmanaged<RdKafkaCallbacks>.fromOpaque(opaque).takeUnretainedValue()
-                context.onDelivery?(message)
+                context.onDelivery?(rk, message)
             }
         }
         let unmanaged = Unmanaged.passRetained(callbacks)
@@ -86,28 +94,54 @@ final class RdKafkaClient: @unchecked Sendable {
         self.unmanagedCallbacks = unmanaged
     }
 
+    /// The handle, for the client's own poll thread only: that thread calls `destroy()`
+    /// itself, so its calls cannot outlive the handle. Everyone else uses `withHandle`.
+    var pollThreadHandle: OpaquePointer { handle }
+
+    /// Runs a (non-blocking or self-bounded) librdkafka call under a lease; throws
+    /// `KafkaError.closed` when the client no longer admits it.
+    func withHandle<T>(
+        _ admission: HandleLifetime.Admission = .whileOpen, _ body: (OpaquePointer) throws(KafkaError) -> T
+    ) throws(KafkaError) -> T {
+        try lifetime.withLease(admission) { () throws(KafkaError) in try body(handle) }
+    }
+
     /// Blocking librdkafka calls (commit, metadata, watermarks, admin) run here, off Swift's
     /// cooperative thread pool, which must never block.
     private let blockingQueue = DispatchQueue(label: "duoguard.kafka.blocking", attributes: .concurrent)
 
-    /// Runs a blocking librdkafka call on `blockingQueue` and awaits its result.
-    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(KafkaError) -> T) async throws(KafkaError) -> T {
+    /// Runs a blocking librdkafka call on `blockingQueue` under a lease and awaits its result.
+    /// The lease is taken before the call is queued, so a call made after `close()` began
+    /// fails at once with `KafkaError.closed`. `body` must bound itself (a timeout).
+    func blocking<T: Sendable>(
+        _ admission: HandleLifetime.Admission = .whileOpen,
+        _ body: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T
+    ) async throws(KafkaError) -> T {
+        try lifetime.acquire(admission)
         let result: Result<T, KafkaError> = await withCheckedContinuation { continuation in
-            blockingQueue.async {
-                continuation.resume(returning: Result { () throws(KafkaError) in try body() })
+            blockingQueue.async { [self] in
+                let result = Result { () throws(KafkaError) in try body(handle) }
+                lifetime.release()
+                continuation.resume(returning: result)
             }
         }
         return try result.get()
     }
 
-    /// Destroys the handle (blocking until librdkafka's threads end). Call exactly once.
+    /// Refuses new calls, waits for the in-flight ones, then destroys the handle (blocking
+    /// until librdkafka's threads end). Call exactly once, from a thread that may block.
     func destroy() {
+        lifetime.closeAndWaitForLeases()
         rd_kafka_destroy(handle)
         unmanagedCallbacks.release()
     }
 
     /// Topic names and partition counts known to the cluster; fails when no broker answers.
-    func topics(timeout: Duration) throws(KafkaError) -> [String: Int] {
+    func topics(timeout: Duration) async throws(KafkaError) -> [String: Int] {
+        try await blocking { handle throws(KafkaError) in try Self.topics(handle, timeout: timeout) }
+    }
+
+    private static func topics(_ handle: OpaquePointer, timeout: Duration) throws(KafkaError) -> [String: Int] {
         var metadata: UnsafePointer<rd_kafka_metadata>?
         let code = rd_kafka_metadata(handle, 1, nil, &metadata, Int32(clamping: timeout.milliseconds))
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
@@ -121,7 +155,7 @@ final class RdKafkaClient: @unchecked Sendable {
         }
         defer { rd_kafka_metadata_destroy(metadata) }
         var result: [String: Int] = [:]
-        for index in 0..<Int(metadata.pointee.topic_cnt) {
+        for index in 0..<Int(max(metadata.pointee.topic_cnt, 0)) {
             let topic = metadata.pointee.topics[index]
             guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
             result[String(cString: topic.topic)] = Int(topic.partition_cnt)
@@ -129,50 +163,25 @@ final class RdKafkaClient: @unchecked Sendable {
         return result
     }
 
-    // MARK: topic partition lists
-
-    /// Builds an `rd_kafka_topic_partition_list_t`; the caller destroys it.
-    static func makeList(_ partitions: [KafkaTopicPartition]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
-        let list = rd_kafka_topic_partition_list_new(Int32(max(partitions.count, 1)))!
-        for item in partitions {
-            let element = rd_kafka_topic_partition_list_add(list, item.topic, item.partition)!
-            element.pointee.offset = item.offset ?? Int64(RD_KAFKA_OFFSET_INVALID)
-        }
-        return list
-    }
-
-    /// Reads a list back; offsets librdkafka calls invalid become `nil`.
-    static func partitions(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> [KafkaTopicPartition] {
-        (0..<Int(list.pointee.cnt)).map { index in
-            let element = list.pointee.elems[index]
-            return KafkaTopicPartition(
-                topic: String(cString: element.topic),
-                partition: element.partition,
-                offset: element.offset < 0 ? nil : element.offset)
-        }
-    }
-
-    /// The first per-partition error in a list, if any.
-    static func firstError(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>, context: String) -> KafkaError? {
-        for index in 0..<Int(list.pointee.cnt) {
-            let element = list.pointee.elems[index]
-            if element.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                return KafkaError(
-                    code: element.err,
-                    context: "\(context) \(String(cString: element.topic))[\(element.partition)]")
-            }
-        }
-        return nil
+    /// The fatal error librdkafka has raised on `handle`, if any (marked fatal).
+    static func fatalError(of handle: OpaquePointer) -> KafkaError? {
+        var buffer = [CChar](repeating: 0, count: 512)
+        let code = rd_kafka_fatal_error(handle, &buffer, buffer.count)
+        guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        var error = KafkaError(code: code, context: "fatal", detail: buffer.nulTerminatedString)
+        error.markFatal()
+        return error
     }
 }
 
 /// The context librdkafka's C callbacks reach through the handle's opaque pointer.
 final class RdKafkaCallbacks: @unchecked Sendable {
     let logger: Logger
-    /// Set before the handle exists and never changed afterwards.
+    /// Set before the handle exists (or, for the consumer's rebalance, before it subscribes)
+    /// and never changed afterwards.
     var onError: (@Sendable (KafkaError) -> Void)?
     var onRebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
-    var onDelivery: ((UnsafePointer<rd_kafka_message_t>) -> Void)?
+    var onDelivery: ((OpaquePointer, UnsafePointer<rd_kafka_message_t>) -> Void)?
 
     init(logger: Logger) {
         self.logger = logger
@@ -200,8 +209,10 @@ final class RdKafkaCallbacks: @unchecked Sendable {
 }
 
 extension Array where Element == CChar {
-    /// The text of a C error buffer that librdkafka filled in.
+    /// The text of a C error buffer that librdkafka filled in (always NUL-terminated by it;
+    /// an unterminated buffer is read up to its end).
     var nulTerminatedString: String {
-        withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let end = firstIndex(of: 0) ?? endIndex
+        return String(decoding: self[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

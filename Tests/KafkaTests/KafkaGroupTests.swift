@@ -34,11 +34,11 @@ final class KafkaGroupTests: XCTestCase {
 
         // Both receive their share of messages.
         try await KafkaTestSupport.produce(40, to: topic)
-        await b.close()
+        await KafkaTestSupport.close(b)
         drainB.cancel()
         try await KafkaTestSupport.waitUntil("survivor owns all 4 after the other leaves") { a.assignment.count == 4 }
         drainA.cancel()
-        await a.close()
+        await KafkaTestSupport.close(a)
     }
 
     func testSurvivorTakesAllWhenChildProcessMemberIsKilled() async throws {
@@ -65,14 +65,14 @@ final class KafkaGroupTests: XCTestCase {
         try await KafkaTestSupport.waitUntil("child process takes half of the partitions") { a.assignment.count == 2 }
 
         kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
+        await KafkaTestSupport.waitForExit(child, timeout: .seconds(10))
         XCTAssertEqual(child.terminationReason, .uncaughtSignal)
         // No leave-group from a killed process: the broker notices after the session timeout.
         try await KafkaTestSupport.waitUntil("survivor owns all 4 after the child is killed", timeout: .seconds(40)) {
             a.assignment.count == 4
         }
         drainA.cancel()
-        await a.close()
+        await KafkaTestSupport.close(a)
     }
 
     func testCommitCloseReopenResumesRightAfterLastCommit() async throws {
@@ -87,7 +87,7 @@ final class KafkaGroupTests: XCTestCase {
         try await first.commit()
         let committed = try await first.committed([KafkaTopicPartition(topic: topic, partition: 0)])
         XCTAssertEqual(committed.first?.offset, 10)
-        await first.close()
+        await KafkaTestSupport.close(first)
 
         // Messages 10 and 11 were read but not stored: at-least-once means they come again.
         let second = try makeConsumer(group: group, topic: topic)
@@ -100,7 +100,7 @@ final class KafkaGroupTests: XCTestCase {
         let marks = try await second.watermarks(topic: topic, partition: 0)
         let now = try await second.committed([KafkaTopicPartition(topic: topic, partition: 0)])
         XCTAssertEqual(marks.high - (now.first?.offset ?? -1), 0, "no lag after committing everything")
-        await second.close()
+        await KafkaTestSupport.close(second)
     }
 
     func testAutoCommitCommitsOnlyStoredOffsets() async throws {
@@ -111,13 +111,13 @@ final class KafkaGroupTests: XCTestCase {
         let messages = try await KafkaTestSupport.collect(10, from: consumer)
         try consumer.storeOffset(messages[3])
         // Closing commits what was stored (offset 4), not what was read (10).
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
         let check = try makeConsumer(group: group, topic: topic)
         let committed = try await check.committed([KafkaTopicPartition(topic: topic, partition: 0)])
         XCTAssertEqual(committed.first?.offset, 4)
         let again = try await KafkaTestSupport.collect(6, from: check)
         XCTAssertEqual(again.map(\.offset), Array(4..<10))
-        await check.close()
+        await KafkaTestSupport.close(check)
     }
 
     func testPauseAndResume() async throws {
@@ -139,7 +139,7 @@ final class KafkaGroupTests: XCTestCase {
         XCTAssertEqual(consumer.pausedPartitions, [])
         let resumed = try await KafkaTestSupport.collect(5, from: consumer)
         XCTAssertEqual(resumed.map(\.text), (0..<5).map { "p0-\($0)" })
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testSeekRereadsFromOffset() async throws {
@@ -152,7 +152,7 @@ final class KafkaGroupTests: XCTestCase {
         XCTAssertEqual(again.map(\.offset), [6, 7, 8, 9])
         let position = try consumer.positions([KafkaTopicPartition(topic: topic, partition: 0)])
         XCTAssertEqual(position.first?.offset, 10)
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testRevokeWaitsForAcknowledgementAndDropsBufferedMessages() async throws {
@@ -177,8 +177,11 @@ final class KafkaGroupTests: XCTestCase {
         // a reads nothing: its messages stay buffered.
         let b = try makeConsumer(group: group, topic: topic)
         let drainB = drain(b)
-        var iterator = revoked.stream.makeAsyncIterator()
-        guard let (partitions, ack) = await iterator.next() else { return XCTFail("no revoke event") }
+        let firstRevoke = try await KafkaTestSupport.within(.seconds(60), "the first revoke") {
+            var iterator = revoked.stream.makeAsyncIterator()
+            return await iterator.next()
+        }
+        guard let (partitions, ack) = firstRevoke else { return XCTFail("no revoke event") }
         XCTAssertEqual(partitions.count, 2)
         // Buffered messages of the revoked partitions are gone before the event arrives.
         let remaining = a.takeAvailable(max: 10_000)
@@ -192,8 +195,8 @@ final class KafkaGroupTests: XCTestCase {
         }
         XCTAssertEqual(a.assignment.count, 2)
         drainB.cancel()
-        await b.close()
-        await a.close()
+        await KafkaTestSupport.close(b)
+        await KafkaTestSupport.close(a)
         listener.cancel()
     }
 
@@ -212,6 +215,6 @@ final class KafkaGroupTests: XCTestCase {
         XCTAssertLessThan(consumer.bufferedMessageCount, 100 + 2_000)
         let all = try await KafkaTestSupport.collect(3_000, from: consumer, timeout: .seconds(60))
         XCTAssertEqual(Set(all.map(\.text)).count, 3_000, "every message exactly once")
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 }

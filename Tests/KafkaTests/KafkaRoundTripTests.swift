@@ -18,13 +18,13 @@ final class KafkaRoundTripTests: XCTestCase {
                     KafkaHeader(key: "binary", value: [0, 255, UInt8(i)]),
                     KafkaHeader(key: "null", value: nil),
                 ])
-            let report = try await producer.send(message)
+            let report = try await KafkaTestSupport.within(.seconds(30), "send \(i)") { try await producer.send(message) }
             XCTAssertEqual(report.topic, topic)
             XCTAssertEqual(report.partition, 0)
             XCTAssertEqual(report.offset, Int64(i))
             sent.append(message)
         }
-        await producer.close()
+        await KafkaTestSupport.close(producer)
 
         let consumer = try KafkaConsumer(
             configuration: KafkaTestSupport.consumerConfiguration(group: KafkaTestSupport.uniqueName("g")),
@@ -40,7 +40,7 @@ final class KafkaRoundTripTests: XCTestCase {
             XCTAssertEqual(message.headers.last(named: "index")?.stringValue, "\(i)")
             XCTAssertNotNil(message.timestampMilliseconds)
         }
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testIdempotentProducerDeliversEveryMessageOnceInOrder() async throws {
@@ -48,19 +48,21 @@ final class KafkaRoundTripTests: XCTestCase {
         let producer = try KafkaTestSupport.producer()
         // Enqueue without awaiting each one, as a worker does, and collect the reports.
         let count = 2_000
-        let reports = try await withThrowingTaskGroup(of: (Int, KafkaDeliveryReport).self) { group in
-            for i in 0..<count {
-                group.addTask {
-                    let report = try await producer.send(
-                        KafkaProducerMessage(topic: topic, key: Array("k\(i % 16)".utf8), value: Array("\(i)".utf8)))
-                    return (i, report)
+        let reports = try await KafkaTestSupport.within(.seconds(120), "\(count) concurrent sends") {
+            try await withThrowingTaskGroup(of: (Int, KafkaDeliveryReport).self) { group in
+                for i in 0..<count {
+                    group.addTask {
+                        let report = try await producer.send(
+                            KafkaProducerMessage(topic: topic, key: Array("k\(i % 16)".utf8), value: Array("\(i)".utf8)))
+                        return (i, report)
+                    }
                 }
+                var result: [Int: KafkaDeliveryReport] = [:]
+                for try await (i, report) in group { result[i] = report }
+                return result
             }
-            var result: [Int: KafkaDeliveryReport] = [:]
-            for try await (i, report) in group { result[i] = report }
-            return result
         }
-        await producer.close()
+        await KafkaTestSupport.close(producer)
         XCTAssertEqual(reports.count, count)
         // Offsets per partition are exactly 0..<n: nothing duplicated, nothing skipped.
         let byPartition = Dictionary(grouping: reports.values, by: \.partition)
@@ -79,7 +81,7 @@ final class KafkaRoundTripTests: XCTestCase {
         try consumer.subscribe(topics: [topic])
         let received = try await KafkaTestSupport.collect(count, from: consumer, timeout: .seconds(60))
         XCTAssertEqual(Set(received.map(\.text)), Set((0..<count).map { "\($0)" }))
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testRegexSubscriptionAndWatermarks() async throws {
@@ -110,7 +112,7 @@ final class KafkaRoundTripTests: XCTestCase {
         XCTAssertEqual(marks, KafkaWatermarks(low: 0, high: 5))
         let empty = try await consumer.watermarks(topic: "\(prefix)-b", partition: 0)
         XCTAssertEqual(empty, KafkaWatermarks(low: 0, high: 0))
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testOffsetsForTimes() async throws {
@@ -128,7 +130,7 @@ final class KafkaRoundTripTests: XCTestCase {
         XCTAssertEqual(found.first?.offset, 3, "first message at or after the middle timestamp")
         let beginning = try await consumer.offsets(forTimes: [KafkaTopicPartition(topic: topic, partition: 0, offset: 0)])
         XCTAssertEqual(beginning.first?.offset, 0)
-        await consumer.close()
+        await KafkaTestSupport.close(consumer)
     }
 
     func testUnreachableBrokerFailsFastWithClearError() async throws {
@@ -149,13 +151,15 @@ final class KafkaRoundTripTests: XCTestCase {
             logger: KafkaTestSupport.logger)
         let sendStart = ContinuousClock.now
         do {
-            try await producer.send(KafkaProducerMessage(topic: "nowhere", value: Array("x".utf8)))
+            try await KafkaTestSupport.within(.seconds(30), "a send to an unreachable broker fails") {
+                try await producer.send(KafkaProducerMessage(topic: "nowhere", value: Array("x".utf8)))
+            }
             XCTFail("delivery to an unreachable broker must fail")
-        } catch {
+        } catch let error as KafkaError {
             XCTAssertEqual(error.name, "_MSG_TIMED_OUT", "\(error)")
             XCTAssertTrue(error.isRetriable)
         }
         XCTAssertLessThan(ContinuousClock.now - sendStart, .seconds(8))
-        await producer.close(flushTimeout: .seconds(1))
+        await KafkaTestSupport.close(producer, flushTimeout: .seconds(1))
     }
 }

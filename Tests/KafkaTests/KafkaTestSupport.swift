@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Synchronization
 import XCTest
 
 /// Shared set-up for tests that talk to the real local broker (`scripts/broker.sh start`).
@@ -67,28 +68,113 @@ enum KafkaTestSupport {
     }
 
     /// Reads `count` messages (or fails after `timeout`).
-    static func collect(_ count: Int, from consumer: KafkaConsumer, timeout: Duration = .seconds(30)) async throws -> [KafkaConsumerMessage] {
-        try await withThrowingTaskGroup(of: [KafkaConsumerMessage]?.self) { group in
-            group.addTask {
-                var result: [KafkaConsumerMessage] = []
-                for await message in consumer.messages {
-                    result.append(message)
-                    if result.count == count { break }
-                }
-                return result
+    static func collect(
+        _ count: Int, from consumer: KafkaConsumer, timeout: Duration = .seconds(30),
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws -> [KafkaConsumerMessage] {
+        try await within(timeout, "receiving \(count) messages", file: file, line: line) {
+            var result: [KafkaConsumerMessage] = []
+            for await message in consumer.messages {
+                result.append(message)
+                if result.count == count { break }
             }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            guard let first else {
-                XCTFail("did not receive \(count) messages within \(timeout)")
-                throw CancellationError()
-            }
-            return first
+            guard result.count == count else { throw TimedOut(what: "the consumer closed after \(result.count) of \(count) messages") }
+            return result
         }
+    }
+
+    struct TimedOut: Error, CustomStringConvertible {
+        var what: String
+        var description: String { "timed out: \(what)" }
+    }
+
+    /// Runs `body` and waits for it at most `timeout`. The bound really fires: on timeout the
+    /// test fails and goes on even if `body` ignores cancellation (it is cancelled and left
+    /// behind), so no await in a test can hang the suite.
+    static func within<T: Sendable>(
+        _ timeout: Duration, _ what: String, file: StaticString = #filePath, line: UInt = #line,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let outcome = Mutex<CheckedContinuation<T, Error>?>(nil)
+        let tasks = Mutex<[Task<Void, Never>]>([])
+        let result: T = try await withCheckedThrowingContinuation { continuation in
+            outcome.withLock { $0 = continuation }
+            let finish: @Sendable (Result<T, Error>) -> Bool = { result in
+                guard let continuation = outcome.withLock({ state in defer { state = nil }; return state }) else { return false }
+                continuation.resume(with: result)
+                return true
+            }
+            let work = Task {
+                do { _ = finish(.success(try await body())) } catch { _ = finish(.failure(error)) }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled else { return }
+                if finish(.failure(TimedOut(what: "\(what) (after \(timeout))"))) {
+                    XCTFail("timed out after \(timeout): \(what)", file: file, line: line)
+                    work.cancel()
+                }
+            }
+            tasks.withLock { $0 = [work, timer] }
+        }
+        for task in tasks.withLock({ $0 }) { task.cancel() }
+        return result
+    }
+
+    /// `within` that records the failure in the test instead of throwing it.
+    static func bounded(
+        _ timeout: Duration, _ what: String, file: StaticString = #filePath, line: UInt = #line,
+        _ body: @escaping @Sendable () async -> Void
+    ) async {
+        do {
+            try await within(timeout, what, file: file, line: line) { await body() }
+        } catch {
+            XCTFail("\(error)", file: file, line: line)
+        }
+    }
+
+    /// Closes a consumer, failing the test (instead of hanging) when that takes over `timeout`.
+    static func close(_ consumer: KafkaConsumer, timeout: Duration = .seconds(60), file: StaticString = #filePath, line: UInt = #line) async {
+        await bounded(timeout, "closing a consumer", file: file, line: line) { await consumer.close() }
+    }
+
+    /// Closes a producer, failing the test (instead of hanging) when that takes over `timeout`.
+    static func close(_ producer: KafkaProducer, flushTimeout: Duration = .seconds(30), file: StaticString = #filePath, line: UInt = #line) async {
+        await bounded(flushTimeout + .seconds(30), "closing a producer", file: file, line: line) {
+            await producer.close(flushTimeout: flushTimeout)
+        }
+    }
+
+    /// Waits for a child process to exit; on timeout kills it (SIGKILL) and fails the test.
+    static func waitForExit(_ process: Process, timeout: Duration, file: StaticString = #filePath, line: UInt = #line) async {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            XCTFail("child process \(process.processIdentifier) did not exit within \(timeout); killed", file: file, line: line)
+            let hardDeadline = ContinuousClock.now + .seconds(5)
+            while process.isRunning && ContinuousClock.now < hardDeadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    /// Peak and current resident memory of this process, from /proc (Linux), in bytes.
+    static func memory() -> (peak: Int, current: Int)? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> Int? {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
+        }
+        guard let peak = field("VmHWM"), let current = field("VmRSS") else { return nil }
+        return (peak, current)
+    }
+
+    /// The 1-minute load average, printed with every speed or memory figure.
+    static var loadAverage: String {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
     }
 
     /// Produces `count` messages `prefix-i` (key `k-i`) in order, one request each, and waits
@@ -97,14 +183,17 @@ enum KafkaTestSupport {
     @discardableResult
     static func produce(_ count: Int, to topic: String, prefix: String = "m", partition: Int32? = nil) async throws -> [KafkaDeliveryReport] {
         let producer = try producer()
-        var reports: [KafkaDeliveryReport] = []
-        for i in 0..<count {
-            reports.append(
-                try await producer.send(
-                    KafkaProducerMessage(
-                        topic: topic, partition: partition, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8))))
+        let reports = try await within(.seconds(60 + count / 10), "producing \(count) messages one by one") {
+            var reports: [KafkaDeliveryReport] = []
+            for i in 0..<count {
+                reports.append(
+                    try await producer.send(
+                        KafkaProducerMessage(
+                            topic: topic, partition: partition, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8))))
+            }
+            return reports
         }
-        await producer.close()
+        await close(producer)
         return reports
     }
 
@@ -112,19 +201,29 @@ enum KafkaTestSupport {
     /// watermarks of the local broker are not meaningful afterwards).
     static func produceFast(_ count: Int, to topic: String, prefix: String = "m") async throws {
         let producer = try producer()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<count {
-                group.addTask {
-                    _ = try await producer.send(
-                        KafkaProducerMessage(topic: topic, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8)))
+        try await within(.seconds(60 + count / 100), "producing \(count) messages") {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<count {
+                    group.addTask {
+                        _ = try await producer.send(
+                            KafkaProducerMessage(topic: topic, key: Array("k-\(i)".utf8), value: Array("\(prefix)-\(i)".utf8)))
+                    }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
-        await producer.close()
+        await close(producer)
     }
 }
 
 extension KafkaConsumerMessage {
     var text: String { String(decoding: value ?? [], as: UTF8.self) }
+}
+
+/// A value shared between test tasks and threads.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    var value: Value { mutex.withLock { $0 } }
+    func update<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }
