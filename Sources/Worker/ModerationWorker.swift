@@ -114,7 +114,8 @@ public final class ModerationWorker: Service, Sendable {
                             thresholds: self.configuration.thresholds, metrics: self.metrics, logger: self.logger
                         ).run()
                     }
-                    group.addTask { await self.watchForFatalErrors(producer) }
+                    group.addTask { await self.stopOnFatalError("producer", producer.waitForFatalError) }
+                    group.addTask { await self.stopOnFatalError("consumer", consumer.waitForFatalError) }
                     if let plan = self.configuration.replay {
                         group.addTask { await self.finishReplay(plan) }
                     }
@@ -170,11 +171,17 @@ public final class ModerationWorker: Service, Sendable {
             sessionTimeout: configuration.sessionTimeout,
             heartbeatInterval: min(.seconds(3), configuration.sessionTimeout / 6),
             autoCommitInterval: configuration.commitInterval,
-            revokeTimeout: configuration.drainTimeout + .seconds(5))
+            maxBufferedBytes: configuration.maxBufferedBytes,
+            revokeTimeout: configuration.drainTimeout + .seconds(5),
+            closeTimeout: configuration.drainTimeout + .seconds(15))
         consumerConfiguration.client.clientID = "duoguard-worker-\(configuration.workerID)"
+        // Records up to --max-request-bytes must be fetchable (larger ones are dead-lettered).
+        consumerConfiguration.maxMessageBytes = max(consumerConfiguration.maxMessageBytes, configuration.maxRequestBytes)
         do {
             let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
             do {
+                // The producer's message.max.bytes stays the broker's (Kafka's default, or -X):
+                // a dead letter that does not fit is sent again without the request's value.
                 let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: configuration.kafka), logger: logger)
                 do {
                     _ = try await producer.topics()
@@ -197,14 +204,13 @@ public final class ModerationWorker: Service, Sendable {
         }
     }
 
-    /// A fatal producer error (e.g. fenced idempotent producer) makes every later send fail:
-    /// stop instead of retrying for ever while `/readyz` says ready.
-    private func watchForFatalErrors(_ producer: KafkaProducer) async {
-        for await error in producer.errors where error.isFatal {
-            logger.critical("fatal Kafka producer error: \(error)")
-            state.fail("producer: \(error)")
-            return
-        }
+    /// A fatal client error (e.g. a fenced idempotent producer) makes every later call fail:
+    /// stop instead of retrying for ever while `/readyz` says ready. Returns when the client
+    /// closes without one.
+    private func stopOnFatalError(_ client: String, _ wait: () async -> KafkaError?) async {
+        guard let error = await wait() else { return }
+        logger.critical("fatal Kafka \(client) error: \(error)")
+        state.fail("\(client): \(error)")
     }
 
     /// Replay: stop once every partition reached its end and every answer is acknowledged.

@@ -26,7 +26,8 @@ struct RequestIntake: Sendable {
             if let replay, !(takeForReplay(message, replay)) { continue }
             guard await budget.acquire(message.byteSize) else { break }
             metrics.inFlightBytes.set(Double(budget.used))
-            guard tracker.register(message) else {
+            // A message of an assignment that was revoked meanwhile is its new owner's.
+            guard consumer.assignmentEpoch(of: message.topicPartition) == message.assignmentEpoch, tracker.register(message) else {
                 // Fetched under an assignment that has since been revoked: its owner re-reads it.
                 budget.release(message.byteSize)
                 metrics.staleDropped.increment()

@@ -85,7 +85,7 @@ final class ResultSender: Sendable {
     private func failed(
         _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, error: KafkaError, then done: @escaping @Sendable () -> Void
     ) {
-        if error.isClosing {
+        if error.kind == .closed {
             logger.debug("delivery abandoned: the producer is closing", metadata: ["topic": "\(item.message.topic)"])
             return
         }

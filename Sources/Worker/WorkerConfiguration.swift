@@ -44,6 +44,9 @@ public struct WorkerConfiguration: Sendable {
     /// intake waits above it, which pauses the consumer. With the consumer's own buffer bound
     /// this bounds the worker's memory in bytes, whatever the record sizes. Default: 64 MiB.
     public var maxInFlightBytes = 64 * 1_048_576
+    /// Bytes of fetched records the consumer buffers for intake; above it, fetching pauses.
+    /// Default: 32 MiB.
+    public var maxBufferedBytes = 32 * 1_048_576
     /// Reported in every result (`worker_id`). Default: `hostname-pid`.
     public var workerID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     /// Log request texts. Default: off (texts are user content).
@@ -101,6 +104,7 @@ public struct WorkerConfiguration: Sendable {
         try require(
             maxInFlightBytes >= maxRequestBytes, "--max-in-flight-bytes",
             "must be at least --max-request-bytes (\(maxRequestBytes)), not \(maxInFlightBytes)")
+        try require(maxBufferedBytes >= 1_048_576, "--max-buffered-bytes", "must be at least 1 MiB, not \(maxBufferedBytes)")
         try require(!workerID.isEmpty, "--worker-id", "must not be empty")
         try require(sessionTimeout >= .seconds(1) && sessionTimeout <= .seconds(3_600), "--session-timeout-ms", "must be within 1000...3600000 ms")
         try require(commitInterval >= .milliseconds(10), "--commit-interval-ms", "must be at least 10 ms")

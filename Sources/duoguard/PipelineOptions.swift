@@ -27,6 +27,8 @@ struct PipelineOptions: ParsableArguments {
     var maxRequestBytes: Int?
     @Option(name: .long, help: "Bytes of requests read and not yet answered before intake waits (default \(Self.defaults.maxInFlightBytes)).")
     var maxInFlightBytes: Int?
+    @Option(name: .long, help: "Bytes of fetched records buffered for intake before fetching pauses (default \(Self.defaults.maxBufferedBytes)).")
+    var maxBufferedBytes: Int?
     @Option(name: .long, help: "Regular expression (whole match) of topics a request's reply-to may name; without it every reply-to is refused (env DUOGUARD_REPLY_TO_ALLOW).")
     var replyToAllow: String?
     @Option(name: .long, help: "Interval of offset commits, ms (default \(Self.defaults.commitInterval.milliseconds)).")
@@ -100,6 +102,7 @@ struct PipelineOptions: ParsableArguments {
         if let value = try env.value(maxTextBytes, "MAX_TEXT_BYTES") { configuration.maxTextBytes = value }
         if let value = try env.value(maxRequestBytes, "MAX_REQUEST_BYTES") { configuration.maxRequestBytes = value }
         if let value = try env.value(maxInFlightBytes, "MAX_IN_FLIGHT_BYTES") { configuration.maxInFlightBytes = value }
+        if let value = try env.value(maxBufferedBytes, "MAX_BUFFERED_BYTES") { configuration.maxBufferedBytes = value }
         if let value = try env.milliseconds(commitIntervalMs, "COMMIT_INTERVAL_MS") { configuration.commitInterval = value }
         if let value = try env.milliseconds(sessionTimeoutMs, "SESSION_TIMEOUT_MS") { configuration.sessionTimeout = value }
         if let value = try env.milliseconds(lagIntervalMs, "LAG_INTERVAL_MS") { configuration.lagInterval = value }

@@ -43,9 +43,9 @@ final class WorkerHardeningTests: XCTestCase {
         defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
 
         let producer = try producer()
-        // 1. A valid request whose result (its metadata copied) exceeds the producer's 1 MB limit.
+        // 1. A valid request whose result (its metadata copied) exceeds the producer's limit (Kafka's 1,048,588).
         var huge = WorkerTestSupport.request(id: "huge-result", text: "hello")
-        huge.metadata = ["pad": String(repeating: "m", count: 999_600)]
+        huge.metadata = ["pad": String(repeating: "m", count: 1_049_000)]
         try await producer.send(KafkaProducerMessage(topic: topics.input, key: Array("huge".utf8), value: try encoded(huge)))
         // 2. Poison whose dead letter (value + headers) exceeds it too.
         try await producer.send(KafkaProducerMessage(

@@ -113,7 +113,9 @@ enum WorkerTestSupport {
     }
 
     /// A child `duoguard worker` process.
-    static func spawnWorker(_ topics: Topics, group: String, model: String, id: String, extra: [String] = []) throws -> Process {
+    static func spawnWorker(
+        _ topics: Topics, group: String, model: String, id: String, brokers: String = brokers, extra: [String] = []
+    ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try binary)
         process.arguments = [
@@ -156,7 +158,7 @@ enum WorkerTestSupport {
     /// Reads a topic from the beginning until `done` says enough (it sees each message once,
     /// in order, and keeps its own state), or `timeout`.
     static func read(
-        _ topic: String, timeout: Duration = .seconds(60),
+        _ topic: String, timeout: Duration = .seconds(60), client: KafkaConfiguration = client,
         until done: @escaping @Sendable (KafkaConsumerMessage) -> Bool
     ) async throws -> [KafkaConsumerMessage] {
         let consumer = try KafkaConsumer(
