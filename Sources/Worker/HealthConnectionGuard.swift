@@ -142,5 +142,4 @@ struct HTTPStatusLine {
     static let requestTimeout = HTTPStatusLine(code: 408, reason: "Request Timeout")
     static let contentTooLarge = HTTPStatusLine(code: 413, reason: "Content Too Large")
     static let requestHeaderFieldsTooLarge = HTTPStatusLine(code: 431, reason: "Request Header Fields Too Large")
-    static let versionNotSupported = HTTPStatusLine(code: 505, reason: "HTTP Version Not Supported")
 }

@@ -72,10 +72,9 @@ final class HealthRequestHandler: ChannelInboundHandler {
 
     /// Why a request head is refused before any handler runs, or nil when it is acceptable.
     private static func problem(with head: HTTPRequestHead) -> HTTPStatusLine? {
-        if head.version.major != 1 {
-            // HTTP/0.9 has no status line to answer with; HTTP/2+ is not spoken over this parser.
-            return head.version.major == 0 ? .badRequest : .versionNotSupported
-        }
+        // HTTP/0.9 (which the parser accepts) has no status line to answer with; the parser
+        // itself refuses other versions.
+        if head.version.major != 1 { return .badRequest }
         let lengths = head.headers["content-length"]
         if !head.headers["transfer-encoding"].isEmpty || lengths.contains(where: { $0 != "0" }) {
             return .contentTooLarge

@@ -17,8 +17,8 @@ import Darwin
 /// port is reachable by anyone on the network and probes must keep being answered while
 /// clients misbehave. Each connection has a request deadline (slowloris), a write deadline
 /// and an input budget (`431`); the number of connections is capped; only GET and HEAD are
-/// served (`405`), requests with bodies are refused (`413`), bytes that are not HTTP/1.x get
-/// `400`. Limits and their defaults: ``HealthServerConfiguration``.
+/// served (`405`), requests with bodies are refused (`413`), bytes that are not HTTP/1.0 or
+/// 1.1 get `400`. Limits and their defaults: ``HealthServerConfiguration``.
 ///
 /// The handler runs on the server's event-loop thread for every request: it must be quick
 /// and must not block (rendering the metrics registry is fine).
@@ -55,7 +55,7 @@ public final class HealthServer: Sendable {
         public var idleClosed = 0
         /// Connections closed because the peer did not take a response in time.
         public var writeTimedOut = 0
-        /// Requests refused with 400, 405, 413, 431 or 505.
+        /// Requests refused with 400, 405, 413 or 431.
         public var rejectedRequests = 0
         /// GET/HEAD requests answered by the handler.
         public var requests = 0
@@ -96,6 +96,9 @@ public final class HealthServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Int32(configuration.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Drain the accept queue quickly under a connection flood: a full backlog drops
+            // SYNs, and a dropped probe SYN is retried by the kernel only after 1 s.
+            .serverChannelOption(.maxMessagesPerRead, value: 64)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1_024, maximum: 16_384))
             .childChannelInitializer { channel in

@@ -46,13 +46,15 @@ public struct HealthServerConfiguration: Sendable, Equatable {
     public var maxRequestsPerConnection: Int
     /// Upper bound of `stop()`/`shutdown()`, even when connections do not close. Default: 2 s.
     public var stopTimeout: Duration
-    /// Listen backlog (connections the kernel queues before they are accepted). Default: 128.
+    /// Listen backlog (connections the kernel queues before they are accepted; capped by
+    /// `net.core.somaxconn`). Default: 256, so a burst of connections is queued rather than
+    /// dropped (a dropped SYN costs the client a 1 s retransmit).
     public var backlog: Int
 
     public init(
         maxConnections: Int = 256, whenFull: WhenFull = .closeOldest, requestTimeout: Duration = .seconds(5),
         writeTimeout: Duration = .seconds(5), maxRequestHeadBytes: Int = 8_192, maxRequestsPerConnection: Int = 100,
-        stopTimeout: Duration = .seconds(2), backlog: Int = 128
+        stopTimeout: Duration = .seconds(2), backlog: Int = 256
     ) {
         self.maxConnections = maxConnections
         self.whenFull = whenFull

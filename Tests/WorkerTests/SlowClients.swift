@@ -11,7 +11,7 @@ final class SlowClients: Sendable {
         var opened = 0
         /// Connect attempts that failed or timed out.
         var failedToConnect = 0
-        /// Seconds from the swarm's start to the server closing each connection (idle ones first).
+        /// Seconds from each connection's establishment to the server closing it.
         var idleClosedAfter: [Double] = []
         var trickleClosedAfter: [Double] = []
         /// Connections still open now.
@@ -23,17 +23,16 @@ final class SlowClients: Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     /// Starts connecting `idle` + `trickling` clients to `host:port` and returns once every
-    /// connect has succeeded or failed (bounded: 1 s per connect).
+    /// connect has succeeded or failed (bounded: 3 s per connect).
     init(host: String, port: Int, idle: Int, trickling: Int, interval: Double = 1,
          request: String = "GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Padding: \(String(repeating: "a", count: 200))\r\n\r\n") {
         let connected = DispatchSemaphore(value: 0)
         let bytes = Array(request.utf8)
         let thread = Thread { [self] in
-            let start = RawSocket.now()
-            var sockets: [(socket: RawSocket, trickles: Bool, open: Bool)] = []
+            var sockets: [(socket: RawSocket, trickles: Bool, open: Bool, since: Double)] = []
             for index in 0..<(idle + trickling) {
-                if let socket = try? RawSocket(host: host, port: port, timeout: 1) {
-                    sockets.append((socket, index >= idle, true))
+                if let socket = try? RawSocket(host: host, port: port, timeout: 3) {
+                    sockets.append((socket, index >= idle, true, RawSocket.now()))
                 } else {
                     self.state.withLock { $0.failedToConnect += 1 }
                 }
@@ -58,7 +57,7 @@ final class SlowClients: Sendable {
                     switch sockets[index].socket.read(timeout: 0) {
                     case .closed:
                         sockets[index].open = false
-                        let after = RawSocket.now() - start
+                        let after = RawSocket.now() - sockets[index].since
                         let trickles = sockets[index].trickles
                         self.state.withLock {
                             if trickles { $0.trickleClosedAfter.append(after) } else { $0.idleClosedAfter.append(after) }
@@ -76,7 +75,7 @@ final class SlowClients: Sendable {
         thread.name = "slow-clients"
         thread.start()
         // Each connect is bounded by 1 s; the extra seconds cover a loaded machine.
-        _ = connected.wait(timeout: .now() + Double(idle + trickling) + 5)
+        _ = connected.wait(timeout: .now() + 3 * Double(idle + trickling) + 5)
     }
 
     var report: Report { self.state.withLock { $0 } }
