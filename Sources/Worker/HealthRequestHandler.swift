@@ -86,7 +86,9 @@ final class HealthRequestHandler: ChannelInboundHandler {
     private func respond(to request: Request, context: ChannelHandlerContext) {
         let head = request.head
         served += 1
-        let keepAlive = head.isKeepAlive && served < maxRequests
+        // After an upgrade request NIO's decoder stops parsing (the bytes that follow belong
+        // to the new protocol); no upgrade is offered, so the connection ends with this answer.
+        let keepAlive = head.isKeepAlive && served < maxRequests && !head.headers.contains(name: "upgrade")
         let response: HealthServer.Response
         var extra: [(String, String)] = []
         switch head.method {

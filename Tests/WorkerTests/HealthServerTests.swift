@@ -272,7 +272,8 @@ final class HealthServerTests: XCTestCase {
 
     /// Seeded mutations of valid requests (bytes flipped, inserted, deleted, cut, spliced),
     /// 50 connections at a time: each ends in a well-formed response or a close within the
-    /// deadline, the server never crashes, and probes answer afterwards.
+    /// deadline, the server never crashes, and probes answer afterwards. 500 cases by default
+    /// (about 10 s); `DUOGUARD_HEALTH_FUZZ_CASES` sets more.
     func testMutatedRequestsNeverCrashOrHang() throws {
         let server = try makeServer(.init(requestTimeout: .milliseconds(800)))
         defer { server.stop() }
@@ -281,9 +282,11 @@ final class HealthServerTests: XCTestCase {
             "HEAD /metrics HTTP/1.0\r\n\r\n",
             "GET /readyz?verbose=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nContent-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n",
         ].map { Array($0.utf8) }
-        let interesting: [[UInt8]] = [[0], [13], [10], [13, 10], [32], [58], Array("HTTP/1.1".utf8), Array("Content-Length: 7".utf8), Array("Transfer-Encoding: chunked\r\n".utf8), [0xff, 0xfe], Array(repeating: 65, count: 300)]
+        let interesting: [[UInt8]] = [[0], [13], [10], [13, 10], [32], [58], Array("HTTP/1.1".utf8), Array("Content-Length: 7".utf8), Array("Transfer-Encoding: chunked\r\n".utf8), Array("Connection: Upgrade\r\nUpgrade: websocket\r\n".utf8), [0xff, 0xfe], Array(repeating: 65, count: 300)]
         var generator = SeededGenerator(seed: 2026)
-        let total = 500
+        // A longer run: DUOGUARD_HEALTH_FUZZ_CASES=20000 swift test --filter HealthServerTests.testMutated
+        let requested = ProcessInfo.processInfo.environment["DUOGUARD_HEALTH_FUZZ_CASES"].flatMap { Int($0) } ?? 500
+        let total = max(50, requested / 50 * 50)
         var outcomes: [String: Int] = [:]
         for round in 0..<(total / 50) {
             var sockets: [(RawSocket, [UInt8])] = []
@@ -359,6 +362,21 @@ final class HealthServerTests: XCTestCase {
         XCTAssertEqual(metrics.status, 200)
         XCTAssertEqual(metrics.body.count, Self.metricsBody.utf8.count)
         XCTAssertEqual(try socket.readResponse(timeout: 2).status, 404)
+    }
+
+    /// An upgrade request is answered as a plain request (no protocol switch) and the
+    /// connection closed: the decoder stops parsing after an upgrade request.
+    func testUpgradeRequestIsAnsweredAndClosed() throws {
+        let server = try makeServer()
+        defer { server.stop() }
+        let socket = try RawSocket(host: "127.0.0.1", port: server.port)
+        socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        let response = try socket.readResponse(timeout: 2)
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.header("Connection"), "close")
+        var rest: [UInt8] = []
+        XCTAssertTrue(socket.waitForClose(timeout: 2, received: &rest), "closed after the answer")
+        XCTAssertNotNil(probe(server.port))
     }
 
     func testHTTP10IsAnsweredAndClosed() throws {
