@@ -55,6 +55,13 @@ final class HealthServerTests: XCTestCase {
         (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
     }
 
+    /// Resident memory of this process in KiB (Linux), for the figures printed by the tests.
+    private static func residentKiB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+
     private static func percentile(_ values: [Double], _ p: Double) -> Double {
         let sorted = values.sorted()
         guard !sorted.isEmpty else { return .nan }
@@ -81,6 +88,7 @@ final class HealthServerTests: XCTestCase {
         let requestTimeout = 10.0
         let server = try makeServer(.init(requestTimeout: .seconds(requestTimeout)))
         defer { server.stop() }
+        let residentBefore = Self.residentKiB()
         let swarm = SlowClients(host: "127.0.0.1", port: server.port, idle: 100, trickling: 100)
         defer { XCTAssertTrue(swarm.stop(), "slow clients did not stop") }
         XCTAssertEqual(swarm.report.opened, 200, "slow clients connected")
@@ -101,6 +109,7 @@ final class HealthServerTests: XCTestCase {
         }
         let report = swarm.report
         XCTAssertEqual(report.open, 200, "all slow clients were still connected while probing")
+        print("resident memory of the test process (server and clients): \(residentBefore) KiB before the slow clients, \(Self.residentKiB()) KiB with them")
         let maximum = latencies.max() ?? .nan
         print(
             String(
