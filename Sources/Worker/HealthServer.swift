@@ -1,15 +1,30 @@
-import Foundation
+import Dispatch
 import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
-/// A minimal HTTP/1.1 server for `/metrics`, `/healthz` and `/readyz`.
+/// The HTTP/1.1 server for `/metrics`, `/healthz` and `/readyz`.
 ///
-/// Scrapes and probes are a few requests per second; one thread with blocking sockets is
-/// plenty and keeps an HTTP framework out of the binary.
+/// Built on SwiftNIO (one event-loop thread of its own, non-blocking sockets), because the
+/// port is reachable by anyone on the network and probes must keep being answered while
+/// clients misbehave. Each connection has a request deadline (slowloris), a write deadline
+/// and an input budget (`431`); the number of connections is capped; only GET and HEAD are
+/// served (`405`), requests with bodies are refused (`413`), bytes that are not HTTP/1.0 or
+/// 1.1 get `400`. Limits and their defaults: ``HealthServerConfiguration``.
+///
+/// The handler runs on the server's event-loop thread for every request: it must be quick
+/// and must not block (rendering the metrics registry is fine).
+///
+/// Platforms: tested on Linux (Debian bookworm, x86_64, Swift 6.3). NIOPosix also runs on
+/// macOS, where this type builds but has not been tested.
 public final class HealthServer: Sendable {
     public struct Response: Sendable {
         public var status: Int
@@ -25,99 +40,204 @@ public final class HealthServer: Sendable {
 
     public typealias Handler = @Sendable (_ path: String) -> Response
 
-    private let socket: Int32
+    /// Counters since start, for export as metrics.
+    public struct Statistics: Sendable, Equatable {
+        /// Connections accepted (including ones later evicted).
+        public var accepted = 0
+        /// Connections closed at once because the cap was reached (`.refuseNew`) or the
+        /// server was stopping.
+        public var rejected = 0
+        /// Open connections closed to make room for a new one (`.closeOldest`).
+        public var evicted = 0
+        /// Connections closed because a started request head did not complete in time (`408`).
+        public var timedOut = 0
+        /// Connections closed because nothing arrived in time (idle, or idle keep-alive).
+        public var idleClosed = 0
+        /// Connections closed because the peer did not take a response in time.
+        public var writeTimedOut = 0
+        /// Requests refused with 400, 405, 413 or 431.
+        public var rejectedRequests = 0
+        /// GET/HEAD requests answered by the handler.
+        public var requests = 0
+        /// Connections open now.
+        public var open = 0
+
+        public init() {}
+    }
+
     /// The port actually bound (useful with port 0).
     public let port: Int
-    private let handler: Handler
+    /// The address actually bound, e.g. `127.0.0.1` or `::1`.
+    public let host: String
+    private let group: MultiThreadedEventLoopGroup
+    private let serverChannel: Channel
+    private let registry: HealthConnectionRegistry
+    private let configuration: HealthServerConfiguration
     private let logger: Logger
     private let stopped = Atomic<Bool>(false)
 
-    /// Binds `host:port` (port 0: any free port) and starts serving on a thread.
-    public init(host: String = "0.0.0.0", port: Int, logger: Logger, handler: @escaping Handler) throws(WorkerError) {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw .startup("metrics server: socket() failed: \(String(cString: strerror(errno)))") }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            close(fd)
-            throw .startup("metrics server: '\(host)' is not an IPv4 address")
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw .startup("metrics server: cannot listen on \(host):\(port): \(reason)")
-        }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.socket = fd
-        self.port = Int(UInt16(bigEndian: actual.sin_port))
-        self.handler = handler
-        self.logger = logger
-        let thread = Thread { [self] in self.serve() }
-        thread.name = "health-server"
-        thread.start()
-    }
-
-    /// Stops accepting connections.
-    public func stop() {
-        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        shutdown(socket, Int32(SHUT_RDWR))
-        close(socket)
-    }
-
-    private func serve() {
-        while !stopped.load(ordering: .acquiring) {
-            let client = accept(socket, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                return
+    /// Binds `host:port` and starts serving.
+    ///
+    /// - Parameters:
+    ///   - host: an IPv4 or IPv6 literal (`0.0.0.0`, `::`, `127.0.0.1`, `::1`, `[::1]`) or
+    ///     `localhost` (bound as `127.0.0.1`). No name lookup: start-up never waits for DNS.
+    ///   - port: 0...65535; 0 binds any free port, read it from ``port``.
+    /// - Throws: `WorkerError.startup` with the reason (bad host or port, port in use, ...).
+    public init(
+        host: String = "0.0.0.0", port: Int, configuration: HealthServerConfiguration = .init(), logger: Logger,
+        handler: @escaping Handler
+    ) throws(WorkerError) {
+        if let problem = configuration.validationError() { throw .startup("metrics server: \(problem)") }
+        guard (0...65_535).contains(port) else { throw .startup("metrics server: port \(port) is not in 0...65535") }
+        let address = try Self.address(host: host, port: port)
+        let registry = HealthConnectionRegistry(maxConnections: configuration.maxConnections, whenFull: configuration.whenFull)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let decoderLimits = Self.decoderLimits(configuration)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: Int32(configuration.backlog))
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Drain the accept queue quickly under a connection flood: a full backlog drops
+            // SYNs, and a dropped probe SYN is retried by the kernel only after 1 s.
+            .serverChannelOption(.maxMessagesPerRead, value: 64)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1_024, maximum: 16_384))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    switch registry.admit(channel) {
+                    case .refused:
+                        channel.close(promise: nil)
+                        return
+                    case .admittedClosing(let oldest):
+                        oldest.close(promise: nil)
+                    case .admitted:
+                        break
+                    }
+                    channel.closeFuture.whenComplete { _ in registry.remove(channel) }
+                    let connectionGuard = HealthConnectionGuard(configuration: configuration, registry: registry)
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(connectionGuard)
+                    try operations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
+                        withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: decoderLimits)
+                    try operations.addHandler(
+                        HealthRequestHandler(
+                            handler: handler, connectionGuard: connectionGuard, registry: registry,
+                            maxRequests: configuration.maxRequestsPerConnection))
+                }
             }
-            handle(client)
-            close(client)
+        let channel: Channel
+        do {
+            channel = try bootstrap.bind(to: address).wait()
+        } catch {
+            Self.shutdown(group, within: configuration.stopTimeout)
+            throw .startup("metrics server: cannot listen on \(Self.display(address)): \(Self.reason(error))")
+        }
+        self.group = group
+        self.serverChannel = channel
+        self.registry = registry
+        self.configuration = configuration
+        self.logger = logger
+        self.port = channel.localAddress?.port ?? port
+        self.host = channel.localAddress?.ipAddress ?? host
+        logger.info(
+            "metrics server listening",
+            metadata: ["address": "\(Self.display(channel.localAddress ?? address))", "max-connections": "\(configuration.maxConnections)"])
+    }
+
+    deinit {
+        if !stopped.load(ordering: .acquiring) {
+            group.shutdownGracefully { _ in }
         }
     }
 
-    private func handle(_ client: Int32) {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var request = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 2048)
-        while request.count < 16_384 {
-            let n = recv(client, &chunk, chunk.count, 0)
-            if n <= 0 { break }
-            request.append(contentsOf: chunk[0..<n])
-            if request.count >= 4, request.suffix(4) == [13, 10, 13, 10] { break }
+    /// Counters since start, and the connections open now.
+    public var statistics: Statistics { registry.statistics }
+
+    /// Stops listening, closes every connection and ends the event-loop thread, waiting at
+    /// most `stopTimeout` (default 2 s). Blocks the calling thread for that long at worst;
+    /// from async code prefer ``shutdown()``. Calling it again does nothing.
+    public func stop() {
+        guard beginStop() else { return }
+        let done = DispatchSemaphore(value: 0)
+        group.shutdownGracefully(queue: .global()) { _ in done.signal() }
+        if done.wait(timeout: .now() + Self.seconds(configuration.stopTimeout)) == .timedOut {
+            logger.warning("metrics server: event loop did not stop within \(configuration.stopTimeout); continuing")
         }
-        let line = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
-        let parts = line.split(separator: " ")
-        let response: Response
-        if parts.count >= 2, parts[0] == "GET" || parts[0] == "HEAD" {
-            let path = String(parts[1].split(separator: "?", maxSplits: 1).first ?? "")
-            response = handler(path)
-        } else {
-            response = Response(status: 405, body: "method not allowed\n")
+    }
+
+    /// ``stop()`` without blocking a thread: returns once the server is down or after
+    /// `stopTimeout`, whichever is first.
+    public func shutdown() async {
+        guard beginStop() else { return }
+        let resumed = Atomic<Bool>(false)
+        let timeout = Self.seconds(configuration.stopTimeout)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeOnce: @Sendable () -> Void = {
+                if !resumed.exchange(true, ordering: .acquiringAndReleasing) { continuation.resume() }
+            }
+            group.shutdownGracefully(queue: .global()) { _ in resumeOnce() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { resumeOnce() }
         }
-        let reason = [200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"][response.status] ?? "Status"
-        let body = Array(response.body.utf8)
-        let head =
-            "HTTP/1.1 \(response.status) \(reason)\r\nContent-Type: \(response.contentType)\r\n"
-            + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        var bytes = Array(head.utf8)
-        if parts.first != "HEAD" { bytes += body }
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break }
-            sent += n
+    }
+
+    /// Marks the server stopped and closes its sockets; false when it already was.
+    private func beginStop() -> Bool {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        let open = registry.beginStopping()
+        serverChannel.close(promise: nil)
+        for channel in open { channel.close(promise: nil) }
+        logger.debug("metrics server stopping", metadata: ["open-connections": "\(open.count)"])
+        return true
+    }
+
+    // MARK: Helpers
+
+    /// Parses `host` as an IP literal (or `localhost`) without any name lookup.
+    private static func address(host: String, port: Int) throws(WorkerError) -> SocketAddress {
+        var literal = host
+        if literal == "localhost" { literal = "127.0.0.1" }
+        if literal.hasPrefix("["), literal.hasSuffix("]") { literal = String(literal.dropFirst().dropLast()) }
+        do {
+            return try SocketAddress(ipAddress: literal, port: port)
+        } catch {
+            throw .startup("metrics server: '\(host)' is not an IPv4 or IPv6 address (use a literal such as 0.0.0.0, ::, 127.0.0.1, ::1, or localhost)")
         }
+    }
+
+    private static func decoderLimits(_ configuration: HealthServerConfiguration) -> NIOHTTPDecoderLimitConfiguration {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = configuration.maxRequestHeadBytes
+        limits.maxHeaderListSize = configuration.maxRequestHeadBytes
+        limits.maxHeaderFieldCount = 100
+        return limits
+    }
+
+    private static func display(_ address: SocketAddress) -> String {
+        let ip = address.ipAddress ?? "?"
+        let port = address.port.map(String.init) ?? "?"
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
+    private static func reason(_ error: Error) -> String {
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case EADDRINUSE: return "address already in use (another process listens on this port)"
+            case EADDRNOTAVAIL: return "address not available on this machine"
+            case EACCES: return "permission denied"
+            default: return "\(error)"
+            }
+        }
+        return "\(error)"
+    }
+
+    private static func shutdown(_ group: MultiThreadedEventLoopGroup, within timeout: Duration) {
+        let done = DispatchSemaphore(value: 0)
+        group.shutdownGracefully(queue: .global()) { _ in done.signal() }
+        _ = done.wait(timeout: .now() + seconds(timeout))
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -1,0 +1,140 @@
+import NIOCore
+import NIOHTTP1
+
+/// Answers the health server's requests, one at a time per connection: GET and HEAD only, no
+/// request bodies, the handler evaluated per request, keep-alive up to a cap.
+///
+/// Sits behind NIO's HTTP/1 decoder and its pipelining handler, which hands over one request
+/// at a time and stops reading until that request's response is written. This handler also
+/// waits for the previous response to be *taken by the peer* before answering the next
+/// pipelined one, so a client that sends requests and never reads holds at most one response
+/// in memory (and is closed by the write deadline).
+final class HealthRequestHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private struct Request {
+        var head: HTTPRequestHead
+    }
+
+    private let handler: HealthServer.Handler
+    private let connectionGuard: HealthConnectionGuard
+    private let registry: HealthConnectionRegistry
+    private let maxRequests: Int
+    private var current: Request?
+    /// A complete request that waits for the previous response to be taken.
+    private var waiting: Request?
+    private var writing = false
+    private var served = 0
+
+    init(
+        handler: @escaping HealthServer.Handler, connectionGuard: HealthConnectionGuard, registry: HealthConnectionRegistry,
+        maxRequests: Int
+    ) {
+        self.handler = handler
+        self.connectionGuard = connectionGuard
+        self.registry = registry
+        self.maxRequests = maxRequests
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if let problem = Self.problem(with: head) {
+                registry.count(\.rejectedRequests)
+                connectionGuard.reject(problem)
+                return
+            }
+            current = Request(head: head)
+        case .body:
+            break  // unreachable: requests announcing a body are rejected at their head
+        case .end:
+            connectionGuard.requestReceived()
+            guard let request = current else { return }
+            current = nil
+            if writing {
+                waiting = request
+            } else {
+                respond(to: request, context: context)
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Decoder errors: the bytes are not HTTP/1 we accept. Anything else (a reset): close.
+        guard let parserError = error as? HTTPParserError else {
+            context.close(promise: nil)
+            return
+        }
+        registry.count(\.rejectedRequests)
+        connectionGuard.reject(parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest)
+    }
+
+    /// Why a request head is refused before any handler runs, or nil when it is acceptable.
+    private static func problem(with head: HTTPRequestHead) -> HTTPStatusLine? {
+        // HTTP/0.9 (which the parser accepts) has no status line to answer with; the parser
+        // itself refuses other versions.
+        if head.version.major != 1 { return .badRequest }
+        let lengths = head.headers["content-length"]
+        if !head.headers["transfer-encoding"].isEmpty || lengths.contains(where: { $0 != "0" }) {
+            return .contentTooLarge
+        }
+        guard head.uri.hasPrefix("/") else { return .badRequest }
+        return nil
+    }
+
+    private func respond(to request: Request, context: ChannelHandlerContext) {
+        let head = request.head
+        served += 1
+        // After an upgrade request NIO's decoder stops parsing (the bytes that follow belong
+        // to the new protocol); no upgrade is offered, so the connection ends with this answer.
+        let keepAlive = head.isKeepAlive && served < maxRequests && !head.headers.contains(name: "upgrade")
+        let response: HealthServer.Response
+        var extra: [(String, String)] = []
+        switch head.method {
+        case .GET, .HEAD:
+            let path = head.uri.prefix { $0 != "?" && $0 != "#" }
+            response = handler(String(path))
+            registry.count(\.requests)
+        default:
+            registry.count(\.rejectedRequests)
+            response = .init(status: 405, body: "method not allowed\n")
+            extra.append(("Allow", "GET, HEAD"))
+        }
+        let body = Array(response.body.utf8)
+        var headers = HTTPHeaders([
+            ("Content-Type", response.contentType), ("Content-Length", String(body.count)),
+        ])
+        headers.add(contentsOf: extra)
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if head.version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        let status = (100...599).contains(response.status) ? response.status : 500
+        writing = true
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .init(statusCode: status), headers: headers))),
+            promise: nil)
+        if head.method != .HEAD, !body.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: body.count)
+            buffer.writeBytes(body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        connectionGuard.watchResponse(written)
+        written.assumeIsolated().whenComplete { [self] result in
+            writing = false
+            guard case .success = result, keepAlive else {
+                connectionGuard.closeGracefully()
+                return
+            }
+            if let next = waiting {
+                waiting = nil
+                respond(to: next, context: context)
+            } else {
+                connectionGuard.readyForNextRequest()
+            }
+        }
+    }
+}
