@@ -63,7 +63,7 @@ public final class ModerationWorker: Service, Sendable {
         do {
             (consumer, producer) = try await connect()
         } catch {
-            server?.stop()
+            await server?.shutdown()
             throw error
         }
         state.markRunning()
@@ -152,7 +152,7 @@ public final class ModerationWorker: Service, Sendable {
         }
         lag.cancel()
         await producer.close(flushTimeout: state.fatalError == nil ? configuration.drainTimeout : .seconds(1))
-        server?.stop()
+        await server?.shutdown()
         state.markStopped()
         if let reason = state.fatalError {
             logger.error("worker stopped after a fatal error", metadata: ["reason": "\(reason)"])
@@ -250,9 +250,11 @@ public final class ModerationWorker: Service, Sendable {
     private func startHealthServer() throws(WorkerError) -> HealthServer? {
         guard let port = configuration.metricsPort else { return nil }
         let routes = HealthRoutes(metrics: metrics, state: state)
-        return try HealthServer(host: configuration.metricsHost, port: port, logger: logger) { path in
+        let server = try HealthServer(host: configuration.metricsHost, port: port, logger: logger) { path in
             routes.respond(to: path)
         }
+        routes.attach(server)
+        return server
     }
 }
 

@@ -22,6 +22,9 @@ public final class WorkerMetrics: Sendable {
     let assignedPartitions: Gauge
     private let lagGauges = Mutex<[String: Gauge]>([:])
     private let deadLetterCounters = Mutex<[String: Counter]>([:])
+    private let healthServerState = Mutex<(counters: [String: Counter], last: [String: Int])>(([:], [:]))
+    let healthServerOpen: Gauge
+    let healthServerRefusedRequests: Gauge
 
     public init() {
         consumed = registry.makeCounter(
@@ -55,6 +58,11 @@ public final class WorkerMetrics: Sendable {
             descriptor: Self.metric("duoguard_paused_partitions", "Partitions paused by backpressure."))
         assignedPartitions = registry.makeGauge(
             descriptor: Self.metric("duoguard_assigned_partitions", "Partitions assigned to this worker."))
+        healthServerOpen = registry.makeGauge(
+            descriptor: Self.metric("duoguard_metrics_server_open_connections", "Connections open to the metrics/health server."))
+        healthServerRefusedRequests = registry.makeGauge(
+            descriptor: Self.metric(
+                "duoguard_metrics_server_refused_requests", "Requests the metrics/health server refused (400, 405, 413, 431) since start."))
     }
 
     /// Counts a dead letter acknowledged by the broker, by its `error-code`.
@@ -66,6 +74,34 @@ public final class WorkerMetrics: Sendable {
             return counter
         }
         counter.increment()
+    }
+
+    /// Exports the health server's counters: connections by how they ended, and open ones.
+    func record(_ statistics: HealthServer.Statistics) {
+        let outcomes: [(String, Int)] = [
+            ("accepted", statistics.accepted), ("rejected", statistics.rejected), ("evicted", statistics.evicted),
+            ("timed_out", statistics.timedOut), ("idle_closed", statistics.idleClosed),
+            ("write_timed_out", statistics.writeTimedOut),
+        ]
+        let increments: [(Counter, Int)] = healthServerState.withLock { state in
+            var increments: [(Counter, Int)] = []
+            for (outcome, total) in outcomes {
+                let counter = state.counters[outcome] ?? {
+                    let counter = registry.makeCounter(
+                        descriptor: Self.metric("duoguard_metrics_server_connections_total", "Connections to the metrics/health server, by outcome."),
+                        labels: [("outcome", outcome)])
+                    state.counters[outcome] = counter
+                    return counter
+                }()
+                let delta = total - (state.last[outcome] ?? 0)
+                state.last[outcome] = total
+                if delta > 0 { increments.append((counter, delta)) }
+            }
+            return increments
+        }
+        for (counter, delta) in increments { counter.increment(by: Int64(delta)) }
+        healthServerOpen.set(Double(statistics.open))
+        healthServerRefusedRequests.set(Double(statistics.rejectedRequests))
     }
 
     /// Sets the consumer lag (high watermark − committed offset) of one partition.
