@@ -179,7 +179,7 @@ final class WorkerEndToEndTests: XCTestCase {
         let process = try WorkerTestSupport.spawnWorker(
             topics, group: "g-\(UUID().uuidString.prefix(8))", model: modelPath, id: "metrics",
             extra: ["--metrics-port", "19464"])
-        defer { if process.isRunning { process.terminate() } }
+        defer { ChildProcess.killIfRunning(process) }
         try await WorkerTestSupport.produce([WorkerTestSupport.request(id: "m", text: "hi")], to: topics.input)
         _ = try await WorkerTestSupport.read(topics.output, count: 1)
         func get(_ path: String) async throws -> (Int, String) {

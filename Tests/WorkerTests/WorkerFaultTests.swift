@@ -67,7 +67,7 @@ final class WorkerFaultTests: XCTestCase {
         var report: [String] = []
         for round in 0..<6 {
             let worker = try WorkerTestSupport.spawnWorker(topics, group: group, model: model, id: "round-\(round)", extra: options)
-            defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+            defer { ChildProcess.killIfRunning(worker) }
             // From before the group join (< 3 s) to well into answering.
             let delay = moments.next(in: 0.2...5.0)
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
@@ -81,7 +81,7 @@ final class WorkerFaultTests: XCTestCase {
         }
         try await producing.value
         let last = try WorkerTestSupport.spawnWorker(topics, group: group, model: model, id: "final", extra: options)
-        defer { if last.isRunning { kill(last.processIdentifier, SIGKILL) } }
+        defer { ChildProcess.killIfRunning(last) }
         let collector = WorkerTestSupport.KeyCollector(Set((0..<total).map { "s-\($0)" }))
         let messages = try await WorkerTestSupport.read(topics.output, timeout: .seconds(300)) { collector.saw($0) }
         let ids = try WorkerTestSupport.decodeResults(messages).map(\.requestID)
@@ -109,7 +109,7 @@ final class WorkerFaultTests: XCTestCase {
         let worker = try WorkerTestSupport.spawnWorker(
             topics, group: "g-\(suffix)", model: model, id: "partitioned", brokers: broker.address,
             extra: ["--commit-interval-ms", "200", "--lag-interval-ms", "500"])
-        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        defer { ChildProcess.killIfRunning(worker) }
         let total = 1_000
         let producing = stream(total, prefix: "n", to: topics.input, perSecond: 25, client: client)
 
@@ -132,7 +132,7 @@ final class WorkerFaultTests: XCTestCase {
         let ids = try WorkerTestSupport.decodeResults(messages).map(\.requestID)
         print("partition test: \(before) results before the 20 s cut, \(Set(ids).count)/\(total) answered, duplicates \(ids.count - Set(ids).count)")
         XCTAssertEqual(Set(ids).count, total, "nothing lost across the partition")
-        XCTAssertTrue(worker.isRunning, "the worker recovered by itself")
+        XCTAssertNil(ChildProcess.exitStatus(worker), "the worker recovered by itself (still running)")
         worker.terminate()
         let status = await ChildProcess.waitForExit(worker, timeout: .seconds(60), "worker after SIGTERM")
         XCTAssertEqual(status, 0)

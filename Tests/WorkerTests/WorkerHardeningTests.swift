@@ -40,7 +40,7 @@ final class WorkerHardeningTests: XCTestCase {
         let worker = try WorkerTestSupport.spawnWorker(
             topics, group: group, model: model, id: "hardening",
             extra: ["--commit-interval-ms", "200", "--reply-to-allow", ".*", "--max-request-bytes", "2000000"])
-        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        defer { ChildProcess.killIfRunning(worker) }
 
         let producer = try producer()
         // 1. A valid request whose result (its metadata copied) exceeds the producer's limit (Kafka's 1,048,588).
@@ -177,7 +177,7 @@ final class WorkerHardeningTests: XCTestCase {
         }
         await producer.close()
         let worker = try WorkerTestSupport.spawnWorker(topics, group: "g-\(UUID().uuidString.prefix(8))", model: model, id: "flood")
-        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        defer { ChildProcess.killIfRunning(worker) }
         let sampler = Task {
             var peak = 0
             while !Task.isCancelled {

@@ -32,7 +32,7 @@ final class WorkerResilienceTests: XCTestCase {
         let group = "g-\(UUID().uuidString.prefix(8))"
         let a = try WorkerTestSupport.spawnWorker(topics, group: group, model: model, id: "worker-a")
         let b = try WorkerTestSupport.spawnWorker(topics, group: group, model: model, id: "worker-b")
-        defer { for p in [a, b] where p.isRunning { p.terminate() } }
+        defer { for p in [a, b] { ChildProcess.killIfRunning(p) } }
         try await Task.sleep(for: .seconds(8))  // both members joined and split the partitions
 
         let sent = requests(800, prefix: "share")
@@ -66,7 +66,7 @@ final class WorkerResilienceTests: XCTestCase {
 
         let second = try WorkerTestSupport.spawnWorker(
             topics, group: group, model: model, id: "second", extra: ["--commit-interval-ms", "200"])
-        defer { if second.isRunning { second.terminate() } }
+        defer { ChildProcess.killIfRunning(second) }
         let counts = try await answers(topics.output, expected: Set(sent.map(\.id)))
         let duplicates = counts.values.reduce(0) { $0 + $1 - 1 }
         print("crash test: 3000 requests, \(beforeKill) results before SIGKILL, lost \(3000 - counts.count), duplicates \(duplicates)")
@@ -90,7 +90,7 @@ final class WorkerResilienceTests: XCTestCase {
         XCTAssertEqual(status, 0, "SIGTERM drains and exits 0")
 
         let second = try WorkerTestSupport.spawnWorker(topics, group: group, model: model, id: "second")
-        defer { if second.isRunning { second.terminate() } }
+        defer { ChildProcess.killIfRunning(second) }
         let counts = try await answers(topics.output, expected: Set(sent.map(\.id)))
         XCTAssertEqual(counts.count, 2_000, "zero lost")
         XCTAssertEqual(counts.values.filter { $0 > 1 }.count, 0, "zero duplicates after a graceful stop")
@@ -106,7 +106,7 @@ final class WorkerResilienceTests: XCTestCase {
         try await WorkerTestSupport.produce(sent, to: topics.input)
 
         let worker = try WorkerTestSupport.spawnWorker(topics, group: "g-\(UUID().uuidString.prefix(8))", model: model, id: "backlog")
-        defer { if worker.isRunning { worker.terminate() } }
+        defer { ChildProcess.killIfRunning(worker) }
         let sampler = Task {
             var peak = 0
             while !Task.isCancelled {
