@@ -33,6 +33,10 @@ struct ConsumerAssignment {
     private(set) var flowPaused = false
     /// Where to start partitions when they are assigned (instead of the committed offset).
     var initialOffsets: [KafkaTopicPartition: Int64] = [:]
+    /// Subscribed to topics (a group member), and whether an assignment (even an empty one)
+    /// was ever received: see `KafkaConsumer.mayDestroyHandle`.
+    var subscribed = false
+    private(set) var everAssigned = false
     /// The epoch of each partition assigned *now* (removed as soon as a revoke begins).
     private var currentEpochs: [KafkaTopicPartition: UInt64] = [:]
     /// How many times each partition has been assigned to this member (never reset).
@@ -49,6 +53,7 @@ struct ConsumerAssignment {
     /// assignment). Returns the partitions that must be paused at once (flow control on, or
     /// paused by the application before).
     mutating func assign(_ partitions: [KafkaTopicPartition]) -> [KafkaTopicPartition] {
+        everAssigned = true
         for partition in partitions {
             let key = partition.withoutOffset
             let epoch = (assignmentCounts[key] ?? 0) &+ 1

@@ -102,7 +102,10 @@ public final class KafkaConsumer: Sendable {
         guard !topics.isEmpty else { throw .configuration("subscribe needs at least one topic") }
         let starts = Dictionary(initialOffsets.map { ($0.key.withoutOffset, $0.value) }, uniquingKeysWith: { _, last in last })
         try client.withHandle { handle throws(KafkaError) in
-            assignmentState.withLock { $0.initialOffsets = starts }
+            assignmentState.withLock {
+                $0.initialOffsets = starts
+                $0.subscribed = true
+            }
             let code = RdKafkaTopicPartitionList(topics: topics).withPointer { rd_kafka_subscribe(handle, $0) }
             guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
                 throw KafkaError(code: code, context: "subscribe to \(topics)")
@@ -375,10 +378,23 @@ public final class KafkaConsumer: Sendable {
             // process must restart after a fatal error anyway: leave the handle allocated,
             // its threads idle, rather than hang or burn a core.
             logger.error("Kafka consumer had a fatal error: its librdkafka handle is not destroyed (restart the process)")
+        } else if !mayDestroyHandle {
+            logger.info("Kafka consumer closed before its first assignment: librdkafka handle left allocated (librdkafka < 2.3 aborts destroying it)")
         } else {
             client.destroy()
         }
         shutdown.markClosed()
+    }
+
+    /// librdkafka before 2.3.0 aborts the process (`assert(assignor_state)` in
+    /// rd_kafka_sticky_assignor_state_destroy, librdkafka issue #4312, fixed in 2.3.0) when a
+    /// cooperative-sticky member is destroyed after its JoinGroup completed but before any
+    /// assignment arrived, e.g. on SIGTERM during a group join. Such a handle is left
+    /// allocated (it has already left the group; its threads idle): a small leak once per
+    /// such close, instead of a crash. Debian bookworm ships 2.0.2.
+    private var mayDestroyHandle: Bool {
+        guard configuration.assignmentStrategy == .cooperativeSticky, rd_kafka_version() < 0x0203_00FF else { return true }
+        return assignmentState.withLock { !$0.subscribed || $0.everAssigned }
     }
 
     /// Pauses every assigned partition while the buffer is full; resumes at half.

@@ -199,7 +199,7 @@ enum WorkerTestSupport {
     }
 
     /// Reads everything currently in `topic`: waits until no message came for `quiet`.
-    static func readAll(_ topic: String, quiet: Duration = .seconds(3)) async throws -> [KafkaConsumerMessage] {
+    static func readAll(_ topic: String, quiet: Duration = .seconds(3), client: KafkaConfiguration = client) async throws -> [KafkaConsumerMessage] {
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 client: client, groupID: "reader-\(UUID().uuidString.prefix(8))", sessionTimeout: .seconds(6),
