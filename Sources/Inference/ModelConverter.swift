@@ -34,6 +34,10 @@ public struct ConversionSummary: Sendable {
 /// that rotating adjacent pairs (x[2i], x[2i+1]) equals Hugging Face's rotate-half RoPE;
 /// the forward pass relies on it, and parity with `transformers` proves it.
 public enum ModelConverter {
+    /// The largest tokenizer.json embedded (the Llama-3 one is 9 MB; the largest published
+    /// ones are a few tens of MB).
+    public static let maxTokenizerBytes = 256 << 20
+
     public static func convert(
         directory: HuggingFaceModelDirectory,
         to output: String,
@@ -48,20 +52,28 @@ public enum ModelConverter {
             throw .badConfig(path: directory.path, detail: "\(what) = \(k) is not a multiple of \(type.blockSize), required by \(type)")
         }
         let tokenizerPath = options.tokenizerPath ?? directory.tokenizerPath
-        guard let tokenizerData = FileManager.default.contents(atPath: tokenizerPath) else {
-            throw .fileNotFound(path: tokenizerPath)
+        guard FileManager.default.fileExists(atPath: tokenizerPath) else { throw .fileNotFound(path: tokenizerPath) }
+        // Mapped, not read: it is copied once into the output's metadata.
+        let tokenizerData: Data
+        do {
+            tokenizerData = try Data(contentsOf: URL(fileURLWithPath: tokenizerPath), options: .alwaysMapped)
+        } catch {
+            throw .unreadable(path: tokenizerPath, reason: "\(error)")
         }
-
-        var writer = GGUFWriter()
-        writer.contentHashKey = GGUFNames.contentHash
-        try addMetadata(to: &writer, config: config, options: options, name: directory.name,
-                        tokenizer: tokenizerData, tokenizerPath: tokenizerPath)
+        guard tokenizerData.count <= Self.maxTokenizerBytes else {
+            throw .corrupt(path: tokenizerPath, detail: "\(tokenizerData.count) bytes; a tokenizer.json above \(Self.maxTokenizerBytes) is not plausible")
+        }
 
         // Tensor plan: (gguf name, ggml dims, type, producer of f32 rows).
         typealias Producer = () throws(ModelFileError) -> [Float]
         var plan: [(GGUFWriter.Tensor, Producer)] = []
+        // Every source tensor with the shape the config implies: checked before anything is
+        // sized by the config (the llama.cpp vocabulary has vocab_size entries), so a config
+        // that disagrees with its weights costs nothing.
+        var sources: [(name: String, shape: [Int])] = []
         let h = config.hiddenSize
         func matrix(_ gguf: String, _ hf: String, rows: Int, cols: Int, permuteHeads: Int? = nil, as t: TensorType) {
+            sources.append((hf, [rows, cols]))
             let producer: Producer = { () throws(ModelFileError) -> [Float] in
                 let w = try directory.floats(hf, shape: [rows, cols])
                 guard let heads = permuteHeads else { return w }
@@ -70,6 +82,7 @@ public enum ModelConverter {
             plan.append((GGUFWriter.Tensor(name: gguf, dimensions: [cols, rows], type: t), producer))
         }
         func vector(_ gguf: String, _ hf: String, count: Int) {
+            sources.append((hf, [count]))
             plan.append((GGUFWriter.Tensor(name: gguf, dimensions: [count], type: .f32),
                          { () throws(ModelFileError) -> [Float] in try directory.floats(hf, shape: [count]) }))
         }
@@ -95,7 +108,15 @@ public enum ModelConverter {
         vector(GGUFNames.outputNorm, "model.norm.weight", count: h)
         matrix(GGUFNames.classifier, "score.weight", rows: config.labelCount, cols: h, as: .f32)
 
-        // Check every source tensor before writing anything.
+        for (name, shape) in sources {
+            guard let found = directory.shape(name) else { throw .missingTensor(name) }
+            guard found == shape else { throw .shapeMismatch(tensor: name, expected: shape, found: found) }
+        }
+
+        var writer = GGUFWriter()
+        writer.contentHashKey = GGUFNames.contentHash
+        try addMetadata(to: &writer, config: config, options: options, name: directory.name,
+                        tokenizer: tokenizerData, tokenizerPath: tokenizerPath)
         writer.tensors = plan.map(\.0)
         let hash = try writer.write(to: output, produce: { (i: Int) throws(ModelFileError) -> [UInt8] in
             let tensor = plan[i].0
