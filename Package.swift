@@ -93,6 +93,8 @@ let package = Package(
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto"]),
+        // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
+        .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto"]),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.
         .testTarget(name: "DeployTests", dependencies: []),
     ]
