@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // librdkafka from the system (Debian: librdkafka-dev), never vendored.
@@ -53,7 +54,8 @@ let package = Package(
             dependencies: [
                 "CKernels",
                 "Tokenizer",
-                .product(name: "Logging", package: "swift-log"),
+                // SHA-256 of the model's tensor data (duoguard.content_hash).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The Kafka moderation worker: pipeline, batching, offsets, metrics, health.

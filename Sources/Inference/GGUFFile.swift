@@ -150,11 +150,11 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// SHA-256 over all tensor data in table order (the `duoguard.content_hash` definition).
     public func computeContentHash() -> String {
-        var hasher = SHA256()
+        var hasher = ContentHasher()
         for info in tensors {
             hasher.update(UnsafeRawBufferPointer(start: data(info), count: info.byteCount))
         }
-        return "sha256:" + hasher.finalizeHex()
+        return hasher.finalize()
     }
 
     /// Bounds-checked little-endian cursor over the mapped header.
