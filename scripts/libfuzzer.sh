@@ -25,6 +25,10 @@ mkdir -p "$work/corpus/$target"
 swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name FuzzTokenizer \
   Sources/Tokenizer/*.swift "$entry" -o "$work/$target" 2> >(grep -v "Cannot export local symbol" >&2)
 echo "libfuzzer $target: $seconds s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# The encode target's tokenizer (absolute: the run happens in $work).
+export DUOGUARD_TOKENIZER_JSON="${DUOGUARD_TOKENIZER_JSON:-$PWD/Tests/Fixtures/generated/llama3.2/tokenizer.json}"
+# Swift's backtracer and ASan both want the crash; let libFuzzer/ASan report it.
+export SWIFT_BACKTRACE=enable=no
 cd "$work"
 "./$target" -max_total_time="$seconds" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
   "corpus/$target" "seeds/$target"

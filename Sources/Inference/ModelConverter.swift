@@ -47,6 +47,13 @@ public enum ModelConverter {
         let config = directory.config
         let type = options.type
         guard type != .bf16 else { throw .unsupportedTensorType(tensor: "(output)", type: "BF16 is not a conversion target") }
+        // The loader checks these (ModelConfig.validate); never write a file it would refuse.
+        guard options.threshold > 0, options.threshold < 1 else {
+            throw .invalidMetadata(key: GGUFNames.threshold, detail: "must be strictly between 0 and 1, got \(options.threshold)")
+        }
+        guard options.maxTokens >= 1, options.maxTokens <= ModelConfig.Limits.positions else {
+            throw .invalidMetadata(key: GGUFNames.maxTokens, detail: "must be in 1...\(ModelConfig.Limits.positions), got \(options.maxTokens)")
+        }
         for (what, k) in [("hidden_size", config.hiddenSize), ("intermediate_size", config.intermediateSize),
                           ("num_attention_heads * head_dim", config.qDim)] where k % type.blockSize != 0 {
             throw .badConfig(path: directory.path, detail: "\(what) = \(k) is not a multiple of \(type.blockSize), required by \(type)")

@@ -299,4 +299,18 @@ final class HostileModelFileTests: XCTestCase {
             $0 == .missingTensor("model.embed_tokens.weight")
         }
     }
+
+    /// The converter refuses options the loader would refuse in the file it writes.
+    func testConverterRefusesOptionsTheLoaderWouldRefuse() throws {
+        let model = try HuggingFaceModelDirectory(path: ModelFixtures.directory("tiny-b"))
+        for options in [ConversionOptions(type: .f32, tokenizerPath: ModelFixtures.tokenizerPath, threshold: 1),
+                        ConversionOptions(type: .f32, tokenizerPath: ModelFixtures.tokenizerPath, threshold: .nan),
+                        ConversionOptions(type: .f32, tokenizerPath: ModelFixtures.tokenizerPath, maxTokens: 0)] {
+            assertFails(try ModelConverter.convert(directory: model, to: path("refused.gguf"), options: options)) {
+                if case .invalidMetadata = $0 { return true }
+                return false
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("refused.gguf")))
+        }
+    }
 }
