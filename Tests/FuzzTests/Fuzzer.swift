@@ -4,7 +4,8 @@ import XCTest
 /// Runs fuzz targets inside the test process, bounded in time, cases and memory.
 ///
 /// Environment (all optional):
-/// - `DUOGUARD_FUZZ_SECONDS`: time per target (default 3; `scripts/fuzz.sh` uses 600).
+/// - `DUOGUARD_FUZZ_SECONDS`: time per target (default 2.5, about 25 s for the suite;
+///   `scripts/fuzz.sh` uses 600).
 /// - `DUOGUARD_FUZZ_SEED`: the run's seed (default 1, so the in-suite run is repeatable);
 ///   with `DUOGUARD_FUZZ_CASES` it reproduces the cases of a reported run exactly.
 /// - `DUOGUARD_FUZZ_CASES`: stop after this many cases (default: time only).
@@ -43,7 +44,7 @@ struct Fuzzer {
         let env = ProcessInfo.processInfo.environment
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return Fuzzer(
-            seconds: env["DUOGUARD_FUZZ_SECONDS"].flatMap(Double.init) ?? 3,
+            seconds: env["DUOGUARD_FUZZ_SECONDS"].flatMap(Double.init) ?? 2.5,
             seed: env["DUOGUARD_FUZZ_SEED"].flatMap { UInt64($0) } ?? 1,
             maxCases: env["DUOGUARD_FUZZ_CASES"].flatMap { Int($0) },
             caseTimeout: env["DUOGUARD_FUZZ_CASE_TIMEOUT"].flatMap(Double.init) ?? 30,
