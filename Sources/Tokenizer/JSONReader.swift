@@ -2,9 +2,9 @@
 ///
 /// Why not `JSONSerialization`/`Codable`: a Llama-3 tokenizer.json holds 128 k vocab entries and
 /// 280 k merges; materialising them as Foundation objects costs more than this whole loader.
-/// Measured (bench/tokenizer/json-compare.sh, docs/tokenizer.md): the full load takes 170 ms of
-/// CPU and 49 MiB peak RSS with this reader, 620-670 ms and 74-178 MiB with `JSONSerialization`
-/// feeding the same tables, whose parse alone takes 240-330 ms. This reader streams the two big
+/// Measured (bench/tokenizer/json-compare.sh, docs/tokenizer.md): the full load takes ~150 ms of
+/// CPU and 49-51 MiB peak RSS with this reader, ~570-610 ms and 74-178 MiB with
+/// `JSONSerialization` feeding the same tables, whose parse alone takes 210-310 ms. This reader streams the two big
 /// sections as decoded bytes into the tables and builds `JSONValue`s only for the small ones.
 struct JSONReader {
     private let bytes: UnsafeBufferPointer<UInt8>
