@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // librdkafka from the system (Debian: librdkafka-dev), never vendored.
@@ -54,7 +55,8 @@ let package = Package(
             dependencies: [
                 "CKernels",
                 "Tokenizer",
-                .product(name: "Logging", package: "swift-log"),
+                // SHA-256 of the model's tensor data (duoguard.content_hash).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The Kafka moderation worker: pipeline, batching, offsets, metrics, health.
@@ -98,6 +100,8 @@ let package = Package(
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto"]),
+        // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
+        .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto"]),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.
         .testTarget(name: "DeployTests", dependencies: []),
     ]

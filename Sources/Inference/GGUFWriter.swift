@@ -108,7 +108,7 @@ struct GGUFWriter {
             }
         }
         try put(header)
-        var hasher = SHA256()
+        var hasher = ContentHasher()
         for (i, t) in tensors.enumerated() {
             let bytes = try produce(i)
             guard bytes.count == t.byteCount else {
@@ -120,7 +120,7 @@ struct GGUFWriter {
             if pad > 0 { try put([UInt8](repeating: 0, count: pad)) }
             progress(i + 1, tensors.count)
         }
-        let hash = "sha256:" + hasher.finalizeHex()
+        let hash = hasher.finalize()
         if let at = hashValueOffset {
             guard fseek(file, at, SEEK_SET) == 0 else {
                 throw .writeFailed(path: path, reason: "cannot seek to patch the content hash")

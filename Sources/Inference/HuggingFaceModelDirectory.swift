@@ -21,18 +21,20 @@ public struct HuggingFaceModelDirectory: Sendable {
         guard isDirectory.boolValue else { throw .unreadable(path: path, reason: "not a model directory") }
         let directory = URL(fileURLWithPath: path)
         let configPath = directory.appendingPathComponent("config.json").path
-        guard let configData = FileManager.default.contents(atPath: configPath) else {
-            throw .fileNotFound(path: configPath)
-        }
+        guard let configData = try Self.readSmallFile(configPath, isConfig: true) else { throw .fileNotFound(path: configPath) }
         config = try ModelConfig(huggingFaceConfig: configData, path: configPath)
 
         let indexPath = directory.appendingPathComponent("model.safetensors.index.json").path
         var files: [String]
-        if let indexData = FileManager.default.contents(atPath: indexPath) {
+        if let indexData = try Self.readSmallFile(indexPath, isConfig: false) {
             guard let object = try? JSONSerialization.jsonObject(with: indexData),
                   let json = object as? [String: Any], let map = json["weight_map"] as? [String: String]
             else { throw .corrupt(path: indexPath, detail: "no weight_map object") }
             files = Array(Set(map.values)).sorted()
+            // Shards are files of this directory, nothing else: no paths, no "..".
+            for file in files where file.isEmpty || file == "." || file == ".." || file.contains("/") || file.contains("\0") {
+                throw .corrupt(path: indexPath, detail: "weight_map names \(file.debugDescription), not a file name in the model directory")
+            }
         } else if FileManager.default.fileExists(atPath: directory.appendingPathComponent("model.safetensors").path) {
             files = ["model.safetensors"]
         } else {
@@ -51,6 +53,35 @@ public struct HuggingFaceModelDirectory: Sendable {
         }
         self.shards = shards
         self.tensorShard = tensorShard
+    }
+
+    /// The most bytes read from `config.json` or `model.safetensors.index.json`: real ones
+    /// are a few kB (an index of thousands of tensors ~100 kB).
+    static let maxSmallFileBytes = 16 << 20
+
+    /// The whole file, or nil when it does not exist; refuses files over `maxSmallFileBytes`
+    /// (as `.badConfig` for config.json, else `.corrupt`) without reading them whole.
+    static func readSmallFile(_ path: String, isConfig: Bool) throws(ModelFileError) -> Data? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let handle: FileHandle
+        do {
+            handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        } catch {
+            throw .unreadable(path: path, reason: "\(error)")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            data = try handle.read(upToCount: maxSmallFileBytes + 1) ?? Data()
+        } catch {
+            throw .unreadable(path: path, reason: "\(error)")
+        }
+        guard data.count <= maxSmallFileBytes else {
+            let reason = "larger than \(maxSmallFileBytes) bytes; a real one is a few kB"
+            if isConfig { throw .badConfig(path: path, detail: reason) }
+            throw .corrupt(path: path, detail: reason)
+        }
+        return data
     }
 
     /// Path of the directory's `tokenizer.json` (it may not exist).

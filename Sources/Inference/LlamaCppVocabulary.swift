@@ -10,6 +10,8 @@ struct LlamaCppVocabulary {
     var types: [Int32]
     var merges: [String]
 
+    /// `vocabSize` sizes the arrays: the caller has checked it against `ModelConfig.Limits`
+    /// and the embedding table's shape. Ids outside it are skipped (llama.cpp has no use for them).
     init(tokenizerJSON data: Data, path: String, vocabSize: Int) throws(ModelFileError) {
         guard let object = try? JSONSerialization.jsonObject(with: data), let json = object as? [String: Any],
               let model = json["model"] as? [String: Any], let vocab = model["vocab"] as? [String: Any]
@@ -17,12 +19,12 @@ struct LlamaCppVocabulary {
         var tokens = (0 ..< vocabSize).map { "[PAD\($0)]" }
         var types = [Int32](repeating: 5, count: vocabSize)
         for (token, value) in vocab {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0, id < vocabSize else { continue }
+            guard let id = JSONNumber.int(value), id >= 0, id < vocabSize else { continue }
             tokens[id] = token
             types[id] = 1
         }
         for case let added as [String: Any] in json["added_tokens"] as? [Any] ?? [] {
-            guard let id = (added["id"] as? NSNumber)?.intValue, id >= 0, id < vocabSize,
+            guard let id = JSONNumber.int(added["id"]), id >= 0, id < vocabSize,
                   let content = added["content"] as? String else { continue }
             tokens[id] = content
             types[id] = (added["special"] as? Bool) == true ? 3 : 4

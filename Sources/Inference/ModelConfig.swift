@@ -56,31 +56,66 @@ public struct ModelConfig: Sendable, Equatable {
         }
     }
 
-    /// Checks the invariants the forward pass relies on.
+    /// Upper bounds on the hyperparameters, far above any Llama model (Llama-3.1-405B: hidden
+    /// 16,384, MLP 53,248, 126 layers, 128 heads, vocabulary 128,256) and low enough that every
+    /// size computed from them (the query and key/value widths, the embedding table's element
+    /// count, scratch buffers) fits in an `Int` without overflow. Files come from outside:
+    /// their numbers are checked against these before any product is formed.
+    public enum Limits {
+        /// Vocabulary entries (16,777,216).
+        public static let vocabSize = 1 << 24
+        /// `hidden_size` and `intermediate_size` (1,048,576).
+        public static let width = 1 << 20
+        /// `num_hidden_layers` (4,096).
+        public static let layers = 1 << 12
+        /// `num_attention_heads`, `num_key_value_heads` and `head_dim` (4,096 each).
+        public static let heads = 1 << 12
+        /// Labels of the classification head (4,096).
+        public static let labels = 1 << 12
+        /// Positions: `max_position_embeddings`, the rope's original context, max tokens (16,777,216).
+        public static let positions = 1 << 24
+    }
+
+    /// Checks the invariants the forward pass relies on, with messages that use the
+    /// config.json names.
     func validate(source: String) throws(ModelFileError) {
         func fail(_ detail: String) -> ModelFileError { .badConfig(path: source, detail: detail) }
-        guard vocabSize > 0, hiddenSize > 0, intermediateSize > 0, layerCount > 0 else {
-            throw fail("dimensions must be positive")
+        func check(_ name: String, _ value: Int, _ limit: Int) throws(ModelFileError) {
+            guard value >= 1, value <= limit else { throw fail("\(name) \(value) is outside 1...\(limit)") }
         }
-        guard headCount > 0, kvHeadCount > 0, headCount % kvHeadCount == 0 else {
+        // Ranges first: the products below (and qDim, kvDim everywhere) rely on them.
+        try check("vocab_size", vocabSize, Limits.vocabSize)
+        try check("hidden_size", hiddenSize, Limits.width)
+        try check("intermediate_size", intermediateSize, Limits.width)
+        try check("num_hidden_layers", layerCount, Limits.layers)
+        try check("num_attention_heads", headCount, Limits.heads)
+        try check("num_key_value_heads", kvHeadCount, Limits.heads)
+        try check("head_dim", headDim, Limits.heads)
+        try check("max_position_embeddings", contextLength, Limits.positions)
+        try check("max tokens", maxTokens, Limits.positions)
+        try check("the number of labels", labelCount, Limits.labels)
+        guard headCount % kvHeadCount == 0 else {
             throw fail("num_attention_heads (\(headCount)) must be a multiple of num_key_value_heads (\(kvHeadCount))")
         }
-        guard headDim > 0, headDim % 2 == 0 else { throw fail("head_dim must be even, got \(headDim)") }
-        guard labelCount > 0 else { throw fail("the model needs at least one label") }
+        guard headDim % 2 == 0 else { throw fail("head_dim must be even, got \(headDim)") }
         guard categoryNames.count == labelCount else {
             throw fail("\(categoryNames.count) category names for \(labelCount) labels")
         }
         guard padTokenID >= 0, Int(padTokenID) < vocabSize else {
             throw fail("pad_token_id \(padTokenID) outside the vocabulary (\(vocabSize))")
         }
-        guard rmsNormEps > 0, ropeTheta > 0 else { throw fail("rms_norm_eps and rope_theta must be positive") }
+        guard rmsNormEps.isFinite, rmsNormEps > 0 else { throw fail("rms_norm_eps must be positive and finite, got \(rmsNormEps)") }
+        guard ropeTheta.isFinite, ropeTheta > 0 else { throw fail("rope_theta must be positive and finite, got \(ropeTheta)") }
         if let s = ropeScaling {
             guard s.type == "llama3" else { throw fail("unsupported rope scaling type \(s.type)") }
-            guard s.factor > 0, s.highFreqFactor > s.lowFreqFactor, s.originalContextLength > 0 else {
-                throw fail("invalid llama3 rope scaling parameters")
+            let finite = [s.factor, s.lowFreqFactor, s.highFreqFactor].allSatisfy(\.isFinite)
+            guard finite, s.factor > 0, s.lowFreqFactor > 0, s.highFreqFactor > s.lowFreqFactor else {
+                throw fail("invalid llama3 rope scaling parameters (factor \(s.factor), low \(s.lowFreqFactor), high \(s.highFreqFactor))")
             }
+            try check("rope original_max_position_embeddings", s.originalContextLength, Limits.positions)
         }
-        guard maxTokens > 0 else { throw fail("max tokens must be positive") }
+        // NaN fails both comparisons. 0 and 1 would make every text safe or unsafe.
+        guard threshold > 0, threshold < 1 else { throw fail("threshold must be strictly between 0 and 1, got \(threshold)") }
     }
 }
 
@@ -99,18 +134,29 @@ extension ModelConfig {
         }
         guard let json = object as? [String: Any] else { throw fail("not a JSON object") }
 
-        func int(_ key: String) -> Int? {
-            if let n = json[key] as? NSNumber { return n.intValue }
-            return nil
-        }
+        // Exact integers only: NSNumber.intValue would take 1.5 as 1, 1e300 as Int.min, true as 1.
         func required(_ key: String) throws(ModelFileError) -> Int {
-            guard let value = int(key) else { throw fail("missing or non-integer \"\(key)\"") }
+            guard let value = JSONNumber.int(json[key]) else { throw fail("missing or non-integer \"\(key)\"") }
             return value
         }
-        func tokenID(_ key: String) -> Int32? {
-            if let n = int(key) { return Int32(truncatingIfNeeded: n) }
-            if let list = json[key] as? [NSNumber], let first = list.first { return first.int32Value }
-            return nil
+        func optional(_ key: String) throws(ModelFileError) -> Int? {
+            guard json[key] != nil, !(json[key] is NSNull) else { return nil }
+            return try required(key)
+        }
+        /// A token id, or the first of a list of them (`eos_token_id` may be a list).
+        func tokenID(_ key: String) throws(ModelFileError) -> Int32? {
+            guard let raw = json[key], !(raw is NSNull) else { return nil }
+            let value: Any
+            if let list = raw as? [Any] {
+                guard let first = list.first else { return nil }
+                value = first
+            } else {
+                value = raw
+            }
+            guard let id = JSONNumber.int(value).flatMap({ Int32(exactly: $0) }), id >= 0 else {
+                throw fail("\"\(key)\" must be a token id (0...\(Int32.max))")
+            }
+            return id
         }
 
         let modelType = json["model_type"] as? String
@@ -134,22 +180,25 @@ extension ModelConfig {
         config.intermediateSize = try required("intermediate_size")
         config.layerCount = try required("num_hidden_layers")
         config.headCount = try required("num_attention_heads")
-        config.kvHeadCount = int("num_key_value_heads") ?? config.headCount
+        config.kvHeadCount = try optional("num_key_value_heads") ?? config.headCount
         guard config.headCount > 0 else { throw fail("num_attention_heads must be positive") }
-        config.headDim = int("head_dim") ?? config.hiddenSize / config.headCount
-        if let eps = json["rms_norm_eps"] as? NSNumber { config.rmsNormEps = eps.floatValue }
-        config.contextLength = int("max_position_embeddings") ?? config.contextLength
-        guard let pad = tokenID("pad_token_id") else {
+        config.headDim = try optional("head_dim") ?? config.hiddenSize / config.headCount
+        if let eps = json["rms_norm_eps"] {
+            guard let value = JSONNumber.double(eps) else { throw fail("\"rms_norm_eps\" must be a number") }
+            config.rmsNormEps = Float(value)
+        }
+        config.contextLength = try optional("max_position_embeddings") ?? config.contextLength
+        guard let pad = try tokenID("pad_token_id") else {
             throw fail("missing \"pad_token_id\" (pooling needs it; the reference uses 128001)")
         }
         config.padTokenID = pad
-        config.bosTokenID = tokenID("bos_token_id")
-        config.eosTokenID = tokenID("eos_token_id")
+        config.bosTokenID = try tokenID("bos_token_id")
+        config.eosTokenID = try tokenID("eos_token_id")
 
         // Labels: id2label's size, else num_labels; the names are the DuoGuard categories.
         if let id2label = json["id2label"] as? [String: Any] {
             config.labelCount = id2label.count
-        } else if let n = int("num_labels") {
+        } else if let n = try optional("num_labels") {
             config.labelCount = n
         }
         guard config.labelCount == DuoGuardModel.categoryNames.count else {
@@ -160,13 +209,18 @@ extension ModelConfig {
         let ropeObject: [String: Any]?
         if let parameters = json["rope_parameters"] as? [String: Any] {
             ropeObject = parameters
-            guard let theta = parameters["rope_theta"] as? NSNumber else {
+            guard let theta = JSONNumber.double(parameters["rope_theta"]) else {
                 throw fail("rope_parameters without rope_theta")
             }
-            config.ropeTheta = theta.doubleValue
+            config.ropeTheta = theta
         } else {
             ropeObject = json["rope_scaling"] as? [String: Any]
-            config.ropeTheta = (json["rope_theta"] as? NSNumber)?.doubleValue ?? 10_000
+            if let theta = json["rope_theta"] {
+                guard let value = JSONNumber.double(theta) else { throw fail("\"rope_theta\" must be a number") }
+                config.ropeTheta = value
+            } else {
+                config.ropeTheta = 10_000
+            }
         }
         if let rope = ropeObject {
             let type = (rope["rope_type"] as? String) ?? (rope["type"] as? String) ?? "default"
@@ -175,15 +229,18 @@ extension ModelConfig {
                 config.ropeScaling = nil
             case "llama3":
                 func number(_ key: String) throws(ModelFileError) -> Double {
-                    guard let n = rope[key] as? NSNumber else { throw fail("llama3 rope scaling without \(key)") }
-                    return n.doubleValue
+                    guard let n = JSONNumber.double(rope[key]) else { throw fail("llama3 rope scaling without \(key)") }
+                    return n
+                }
+                guard let context = JSONNumber.int(rope["original_max_position_embeddings"]) else {
+                    throw fail("llama3 rope scaling without an integer original_max_position_embeddings")
                 }
                 config.ropeScaling = RopeScaling(
                     type: "llama3",
                     factor: try number("factor"),
                     lowFreqFactor: try number("low_freq_factor"),
                     highFreqFactor: try number("high_freq_factor"),
-                    originalContextLength: Int(try number("original_max_position_embeddings"))
+                    originalContextLength: context
                 )
             default:
                 throw fail("unsupported rope scaling type \(type)")

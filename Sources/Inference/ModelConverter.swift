@@ -34,6 +34,10 @@ public struct ConversionSummary: Sendable {
 /// that rotating adjacent pairs (x[2i], x[2i+1]) equals Hugging Face's rotate-half RoPE;
 /// the forward pass relies on it, and parity with `transformers` proves it.
 public enum ModelConverter {
+    /// The largest tokenizer.json embedded (the Llama-3 one is 9 MB; the largest published
+    /// ones are a few tens of MB).
+    public static let maxTokenizerBytes = 256 << 20
+
     public static func convert(
         directory: HuggingFaceModelDirectory,
         to output: String,
@@ -43,25 +47,40 @@ public enum ModelConverter {
         let config = directory.config
         let type = options.type
         guard type != .bf16 else { throw .unsupportedTensorType(tensor: "(output)", type: "BF16 is not a conversion target") }
+        // The loader checks these (ModelConfig.validate); never write a file it would refuse.
+        guard options.threshold > 0, options.threshold < 1 else {
+            throw .invalidMetadata(key: GGUFNames.threshold, detail: "must be strictly between 0 and 1, got \(options.threshold)")
+        }
+        guard options.maxTokens >= 1, options.maxTokens <= ModelConfig.Limits.positions else {
+            throw .invalidMetadata(key: GGUFNames.maxTokens, detail: "must be in 1...\(ModelConfig.Limits.positions), got \(options.maxTokens)")
+        }
         for (what, k) in [("hidden_size", config.hiddenSize), ("intermediate_size", config.intermediateSize),
                           ("num_attention_heads * head_dim", config.qDim)] where k % type.blockSize != 0 {
             throw .badConfig(path: directory.path, detail: "\(what) = \(k) is not a multiple of \(type.blockSize), required by \(type)")
         }
         let tokenizerPath = options.tokenizerPath ?? directory.tokenizerPath
-        guard let tokenizerData = FileManager.default.contents(atPath: tokenizerPath) else {
-            throw .fileNotFound(path: tokenizerPath)
+        guard FileManager.default.fileExists(atPath: tokenizerPath) else { throw .fileNotFound(path: tokenizerPath) }
+        // Mapped, not read: it is copied once into the output's metadata.
+        let tokenizerData: Data
+        do {
+            tokenizerData = try Data(contentsOf: URL(fileURLWithPath: tokenizerPath), options: .alwaysMapped)
+        } catch {
+            throw .unreadable(path: tokenizerPath, reason: "\(error)")
         }
-
-        var writer = GGUFWriter()
-        writer.contentHashKey = GGUFNames.contentHash
-        try addMetadata(to: &writer, config: config, options: options, name: directory.name,
-                        tokenizer: tokenizerData, tokenizerPath: tokenizerPath)
+        guard tokenizerData.count <= Self.maxTokenizerBytes else {
+            throw .corrupt(path: tokenizerPath, detail: "\(tokenizerData.count) bytes; a tokenizer.json above \(Self.maxTokenizerBytes) is not plausible")
+        }
 
         // Tensor plan: (gguf name, ggml dims, type, producer of f32 rows).
         typealias Producer = () throws(ModelFileError) -> [Float]
         var plan: [(GGUFWriter.Tensor, Producer)] = []
+        // Every source tensor with the shape the config implies: checked before anything is
+        // sized by the config (the llama.cpp vocabulary has vocab_size entries), so a config
+        // that disagrees with its weights costs nothing.
+        var sources: [(name: String, shape: [Int])] = []
         let h = config.hiddenSize
         func matrix(_ gguf: String, _ hf: String, rows: Int, cols: Int, permuteHeads: Int? = nil, as t: TensorType) {
+            sources.append((hf, [rows, cols]))
             let producer: Producer = { () throws(ModelFileError) -> [Float] in
                 let w = try directory.floats(hf, shape: [rows, cols])
                 guard let heads = permuteHeads else { return w }
@@ -70,6 +89,7 @@ public enum ModelConverter {
             plan.append((GGUFWriter.Tensor(name: gguf, dimensions: [cols, rows], type: t), producer))
         }
         func vector(_ gguf: String, _ hf: String, count: Int) {
+            sources.append((hf, [count]))
             plan.append((GGUFWriter.Tensor(name: gguf, dimensions: [count], type: .f32),
                          { () throws(ModelFileError) -> [Float] in try directory.floats(hf, shape: [count]) }))
         }
@@ -95,7 +115,15 @@ public enum ModelConverter {
         vector(GGUFNames.outputNorm, "model.norm.weight", count: h)
         matrix(GGUFNames.classifier, "score.weight", rows: config.labelCount, cols: h, as: .f32)
 
-        // Check every source tensor before writing anything.
+        for (name, shape) in sources {
+            guard let found = directory.shape(name) else { throw .missingTensor(name) }
+            guard found == shape else { throw .shapeMismatch(tensor: name, expected: shape, found: found) }
+        }
+
+        var writer = GGUFWriter()
+        writer.contentHashKey = GGUFNames.contentHash
+        try addMetadata(to: &writer, config: config, options: options, name: directory.name,
+                        tokenizer: tokenizerData, tokenizerPath: tokenizerPath)
         writer.tensors = plan.map(\.0)
         let hash = try writer.write(to: output, produce: { (i: Int) throws(ModelFileError) -> [UInt8] in
             let tensor = plan[i].0

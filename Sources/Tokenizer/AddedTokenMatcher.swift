@@ -6,8 +6,9 @@
 /// without `<` pays nothing.
 struct AddedTokenMatcher: Sendable {
     private var firstByte = [Bool](repeating: false, count: 256)
-    /// Trie edges keyed by (node << 8 | byte).
-    private var edges: [UInt32: Int32] = [:]
+    /// Trie edges keyed by (node << 8 | byte); 64-bit so that no node number (one per byte
+    /// of added-token text) can spill into another's key.
+    private var edges: [UInt64: Int32] = [:]
     /// Token id at each node, or -1.
     private var terminal: [Int32] = [-1]
 
@@ -18,7 +19,7 @@ struct AddedTokenMatcher: Sendable {
             firstByte[Int(token.content[0])] = true
             var node: Int32 = 0
             for b in token.content {
-                let key = UInt32(node) << 8 | UInt32(b)
+                let key = UInt64(node) << 8 | UInt64(b)
                 if let child = edges[key] {
                     node = child
                 } else {
@@ -39,7 +40,7 @@ struct AddedTokenMatcher: Sendable {
         var node: Int32 = 0
         var best: (id: Int32, length: Int)?
         var j = i
-        while j < p.count, let child = edges[UInt32(node) << 8 | UInt32(p[j])] {
+        while j < p.count, let child = edges[UInt64(node) << 8 | UInt64(p[j])] {
             node = child
             j += 1
             let id = terminal[Int(node)]

@@ -7,6 +7,15 @@ struct PostProcessor: Sendable, Equatable {
 
     var addedCount: Int { prefix.count + suffix.count }
 
+    /// The most special tokens a post-processor may add to a sequence (Llama-3.2 adds 1).
+    /// Without a bound, a template naming a long id list many times would multiply the two:
+    /// 10,000 references to 200,000 ids make 2e9 ids from a 1 MB file.
+    static let maxAddedTokens = 64
+
+    private static func tooMany() -> TokenizerError {
+        .unsupported("post_processor adds more than \(maxAddedTokens) special tokens to a sequence")
+    }
+
     init(prefix: [Int32], suffix: [Int32]) {
         self.prefix = prefix
         self.suffix = suffix
@@ -26,6 +35,7 @@ struct PostProcessor: Sendable, Equatable {
             }
             for step in steps {
                 let inner = try PostProcessor(step)
+                guard addedCount + inner.addedCount <= Self.maxAddedTokens else { throw Self.tooMany() }
                 prefix.append(contentsOf: inner.prefix)
                 suffix.insert(contentsOf: inner.suffix, at: 0)
             }
@@ -60,6 +70,7 @@ struct PostProcessor: Sendable, Equatable {
                 guard let name = special["id"]?.string, let ids = specials[name] else {
                     throw .malformed("TemplateProcessing refers to an undefined special token")
                 }
+                guard addedCount + ids.count <= Self.maxAddedTokens else { throw Self.tooMany() }
                 if seenSequence { suffix.append(contentsOf: ids) } else { prefix.append(contentsOf: ids) }
             } else if let sequence = piece["Sequence"] {
                 guard sequence["id"]?.string == "A", !seenSequence else {

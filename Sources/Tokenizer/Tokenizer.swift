@@ -89,7 +89,8 @@ public struct Tokenizer: Sendable {
 
     private func encodeValid(_ p: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, maxTokens: Int?) -> TokenizedText {
         let post = addSpecialTokens ? core.post : PostProcessor.none
-        let budget = maxTokens.map { max(0, $0 - post.addedCount) } ?? Int.max / 2
+        // Written so that no limit, Int.min or Int.max, can overflow.
+        let budget = maxTokens.map { $0 <= post.addedCount ? 0 : min($0 - post.addedCount, Int.max / 2) } ?? Int.max / 2
         var ids: [Int32] = []
         ids.reserveCapacity(min(p.count / 3, budget) + post.addedCount + 8)
         ids.append(contentsOf: post.prefix)
@@ -108,8 +109,9 @@ public struct Tokenizer: Sendable {
     public func windows(_ text: String, maxTokens: Int, overlap: Int, addSpecialTokens: Bool = true) -> [TokenizedText] {
         let post = addSpecialTokens ? core.post : PostProcessor.none
         let content = encode(text, addSpecialTokens: false).ids
-        let size = max(1, maxTokens - post.addedCount)
-        let step = max(1, size - max(0, overlap))
+        // Both non-negative and below Int.max / 2, so no sum or difference below overflows.
+        let size = maxTokens <= post.addedCount ? 1 : min(maxTokens - post.addedCount, Int.max / 2)
+        let step = max(1, size - min(max(0, overlap), size))
         var out: [TokenizedText] = []
         var start = 0
         repeat {

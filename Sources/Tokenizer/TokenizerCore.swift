@@ -71,26 +71,35 @@ final class TokenizerCore: Sendable {
         addedIDs = ids
         addedMatcher = AddedTokenMatcher(tokens: matchable)
 
-        // Decoding table.
+        // Decoding table: one slot per id up to the largest (the loader bounded it by the
+        // file size). Each vocabulary id names one entry; an added token may share its id
+        // with the vocabulary entry it stands for (GPT-2 style files list it in both), and
+        // its content is what decodes.
         let count = Int(maxID) + 1
         var arena: [UInt8] = []
         var starts = [UInt32](repeating: 0, count: count)
         var lengths = [Int32](repeating: -1, count: count)
         var special = [Bool](repeating: false, count: count)
-        vocab.forEach { id, bytes in
+        var duplicate: Int32?
+        func store(_ id: Int32, _ bytes: some Collection<UInt8>) {
             starts[Int(id)] = UInt32(arena.count)
             lengths[Int(id)] = Int32(bytes.count)
             arena.append(contentsOf: bytes)
         }
-        for (id, utf8) in m.unmappedVocab {
-            starts[Int(id)] = UInt32(arena.count)
-            lengths[Int(id)] = Int32(utf8.count)
-            arena.append(contentsOf: utf8)
+        vocab.forEach { id, bytes in
+            if lengths[Int(id)] >= 0 { duplicate = duplicate ?? id }
+            store(id, bytes)
         }
+        for (id, utf8) in m.unmappedVocab {
+            if lengths[Int(id)] >= 0 { duplicate = duplicate ?? id }
+            store(id, utf8)
+        }
+        if let duplicate { throw .malformed("vocab id \(duplicate) is given to two entries") }
+        var addedSeen = [Bool](repeating: false, count: count)
         for t in added {
-            starts[Int(t.id)] = UInt32(arena.count)
-            lengths[Int(t.id)] = Int32(t.content.utf8.count)
-            arena.append(contentsOf: t.content.utf8)
+            guard !addedSeen[Int(t.id)] else { throw .malformed("added token id \(t.id) is given to two tokens") }
+            addedSeen[Int(t.id)] = true
+            store(t.id, t.content.utf8)
             special[Int(t.id)] = t.special
         }
         for id in post.prefix + post.suffix where Int(id) >= count || lengths[Int(id)] < 0 {

@@ -5,14 +5,31 @@
 /// against what this implementation supports, so that an unexpected file fails at load with a
 /// message instead of producing wrong ids.
 enum TokenizerLoader {
+    /// Token ids are below this (16,777,216), whatever the file: the decoding tables have one
+    /// slot per id. The largest published vocabularies have about 260 k entries.
+    static let maxTokenIDs = 1 << 24
+
+    /// The ids a file of `size` bytes may use: below its size too, since each id needs its
+    /// own entry of several bytes. So a 4 kB file cannot make the tables 19 GB with one id
+    /// of 2^31 - 1: they stay within a small multiple of the file.
+    static func idLimit(fileSize size: Int) -> Int { min(maxTokenIDs, size) }
+
+    /// The largest tokenizer.json loaded (1 GiB; Llama-3's is 9 MB): keeps every offset
+    /// into the tables within 32 bits.
+    static let maxFileBytes = 1 << 30
+
     static func load(_ json: UnsafeBufferPointer<UInt8>) throws(TokenizerError) -> TokenizerCore {
+        guard json.count <= maxFileBytes else {
+            throw .unsupported("a tokenizer.json of \(json.count) bytes (at most \(maxFileBytes) are loaded)")
+        }
         var reader = JSONReader(json)
         var sections: [String: JSONValue] = [:]
         var model: ModelSection?
+        let idLimit = idLimit(fileSize: json.count)
         guard reader.peek() == UInt8(ascii: "{") else { throw .malformed("top level is not an object") }
         try reader.readObject { (r: inout JSONReader, key: String) throws(TokenizerError) in
             if key == "model" {
-                model = try ModelSection.read(&r)
+                model = try ModelSection.read(&r, idLimit: idLimit)
             } else {
                 sections[key] = try r.readValue()
             }
@@ -26,7 +43,7 @@ enum TokenizerLoader {
         try checkPreTokenizer(sections["pre_tokenizer"] ?? .null)
         try checkDecoder(sections["decoder"] ?? .null)
         let post = try PostProcessor(sections["post_processor"] ?? .null)
-        let added = try addedTokens(sections["added_tokens"] ?? .array([]))
+        let added = try addedTokens(sections["added_tokens"] ?? .array([]), idLimit: idLimit)
         return try TokenizerCore(model: model, added: added, post: post)
     }
 
@@ -69,19 +86,23 @@ enum TokenizerLoader {
         guard type == "ByteLevel" else { throw .unsupported("decoder \(type) (expected ByteLevel)") }
     }
 
+    static func outOfRange(_ what: String, _ id: Int, _ limit: Int) -> TokenizerError {
+        .malformed("\(what) \(id) is out of range: ids must be below \(limit) (the file's size in bytes, at most \(maxTokenIDs))")
+    }
+
     struct AddedToken {
         var id: Int32
         var content: String
         var special: Bool
     }
 
-    static func addedTokens(_ json: JSONValue) throws(TokenizerError) -> [AddedToken] {
+    static func addedTokens(_ json: JSONValue, idLimit: Int) throws(TokenizerError) -> [AddedToken] {
         guard let entries = json.array else { throw .malformed("added_tokens is not an array") }
         var out: [AddedToken] = []
         for entry in entries {
-            guard let id = entry["id"]?.int, let id32 = Int32(exactly: id), id32 >= 0,
-                  let content = entry["content"]?.string
+            guard let id = entry["id"]?.int, id >= 0, let content = entry["content"]?.string
             else { throw .malformed("added token without a valid id and content") }
+            guard id < idLimit, let id32 = Int32(exactly: id) else { throw outOfRange("added token id", id, idLimit) }
             for flag in ["lstrip", "rstrip", "single_word"] where entry[flag]?.bool == true {
                 throw .unsupported("added token \(content) with \(flag)")
             }
@@ -113,14 +134,14 @@ struct ModelSection {
         var rightLength: UInt16
     }
 
-    static func read(_ r: inout JSONReader) throws(TokenizerError) -> ModelSection {
+    static func read(_ r: inout JSONReader, idLimit: Int) throws(TokenizerError) -> ModelSection {
         var section = ModelSection()
         var keyScratch: [UInt8] = []
         try r.readObjectRawKeys({ (r: inout JSONReader, key: [UInt8]) throws(TokenizerError) in
             switch String(decoding: key, as: UTF8.self) {
             case "vocab":
                 section.sawVocab = true
-                try section.readVocab(&r)
+                try section.readVocab(&r, idLimit: idLimit)
             case "merges":
                 section.sawMerges = true
                 try section.readMerges(&r)
@@ -131,14 +152,16 @@ struct ModelSection {
         return section
     }
 
-    private mutating func readVocab(_ r: inout JSONReader) throws(TokenizerError) {
+    private mutating func readVocab(_ r: inout JSONReader, idLimit: Int) throws(TokenizerError) {
         var scratch: [UInt8] = []
         var table = ByteStringTable()
         var unmapped: [(id: Int32, utf8: [UInt8])] = []
         var maxID: Int32 = -1
         try r.readObjectRawKeys({ (r: inout JSONReader, key: [UInt8]) throws(TokenizerError) in
             let id = try r.readInt()
-            guard let id32 = Int32(exactly: id), id32 >= 0 else { throw .malformed("vocab id \(id) out of range") }
+            guard id >= 0, id < idLimit, let id32 = Int32(exactly: id) else {
+                throw TokenizerLoader.outOfRange("vocab id", id, idLimit)
+            }
             maxID = max(maxID, id32)
             let mapped = key.withUnsafeBufferPointer { table.append(byteLevel: $0, value: id32) }
             if !mapped { unmapped.append((id32, key)) }
@@ -152,8 +175,10 @@ struct ModelSection {
         var scratch: [UInt8] = []
         var arena: [UInt8] = []
         var entries: [MergeEntry] = []
-        arena.reserveCapacity(1 << 21)
-        entries.reserveCapacity(1 << 19)
+        // Sized for Llama-3 (1.6 MB of merge text, 280 k merges), never beyond what the rest
+        // of the file can hold (a merge takes at least 6 bytes of JSON).
+        arena.reserveCapacity(min(1 << 21, r.remaining))
+        entries.reserveCapacity(min(1 << 19, r.remaining / 6))
         try r.readArray { (r: inout JSONReader) throws(TokenizerError) in
             let start = arena.count
             var leftLength = 0

@@ -134,19 +134,48 @@ final class GGUFCompatibilityTests: XCTestCase {
         XCTAssertEqual(model.tokenizer.tokenID("<|end_of_text|>"), 128_001)
     }
 
-    func testSHA256KnownVectors() {
-        var empty = SHA256()
-        XCTAssertEqual(empty.finalizeHex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        var abc = SHA256()
+    /// The content hash is standard SHA-256 (FIPS 180-4 vectors), also when fed in pieces
+    /// as the writer and `computeContentHash` feed it tensor by tensor.
+    func testContentHashKnownVectors() {
+        XCTAssertEqual(ContentHasher().finalize(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        var abc = ContentHasher()
         abc.update(Array("abc".utf8))
-        XCTAssertEqual(abc.finalizeHex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        var long = SHA256()
+        XCTAssertEqual(abc.finalize(), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        var long = ContentHasher()
         let message = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
         long.update(Array(message[0 ..< 10]))
-        long.update(Array(message[10...]))
-        XCTAssertEqual(long.finalizeHex(), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        var million = SHA256()
+        message[10...].withUnsafeBytes { long.update($0) }
+        XCTAssertEqual(long.finalize(), "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        var million = ContentHasher()
         million.update([UInt8](repeating: 0x61, count: 1_000_000))
-        XCTAssertEqual(million.finalizeHex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        XCTAssertEqual(million.finalize(), "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// `sha256sum` over the tensor bytes, concatenated in table order, gives the stored hash.
+    func testContentHashMatchesSha256sum() throws {
+        let path = try ModelFixtures.gguf("tiny-b", type: .q4_0)
+        let file = try GGUFFile(path: path)
+        var all = Data()
+        for t in file.tensors { all.append(contentsOf: file.bytes(of: t.name) ?? []) }
+        let dump = ModelFixtures.temporaryDirectory().appendingPathComponent("tensors.bin")
+        defer { try? FileManager.default.removeItem(at: dump.deletingLastPathComponent()) }
+        try all.write(to: dump)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sha256sum", dump.path]
+        let output = ModelFixtures.temporaryDirectory().appendingPathComponent("sum.txt")
+        defer { try? FileManager.default.removeItem(at: output.deletingLastPathComponent()) }
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
+        try process.run()
+        if exited.wait(timeout: .now() + 60) == .timedOut {
+            process.terminate()
+            return XCTFail("sha256sum did not finish within 60 s; terminated it")
+        }
+        let digest = String(decoding: try Data(contentsOf: output), as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+        XCTAssertEqual(file["duoguard.content_hash"]?.stringValue, "sha256:" + digest)
+        XCTAssertEqual(file.computeContentHash(), "sha256:" + digest)
     }
 }
