@@ -1,0 +1,66 @@
+/// A validated W3C `baggage` value: application key/value pairs that travel with a trace
+/// (tenant, experiment, ...), independent of `traceparent`.
+///
+/// W3C Baggage rules: a comma-separated list of `key=value` members, each optionally
+/// followed by `;`-separated properties (`key` or `key=value`); keys are HTTP tokens;
+/// values are printable ASCII without space, `"`, `,`, `;` and `\` (non-ASCII must be
+/// percent-encoded); spaces and tabs are allowed around every separator. Limits: 8192 bytes
+/// and 180 members (the spec's propagation limits, as OpenTelemetry applies them). An
+/// invalid or over-limit value is dropped whole; the spec allows dropping members past the
+/// limits, and a partial list would silently change what the application reads.
+public struct Baggage: Sendable, Hashable {
+    /// The `baggage` header name.
+    public static let headerName = "baggage"
+    /// Longest value accepted.
+    public static let maxBytes = 8192
+    /// Most members accepted.
+    public static let maxMembers = 180
+
+    /// Number of list members.
+    public let memberCount: Int
+    /// The value as received (surrounding spaces and tabs removed), which is what is copied on.
+    public let headerValue: String
+
+    /// Validates a `baggage` value; nil when invalid or over the limits.
+    public init?(_ value: String) {
+        guard value.utf8.count <= Self.maxBytes else { return nil }
+        let trimmed = Substring(value).trimmingASCIIWhitespace()
+        var count = 0
+        for member in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
+            count += 1
+            guard count <= Self.maxMembers else { return nil }
+            let parts = member.split(separator: ";", omittingEmptySubsequences: false)
+            guard let pair = parts.first, Self.isValidPair(pair, valueRequired: true),
+                  parts.dropFirst().allSatisfy({ Self.isValidPair($0, valueRequired: false) })
+            else { return nil }
+        }
+        self.memberCount = count
+        self.headerValue = String(trimmed)
+    }
+
+    private static func isValidPair(_ text: Substring, valueRequired: Bool) -> Bool {
+        guard let equals = text.firstIndex(of: "=") else {
+            return !valueRequired && isToken(text.trimmingASCIIWhitespace())
+        }
+        return isToken(text[..<equals].trimmingASCIIWhitespace())
+            && text[text.index(after: equals)...].trimmingASCIIWhitespace().utf8.allSatisfy(isValueByte)
+    }
+
+    /// RFC 9110 token characters.
+    private static func isToken(_ text: Substring) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            default:
+                "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+    }
+
+    /// `baggage-octet`: %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E.
+    private static func isValueByte(_ byte: UInt8) -> Bool {
+        byte >= 0x21 && byte <= 0x7E && byte != 0x22 && byte != 0x2C && byte != 0x3B && byte != 0x5C
+    }
+}
