@@ -24,37 +24,59 @@ public struct Baggage: Sendable, Hashable {
     /// Validates a `baggage` value; nil when invalid or over the limits.
     public init?(_ value: String) {
         guard value.utf8.count <= Self.maxBytes else { return nil }
-        let trimmed = Substring(value).trimmingASCIIWhitespace()
+        // Bytes, not Characters: this runs for every request that carries baggage.
+        var bytes = Array(value.utf8)[...]
+        Self.trim(&bytes)
         var count = 0
-        for member in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
+        var start = bytes.startIndex
+        while start <= bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
             count += 1
             guard count <= Self.maxMembers else { return nil }
-            let parts = member.split(separator: ";", omittingEmptySubsequences: false)
-            guard let pair = parts.first, Self.isValidPair(pair, valueRequired: true),
-                  parts.dropFirst().allSatisfy({ Self.isValidPair($0, valueRequired: false) })
-            else { return nil }
+            // key=value, then properties (key or key=value) after each ';'.
+            var part = start
+            var first = true
+            while part <= end {
+                let partEnd = bytes[part..<end].firstIndex(of: UInt8(ascii: ";")) ?? end
+                guard Self.isValidPair(bytes[part..<partEnd], valueRequired: first) else { return nil }
+                first = false
+                part = partEnd + 1
+            }
+            start = end + 1
         }
         self.memberCount = count
-        self.headerValue = String(trimmed)
+        self.headerValue = String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func isValidPair(_ text: Substring, valueRequired: Bool) -> Bool {
-        guard let equals = text.firstIndex(of: "=") else {
-            return !valueRequired && isToken(text.trimmingASCIIWhitespace())
+    private static func trim(_ bytes: inout ArraySlice<UInt8>) {
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+    }
+
+    private static func isValidPair(_ text: ArraySlice<UInt8>, valueRequired: Bool) -> Bool {
+        guard let equals = text.firstIndex(of: UInt8(ascii: "=")) else {
+            var key = text
+            trim(&key)
+            return !valueRequired && isToken(key)
         }
-        return isToken(text[..<equals].trimmingASCIIWhitespace())
-            && text[text.index(after: equals)...].trimmingASCIIWhitespace().utf8.allSatisfy(isValueByte)
+        var key = text[..<equals], value = text[(equals + 1)...]
+        trim(&key)
+        trim(&value)
+        return isToken(key) && value.allSatisfy(isValueByte)
     }
 
     /// RFC 9110 token characters.
-    private static func isToken(_ text: Substring) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
+    private static func isToken(_ text: ArraySlice<UInt8>) -> Bool {
+        !text.isEmpty && text.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"):
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"),
+                 UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"),
+                 UInt8(ascii: "|"), UInt8(ascii: "~"):
                 true
             default:
-                "!#$%&'*+-.^_`|~".utf8.contains(byte)
+                false
             }
         }
     }

@@ -70,11 +70,28 @@ public struct CloudEvent: Sendable, Hashable {
     // MARK: Binary mode
 
     /// The event of a binary-mode record, or nil when the record has no `ce_specversion`
-    /// header (it is not a CloudEvent).
-    static func binary<Header: RecordHeaderProtocol>(headers: [Header]) throws(ModerationDecodeError) -> CloudEvent? {
-        guard let versionHeader = headers.lastHeader(named: "ce_specversion") else { return nil }
-        func attribute(_ name: String, required: Bool) throws(ModerationDecodeError) -> String? {
-            guard let header = headers.lastHeader(named: headerPrefix + name) else {
+    /// header (it is not a CloudEvent). One pass over the headers (the last of a name wins).
+    static func binary(headers: [RecordHeader]) throws(ModerationDecodeError) -> CloudEvent? {
+        var version, id, source, type, subject, time, dataSchema, traceParent, traceState: RecordHeader?
+        var contentType: RecordHeader?
+        for header in headers {
+            switch header.key {
+            case "ce_specversion": version = header
+            case "ce_id": id = header
+            case "ce_source": source = header
+            case "ce_type": type = header
+            case "ce_subject": subject = header
+            case "ce_time": time = header
+            case "ce_dataschema": dataSchema = header
+            case "ce_traceparent": traceParent = header
+            case "ce_tracestate": traceState = header
+            case ModerationHeader.contentType: contentType = header
+            default: continue
+            }
+        }
+        guard let version else { return nil }
+        func text(_ header: RecordHeader?, _ name: String, required: Bool) throws(ModerationDecodeError) -> String? {
+            guard let header else {
                 if required { throw .cloudEventAttribute(name: name, problem: "required, absent (header ce_\(name))") }
                 return nil
             }
@@ -84,21 +101,19 @@ public struct CloudEvent: Sendable, Hashable {
             if required, value.isEmpty { throw .cloudEventAttribute(name: name, problem: "required, empty") }
             return value
         }
-        guard let version = versionHeader.utf8Value else {
-            throw .cloudEventAttribute(name: "specversion", problem: versionHeader.value == nil ? "null header value" : "not UTF-8")
-        }
-        guard version == specVersion else { throw .cloudEventSpecVersion(ModerationDecodeError.excerpt(version)) }
+        let specVersion = try text(version, "specversion", required: false) ?? ""
+        guard specVersion == Self.specVersion else { throw .cloudEventSpecVersion(ModerationDecodeError.excerpt(specVersion)) }
         let event = CloudEvent(
             mode: .binary,
-            id: try attribute("id", required: true) ?? "",
-            source: try attribute("source", required: true) ?? "",
-            type: try attribute("type", required: true) ?? "",
-            subject: try attribute("subject", required: false),
-            time: try attribute("time", required: false),
-            dataContentType: headers.lastHeader(named: ModerationHeader.contentType)?.utf8Value,
-            dataSchema: try attribute("dataschema", required: false),
-            traceParent: try? attribute("traceparent", required: false),
-            traceState: try? attribute("tracestate", required: false))
+            id: try text(id, "id", required: true) ?? "",
+            source: try text(source, "source", required: true) ?? "",
+            type: try text(type, "type", required: true) ?? "",
+            subject: try text(subject, "subject", required: false),
+            time: try text(time, "time", required: false),
+            dataContentType: contentType?.utf8Value,
+            dataSchema: try text(dataSchema, "dataschema", required: false),
+            traceParent: traceParent?.utf8Value,
+            traceState: traceState?.utf8Value)
         try event.validateTime()
         return event
     }

@@ -55,9 +55,18 @@ public enum ContentType: String, Sendable, Hashable, CaseIterable {
 
     /// The lower-cased media type of a header value, without parameters or surrounding
     /// whitespace: `Application/JSON; charset=utf-8` is `application/json`.
+    ///
+    /// On bytes, not characters: this runs for every record, and `split`/`lowercased` on
+    /// `Character`s cost more than the rest of opening a bare record.
     static func mediaType(of header: String) -> String {
-        header.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)
-            .first.map { $0.trimmingASCIIWhitespace().lowercased() } ?? ""
+        var utf8 = header.utf8[...]
+        if let semicolon = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<semicolon] }
+        while let first = utf8.first, first == 0x20 || first == 0x09 { utf8 = utf8.dropFirst() }
+        while let last = utf8.last, last == 0x20 || last == 0x09 { utf8 = utf8.dropLast() }
+        if !utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) {
+            return String(Substring(utf8))
+        }
+        return String(decoding: utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }
 

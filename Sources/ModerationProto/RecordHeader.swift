@@ -26,14 +26,14 @@ public protocol RecordHeaderProtocol {
     var value: [UInt8]? { get }
 }
 
-extension RecordHeaderProtocol {
+extension RecordHeader {
     /// The value as text when it is valid UTF-8; nil for a null value or invalid bytes.
     var utf8Value: String? {
         value.flatMap { String(validating: $0, as: UTF8.self) }
     }
 }
 
-extension Array where Element: RecordHeaderProtocol {
+extension Array where Element == RecordHeader {
     /// The last header named `key` (Kafka allows repeats; the last one wins, as in the worker).
     func lastHeader(named key: String) -> Element? {
         last(where: { $0.key == key })

@@ -38,10 +38,22 @@ public struct RequestEnvelope: Sendable {
         self.trace = trace
     }
 
-    /// Opens a record's value (nil: a tombstone, read as an empty value) and headers.
+    /// Opens a record whose headers are another module's type (the worker's `KafkaHeader`).
+    /// Inlinable so that the conversion is specialized where it is called: generic code
+    /// called across modules is not, and paid for metadata look-ups on every header.
+    @inlinable
     public static func open<Header: RecordHeaderProtocol>(
         value: [UInt8]?,
         headers: [Header],
+        options: EnvelopeOptions = EnvelopeOptions()
+    ) throws(ModerationDecodeError) -> RequestEnvelope {
+        try open(value: value, headers: headers.map { RecordHeader(key: $0.key, value: $0.value) }, options: options)
+    }
+
+    /// Opens a record's value (nil: a tombstone, read as an empty value) and headers.
+    public static func open(
+        value: [UInt8]?,
+        headers: [RecordHeader],
         options: EnvelopeOptions = EnvelopeOptions()
     ) throws(ModerationDecodeError) -> RequestEnvelope {
         let value = value ?? []

@@ -22,8 +22,8 @@ public struct TraceHeaders: Sendable, Hashable {
     /// used when the record has no `traceparent` header: a CloudEvent's distributed-tracing
     /// extension attributes (`ce_traceparent` headers, or `traceparent` members of a
     /// structured event).
-    public static func extract<Header: RecordHeaderProtocol>(
-        from headers: [Header],
+    public static func extract(
+        from headers: [RecordHeader],
         fallbackTraceParent: String? = nil,
         fallbackTraceState: String? = nil
     ) -> TraceHeaders {
@@ -57,6 +57,18 @@ public struct TraceHeaders: Sendable, Hashable {
             result.baggage = Baggage(bags.joined(separator: ","))
         }
         return result
+    }
+
+    /// `extract` for another module's header type (specialized where it is called).
+    @inlinable
+    public static func extract<Header: RecordHeaderProtocol>(
+        from headers: [Header],
+        fallbackTraceParent: String? = nil,
+        fallbackTraceState: String? = nil
+    ) -> TraceHeaders {
+        extract(
+            from: headers.map { RecordHeader(key: $0.key, value: $0.value) },
+            fallbackTraceParent: fallbackTraceParent, fallbackTraceState: fallbackTraceState)
     }
 
     /// The headers to put on the result (and on a dead letter built from scratch): the valid

@@ -36,18 +36,26 @@ public struct TraceState: Sendable, Hashable {
             guard total <= Self.maxBytes else { return nil }
         }
         var members: [String] = []
-        var keys = Set<Substring>()
+        var keys: [ArraySlice<UInt8>] = []
         for value in values {
-            for rawMember in value.split(separator: ",", omittingEmptySubsequences: false) {
-                let member = rawMember.trimmingASCIIWhitespace()
+            // Bytes, not Characters: this runs for every traced request.
+            let bytes = Array(value.utf8)
+            var start = 0
+            while start <= bytes.count {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.count
+                var member = bytes[start..<end]
+                start = end + 1
+                while let first = member.first, first == 0x20 || first == 0x09 { member = member.dropFirst() }
+                while let last = member.last, last == 0x20 || last == 0x09 { member = member.dropLast() }
                 if member.isEmpty { continue }
                 guard members.count < Self.maxMembers,
-                      let equals = member.utf8.firstIndex(of: UInt8(ascii: "=")),
-                      let key = Self.validKey(member[member.startIndex..<equals]),
-                      Self.isValidValue(member.utf8[member.utf8.index(after: equals)...]),
-                      keys.insert(key).inserted
+                      let equals = member.firstIndex(of: UInt8(ascii: "=")),
+                      Self.isValidKey(member[..<equals]),
+                      Self.isValidValue(member[(equals + 1)...]),
+                      !keys.contains(member[..<equals])
                 else { return nil }
-                members.append(String(member))
+                keys.append(member[..<equals])
+                members.append(String(decoding: member, as: UTF8.self))
             }
         }
         self.members = members
@@ -65,27 +73,22 @@ public struct TraceState: Sendable, Hashable {
         byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")
     }
 
-    private static func validKey(_ key: Substring) -> Substring? {
-        let bytes = Array(key.utf8)
-        guard let first = bytes.first, bytes.allSatisfy({ isKeyCharacter($0) || $0 == UInt8(ascii: "@") }) else { return nil }
-        let ats = bytes.indices.filter { bytes[$0] == UInt8(ascii: "@") }
-        switch ats.count {
-        case 0:
-            guard isLowercaseLetter(first), bytes.count <= 256 else { return nil }
-        case 1:
-            let tenant = bytes[..<ats[0]], system = bytes[(ats[0] + 1)...]
-            guard let tenantFirst = tenant.first, let systemFirst = system.first,
-                  tenant.count <= 241, system.count <= 14,
-                  isLowercaseLetter(tenantFirst) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(tenantFirst),
-                  isLowercaseLetter(systemFirst)
-            else { return nil }
-        default:
-            return nil
+    /// `simple-key` (a letter, then up to 255 key characters) or `tenant@system`.
+    private static func isValidKey(_ key: ArraySlice<UInt8>) -> Bool {
+        guard let first = key.first else { return false }
+        guard let at = key.firstIndex(of: UInt8(ascii: "@")) else {
+            return isLowercaseLetter(first) && key.count <= 256 && key.allSatisfy(isKeyCharacter)
         }
-        return key
+        let tenant = key[..<at], system = key[(at + 1)...]
+        guard let systemFirst = system.first, tenant.count <= 241, system.count <= 14,
+              isLowercaseLetter(first) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
+              isLowercaseLetter(systemFirst)
+        else { return false }
+        return tenant.allSatisfy(isKeyCharacter) && system.allSatisfy(isKeyCharacter)
     }
 
-    private static func isValidValue(_ value: Substring.UTF8View.SubSequence) -> Bool {
+    /// 1-256 printable ASCII characters other than `,` and `=`, the last not a space.
+    private static func isValidValue(_ value: ArraySlice<UInt8>) -> Bool {
         guard !value.isEmpty, value.count <= 256, value.last != UInt8(ascii: " ") else { return false }
         return value.allSatisfy { byte in
             byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: ",") && byte != UInt8(ascii: "=")

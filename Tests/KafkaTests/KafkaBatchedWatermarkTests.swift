@@ -107,6 +107,16 @@ final class KafkaBatchedWatermarkTests: XCTestCase {
         await consumer.close()
     }
 
+    /// The relay's own parsers on hand-built Produce/ListOffsets frames of the classic and the
+    /// flexible versions (v7/v2, v9/v7, v11/v9, v3/v0): the Java clients' versions, which no
+    /// client on this machine sends.
+    func testRelayParsersSelfTest() async throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/kafka_relay.py")
+        let output = try await Self.run("/usr/bin/python3", [script.path, "--self-test"], timeout: .seconds(30))
+        XCTAssertEqual(output, "kafka_relay self-test: ok\n")
+    }
+
     /// Runs a child process with its output in a file, killing it (and failing) when it does
     /// not finish within `timeout`. Returns standard output.
     static func run(_ executable: String, _ arguments: [String], timeout: Duration) async throws -> String {
