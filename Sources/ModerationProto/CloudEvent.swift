@@ -133,10 +133,12 @@ public struct CloudEvent: Sendable, Hashable {
         } catch {
             throw .cloudEventMalformed(error.detail)
         }
+        // Only the members read here are indexed (and checked for duplicates, which would be
+        // ambiguous); extensions are ignored, so their names need no hashing.
         var byName: [String: JSONObjectScanner.Value] = [:]
-        for member in members {
+        for member in members where Self.structuredMembers.contains(member.name) {
             guard byName.updateValue(member.value, forKey: member.name) == nil else {
-                throw .cloudEventMalformed("member \"\(ModerationDecodeError.excerpt(member.name))\" appears twice")
+                throw .cloudEventMalformed("member \"\(member.name)\" appears twice")
             }
         }
         func string(_ name: String, required: Bool) throws(ModerationDecodeError) -> String? {
@@ -194,6 +196,12 @@ public struct CloudEvent: Sendable, Hashable {
             throw .cloudEventData("data is a JSON string, not an object (a ModerationRequest)")
         }
     }
+
+    /// The members of a structured event that `structured` reads.
+    static let structuredMembers: Set<String> = [
+        "specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema",
+        "traceparent", "tracestate", "data", "data_base64",
+    ]
 
     /// `application/json`, `text/json` and structured-syntax `+json` types.
     static func isJSON(mediaType: String) -> Bool {

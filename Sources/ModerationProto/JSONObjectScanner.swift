@@ -191,7 +191,18 @@ struct JSONObjectScanner {
 
     private mutating func scanString(decode: Bool) throws(Failure) -> String? {
         position += 1  // opening quote
-        var out: [UInt8] = []
+        let start = position
+        // Fast path: no escapes, the string is a slice of the input.
+        while let byte = peek, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
+            guard byte >= 0x20 else { throw failure("control character in string") }
+            position += 1
+        }
+        guard let stop = peek else { throw failure("unterminated string") }
+        if stop == UInt8(ascii: "\"") {
+            position += 1
+            return decode ? String(decoding: bytes[start..<(position - 1)], as: UTF8.self) : nil
+        }
+        var out: [UInt8] = decode ? Array(bytes[start..<position]) : []
         while true {
             guard let byte = peek else { throw failure("unterminated string") }
             switch byte {
