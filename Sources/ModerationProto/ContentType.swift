@@ -22,15 +22,51 @@ public enum ContentType: String, Sendable, Hashable, CaseIterable {
     /// - Anything else is `ModerationDecodeError.unknownContentType` carrying the raw value,
     ///   which sends the message to the dead-letter topic instead of guessing.
     public static func parse(_ header: String?) throws(ModerationDecodeError) -> ContentType {
-        guard let header else { return .protobuf }
-        let mediaType = header.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)
-            .first.map { $0.trimmingASCIIWhitespace().lowercased() } ?? ""
-        switch mediaType {
-        case "": return .protobuf
+        try parse(header, default: .protobuf)
+    }
+
+    /// Parses a `content-type` header value, with `defaultType` for records that carry none
+    /// (absent or empty), as a worker's `--default-content-type` says.
+    ///
+    /// Why a per-worker default: Confluent's serializers (and many plain producers) set no
+    /// `content-type` header, so the topic's convention has to come from the operator. An
+    /// explicit header always wins over the default.
+    public static func parse(_ header: String?, default defaultType: ContentType) throws(ModerationDecodeError) -> ContentType {
+        guard let header else { return defaultType }
+        switch mediaType(of: header) {
+        case "": return defaultType
         case "application/x-protobuf", "application/protobuf": return .protobuf
         case "application/json": return .json
-        default: throw .unknownContentType(header)
+        default: throw .unknownContentType(ModerationDecodeError.excerpt(header))
         }
+    }
+
+    /// The encoding named by a command-line or environment value: `protobuf` or `json`
+    /// (case-insensitive), or a media type `parse` accepts. Nil for anything else.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "protobuf", "proto": self = .protobuf
+        case "json": self = .json
+        default:
+            guard !name.isEmpty, let parsed = try? ContentType.parse(name) else { return nil }
+            self = parsed
+        }
+    }
+
+    /// The lower-cased media type of a header value, without parameters or surrounding
+    /// whitespace: `Application/JSON; charset=utf-8` is `application/json`.
+    ///
+    /// On bytes, not characters: this runs for every record, and `split`/`lowercased` on
+    /// `Character`s cost more than the rest of opening a bare record.
+    static func mediaType(of header: String) -> String {
+        var utf8 = header.utf8[...]
+        if let semicolon = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<semicolon] }
+        while let first = utf8.first, first == 0x20 || first == 0x09 { utf8 = utf8.dropFirst() }
+        while let last = utf8.last, last == 0x20 || last == 0x09 { utf8 = utf8.dropLast() }
+        if !utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) {
+            return String(Substring(utf8))
+        }
+        return String(decoding: utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }
 
