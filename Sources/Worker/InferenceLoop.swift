@@ -65,7 +65,8 @@ struct InferenceLoop: Sendable {
                     .internal, "inference failed: \(error)", requestID: item.requestID, request: item.request, source: item.source)
             }
             let answer = preparer.answer(
-                result, to: item.destination, source: item.source, contentType: item.contentType, deadLetter: nil)
+                result, to: item.destination, source: item.source, contentType: item.contentType, trace: item.trace,
+                deadLetter: nil)
             sender.send(answer.outgoing, for: item.source, read: item.read)
         }
     }

@@ -85,10 +85,11 @@ public final class ModerationWorker: Service, Sendable {
         }
         let preparer = RequestPreparer(
             maxRequestBytes: configuration.maxRequestBytes, maxTextBytes: configuration.maxTextBytes,
-            replyTo: configuration.replyTo, scoring: configuration.scoring, tokenizer: model.tokenizer,
+            replyTo: configuration.replyTo, envelope: configuration.envelope, scoring: configuration.scoring,
+            tokenizer: model.tokenizer,
             results: ResultComposer(
                 outputTopic: configuration.outputTopic, workerID: configuration.workerID, model: ResultComposer.identity(of: model),
-                categoryNames: model.config.categoryNames),
+                categoryNames: model.config.categoryNames, envelope: configuration.resultEnvelope),
             deadLetters: deadLetters)
         // Stopping hands queued requests back and releases whoever waits on the queue or budget.
         state.onStop { [self] in

@@ -16,6 +16,8 @@ struct RequestPreparer: Sendable {
     /// Largest text (UTF-8 bytes) accepted.
     let maxTextBytes: Int
     let replyTo: ReplyToPolicy
+    /// Schema Registry framing, CloudEvents, default content type.
+    let envelope: EnvelopeOptions
     let scoring: TextScoring
     let tokenizer: Tokenizer
     let results: ResultComposer
@@ -44,18 +46,20 @@ struct RequestPreparer: Sendable {
         guard size <= maxRequestBytes else {
             return .answered(deadLetterOnly(source, .requestTooLarge(bytes: size, limit: maxRequestBytes)))
         }
-        let contentType: ContentType
+        let opened: RequestEnvelope
         let request: ModerationRequest
         do {
-            contentType = try ContentType.parse(source.headers.last(named: ModerationHeader.contentType)?.stringValue)
-            request = try ModerationCodec.decodeRequest(source.value ?? [], contentType: contentType)
+            opened = try RequestEnvelope.open(value: source.value, headers: source.headers, options: envelope)
+            request = try opened.decodeRequest()
         } catch {
             return .answered(deadLetterOnly(source, .invalid(error)))
         }
+        let contentType = opened.contentType
+        let trace = opened.trace
         let requestID = ModerationCodec.requestID(of: request, topic: source.topic, partition: source.partition, offset: source.offset)
         func reject(_ code: ModerationStatus.Code, _ reason: DeadLetterReason, to destination: String) -> Preparation {
             let result = results.status(code, reason.message, requestID: requestID, request: request, source: source)
-            return .answered(answer(result, to: destination, source: source, contentType: contentType, deadLetter: reason))
+            return .answered(answer(result, to: destination, source: source, contentType: contentType, trace: trace, deadLetter: reason))
         }
 
         var destination = results.outputTopic
@@ -81,11 +85,11 @@ struct RequestPreparer: Sendable {
             let result = results.status(
                 .deadlineExceeded, "deadline \(deadline) passed before the request was dequeued",
                 requestID: requestID, request: request, source: source)
-            return .answered(answer(result, to: destination, source: source, contentType: contentType, deadLetter: nil))
+            return .answered(answer(result, to: destination, source: source, contentType: contentType, trace: trace, deadLetter: nil))
         }
         return .ready(
             WorkItem(
-                source: source, request: request, requestID: requestID, contentType: contentType,
+                source: source, request: request, requestID: requestID, contentType: contentType, trace: trace,
                 destination: destination, prepared: scoring.prepare(request.text, tokenizer: tokenizer),
                 deadline: deadline, read: read))
     }
@@ -95,19 +99,19 @@ struct RequestPreparer: Sendable {
         let result = results.status(
             .deadlineExceeded, "deadline \(item.deadline.map { "\($0)" } ?? "?") passed while the request was queued (now \(now))",
             requestID: item.requestID, request: item.request, source: item.source)
-        return answer(result, to: item.destination, source: item.source, contentType: item.contentType, deadLetter: nil)
+        return answer(result, to: item.destination, source: item.source, contentType: item.contentType, trace: item.trace, deadLetter: nil)
     }
 
     /// A result record plus, when `deadLetter` is set, a dead letter; a result that cannot be
     /// encoded becomes a dead letter itself, so no request goes unanswered.
     func answer(
         _ result: ModerationResult, to destination: String, source: KafkaConsumerMessage, contentType: ContentType,
-        deadLetter: DeadLetterReason?
+        trace: TraceHeaders, deadLetter: DeadLetterReason?
     ) -> Answer {
         var outgoing: [Outgoing] = []
         var reason = deadLetter
         do {
-            let record = try results.record(result, for: source, contentType: contentType, destination: destination)
+            let record = try results.record(result, for: source, contentType: contentType, trace: trace, destination: destination)
             outgoing.append(Outgoing(role: .result, message: record))
         } catch {
             reason = reason ?? .resultUnencodable("\(error)")

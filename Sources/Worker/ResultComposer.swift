@@ -15,12 +15,18 @@ struct ResultComposer: Sendable {
     let model: ModerationProto.ModelIdentity
     /// Category display names in model order (the model's own list).
     let categoryNames: [String]
+    /// Schema Registry framing and CloudEvent headers of results.
+    let envelope: ResultEnvelopeOptions
 
-    init(outputTopic: String, workerID: String, model: ModerationProto.ModelIdentity, categoryNames: [String]) {
+    init(
+        outputTopic: String, workerID: String, model: ModerationProto.ModelIdentity, categoryNames: [String],
+        envelope: ResultEnvelopeOptions = ResultEnvelopeOptions()
+    ) {
         self.outputTopic = outputTopic
         self.workerID = workerID
         self.model = model
         self.categoryNames = categoryNames
+        self.envelope = envelope
     }
 
     /// How results report a loaded model.
@@ -90,17 +96,22 @@ struct ResultComposer: Sendable {
         return result
     }
 
-    /// The record carrying `result`: the request's encoding and key, the correlation id
+    /// The record carrying `result`: the request's encoding and key, framed and with
+    /// CloudEvent headers as configured, the request's trace context and correlation id
     /// copied, to `destination`.
     func record(
-        _ result: ModerationResult, for source: KafkaConsumerMessage, contentType: ContentType, destination: String
+        _ result: ModerationResult, for source: KafkaConsumerMessage, contentType: ContentType, trace: TraceHeaders,
+        destination: String, time: Date = Date()
     ) throws(ModerationEncodeError) -> KafkaProducerMessage {
-        let value = try ModerationCodec.encodeResult(result, contentType: contentType)
-        var headers = [KafkaHeader(key: ModerationHeader.contentType, string: contentType.headerValue)]
+        let sealed = ResultEnvelope.seal(
+            try ModerationCodec.encodeResult(result, contentType: contentType), contentType: contentType,
+            requestID: result.requestID, eventID: "\(source.topic)/\(source.partition)/\(source.offset)", trace: trace,
+            options: envelope, time: time)
+        var headers = sealed.headers.map { KafkaHeader(key: $0.key, value: $0.value) }
         if let correlation = source.headers.last(named: ModerationHeader.correlationID) {
             headers.append(correlation)
         }
-        return KafkaProducerMessage(topic: destination, key: source.key, value: value, headers: headers)
+        return KafkaProducerMessage(topic: destination, key: source.key, value: sealed.value, headers: headers)
     }
 
     private func name(of index: Int) -> String {

@@ -13,6 +13,8 @@ struct WorkItem: Sendable {
     var requestID: String
     /// The request's encoding, which the result uses too.
     var contentType: ContentType
+    /// The request's valid W3C trace context, continued on the result.
+    var trace: TraceHeaders
     /// The output topic, or the allowed `reply-to`.
     var destination: String
     /// The model's input for its text.

@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import Kafka
+import ModerationProto
 
 /// Everything `ModerationWorker` needs besides the model. Each field has its default here
 /// and only here (the command line's flags start from these values); every field maps to a
@@ -23,6 +24,13 @@ public struct WorkerConfiguration: Sendable {
     /// Per-category thresholds of the `unsafe` verdict. Default: 0.5 for every category. A
     /// request's own `threshold` replaces them all for that request.
     public var thresholds = CategoryThresholds()
+    /// How request records are opened: the encoding of records without `content-type`, the
+    /// Schema Registry schema ids accepted (CloudEvents and trace context need no setting).
+    /// Default: protobuf, any schema id.
+    public var envelope = EnvelopeOptions()
+    /// How results are wrapped: Schema Registry framing with a schema id, binary-mode
+    /// CloudEvent headers. Default: neither (a bare value with `content-type`).
+    public var resultEnvelope = ResultEnvelopeOptions()
     /// Where a request's `reply-to` header may send its result. Default: nowhere (`.denyAll`):
     /// a requester must not be able to write to any topic the worker's credentials reach.
     public var replyTo = ReplyToPolicy.denyAll

@@ -3,7 +3,12 @@ import Foundation
 import Inference
 import Kafka
 import Logging
+import ModerationProto
 import Worker
+
+extension ContentType: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+}
 
 /// Options shared by `duoguard worker` and `duoguard replay`: the cluster, the model, how
 /// requests are scored and how the pipeline is tuned. Each falls back to an environment
@@ -27,6 +32,16 @@ struct PipelineOptions: ParsableArguments {
     var maxRequestBytes: Int?
     @Option(name: .long, help: "Bytes of requests read and not yet answered before intake waits (default \(Self.defaults.maxInFlightBytes)).")
     var maxInFlightBytes: Int?
+    @Option(name: .long, help: "Encoding of records without a content-type header: protobuf (default) or json (env DUOGUARD_DEFAULT_CONTENT_TYPE).")
+    var defaultContentType: ContentType?
+    @Option(name: .long, help: "Schema Registry schema ids accepted in framed records, e.g. 12,13 (default: any) (env DUOGUARD_SCHEMA_IDS).")
+    var schemaIds: String?
+    @Option(name: .long, help: "Frame results for Confluent deserializers with this Schema Registry schema id (env DUOGUARD_RESULT_SCHEMA_ID).")
+    var resultSchemaId: UInt32?
+    @Flag(name: .long, help: "Write results as binary-mode CloudEvents (ce_* headers) (env DUOGUARD_CLOUDEVENTS_OUTPUT=1).")
+    var cloudeventsOutput = false
+    @Option(name: .long, help: "ce_source of CloudEvent results (default /duoguard/moderation) (env DUOGUARD_CLOUDEVENTS_SOURCE).")
+    var cloudeventsSource: String?
     @Option(name: .long, help: "Bytes of fetched records buffered for intake before fetching pauses (default \(Self.defaults.maxBufferedBytes)).")
     var maxBufferedBytes: Int?
     @Option(name: .long, help: "Regular expression (whole match) of topics a request's reply-to may name; without it every reply-to is refused (env DUOGUARD_REPLY_TO_ALLOW).")
@@ -95,6 +110,19 @@ struct PipelineOptions: ParsableArguments {
             } catch {
                 throw ValidationError(error.description)
             }
+        }
+        if let value = try env.value(defaultContentType, "DEFAULT_CONTENT_TYPE") { configuration.envelope.defaultContentType = value }
+        if let text = try env.value(schemaIds, "SCHEMA_IDS") {
+            guard let ids = EnvelopeOptions.parseSchemaIDs(text) else {
+                throw ValidationError("--schema-ids: '\(text)' is not a comma-separated list of ids 0...4294967295")
+            }
+            configuration.envelope.allowedSchemaIDs = ids
+        }
+        configuration.resultEnvelope.schemaID = try env.value(resultSchemaId, "RESULT_SCHEMA_ID")
+        let source = try env.value(cloudeventsSource, "CLOUDEVENTS_SOURCE")
+        if env.flag(cloudeventsOutput, "CLOUDEVENTS_OUTPUT") || source != nil {
+            guard source.map({ !$0.isEmpty }) ?? true else { throw ValidationError("--cloudevents-source must not be empty") }
+            configuration.resultEnvelope.cloudEvents = source.map { CloudEventOutput(source: $0) } ?? CloudEventOutput()
         }
         if let value = try env.value(maxBatch, "MAX_BATCH") { configuration.maxBatch = value }
         if let value = try env.milliseconds(maxWaitMs, "MAX_WAIT_MS") { configuration.maxWait = value }

@@ -53,6 +53,7 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let signals = ShutdownSignals()
         let logger = try pipeline.makeLogger(label: "duoguard.replay")
         let kafka = try pipeline.kafkaConfiguration(clientID: "duoguard-replay")
         let groupID = group ?? "duoguard-replay-\(topic)-\(outputTopic)"
@@ -71,7 +72,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let progress = ReplayProgress(total: plan.total)
         let reporter = Task { await progress.report { (worker.answeredCount, worker.deadLetteredCount) } }
         let started = ContinuousClock.now
-        try await WorkerRunner.run(worker, shutdownLimit: configuration.shutdownLimit, stopWhenDone: true, logger: logger)
+        try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, stopWhenDone: true, logger: logger)
         reporter.cancel()
         progress.finish()
         let elapsed = ContinuousClock.now - started

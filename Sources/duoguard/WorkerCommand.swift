@@ -38,6 +38,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var pipeline: PipelineOptions
 
     func run() async throws {
+        let signals = ShutdownSignals()
         let env = pipeline.environment
         let logger = try pipeline.makeLogger(label: "duoguard.worker")
         let inputs = env.list(inputTopic, "INPUT_TOPIC")
@@ -52,6 +53,6 @@ struct WorkerCommand: AsyncParsableCommand {
             if let port = try env.value(metricsPort, "METRICS_PORT") { configuration.metricsPort = port }
         }
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
-        try await WorkerRunner.run(worker, shutdownLimit: configuration.shutdownLimit, logger: logger)
+        try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, logger: logger)
     }
 }

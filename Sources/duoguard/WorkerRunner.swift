@@ -4,18 +4,30 @@ import ServiceLifecycle
 import Worker
 
 /// Runs a worker under swift-service-lifecycle with the process-level rules shared by
-/// `worker` and `replay`: SIGTERM/SIGINT start a graceful shutdown; shutdown has a hard upper
-/// bound (past `shutdownLimit` the group cancels the worker, and a worker that ignored even
-/// that for 10 s more is ended by the library); a fatal runtime error exits with status 2.
+/// `worker` and `replay`: SIGTERM/SIGINT (taken over by `signals` when the command started)
+/// start a graceful shutdown, or end the command at once when they came before the worker
+/// ran; shutdown has a hard upper bound (past `shutdownLimit` the group cancels the worker,
+/// and a worker that ignored even that for 10 s more is ended by the library); a fatal
+/// runtime error exits with status 2.
 enum WorkerRunner {
-    static func run(_ worker: ModerationWorker, shutdownLimit: Duration, stopWhenDone: Bool = false, logger: Logger) async throws {
+    static func run(
+        _ worker: ModerationWorker, signals: ShutdownSignals, shutdownLimit: Duration, stopWhenDone: Bool = false, logger: Logger
+    ) async throws {
+        if signals.isRequested {
+            logger.info("stopped before the worker started (signal during start-up)")
+            return
+        }
         var configuration = ServiceGroupConfiguration(
             services: [.init(service: worker, successTerminationBehavior: stopWhenDone ? .gracefullyShutdownGroup : .cancelGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            logger: logger)
         configuration.maximumGracefulShutdownDuration = shutdownLimit
         configuration.maximumCancellationDuration = .seconds(10)
+        let group = ServiceGroup(configuration: configuration)
+        signals.onSignal {
+            Task { await group.triggerGracefulShutdown() }
+        }
         do {
-            try await ServiceGroup(configuration: configuration).run()
+            try await group.run()
         } catch let error as WorkerError {
             logger.error("\(error)")
             if case .fatal = error { throw ExitCode(2) }

@@ -22,7 +22,7 @@ final class RequestPreparerTests: XCTestCase {
         var model = ModerationProto.ModelIdentity()
         model.name = "test-model"
         return RequestPreparer(
-            maxRequestBytes: maxRequestBytes, maxTextBytes: maxTextBytes, replyTo: replyTo, scoring: scoring,
+            maxRequestBytes: maxRequestBytes, maxTextBytes: maxTextBytes, replyTo: replyTo, envelope: EnvelopeOptions(), scoring: scoring,
             tokenizer: tokenizer,
             results: ResultComposer(outputTopic: "results", workerID: "w1", model: model, categoryNames: DuoGuardModel.categoryNames),
             deadLetters: DeadLetterComposer(topic: "dead"))

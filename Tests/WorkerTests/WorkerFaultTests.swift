@@ -31,16 +31,18 @@ final class WorkerFaultTests: XCTestCase {
         }
     }
 
-    /// Produces `count` requests in the background, `perSecond` at a time.
+    /// Produces requests in the background, `perSecond` at a time, until `count` are sent or
+    /// `until` says stop; the task's value is how many were sent.
     private func stream(
-        _ count: Int, prefix: String, to topic: String, perSecond: Int, client: KafkaConfiguration = WorkerTestSupport.client
-    ) -> Task<Void, Error> {
+        _ count: Int, prefix: String, to topic: String, perSecond: Int, client: KafkaConfiguration = WorkerTestSupport.client,
+        until stop: StopFlag? = nil
+    ) -> Task<Int, Error> {
         Task {
             let producer = try KafkaProducer(
                 configuration: KafkaProducerConfiguration(client: client, linger: .milliseconds(2), deliveryTimeout: .seconds(180)),
                 logger: WorkerTestSupport.logger)
             var sent = 0
-            while sent < count {
+            while sent < count && !(stop?.isSet ?? false) {
                 let chunk = min(max(1, perSecond / 10), count - sent)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for i in sent..<(sent + chunk) {
@@ -55,6 +57,7 @@ final class WorkerFaultTests: XCTestCase {
                 try await Task.sleep(for: .milliseconds(100))
             }
             await producer.close()
+            return sent
         }
     }
 
@@ -62,10 +65,11 @@ final class WorkerFaultTests: XCTestCase {
         let model = try model
         let topics = try await WorkerTestSupport.makeTopics(partitions: 4)
         let group = "g-\(UUID().uuidString.prefix(8))"
-        let total = 2_400
         let seed = UInt64(ProcessInfo.processInfo.environment["DUOGUARD_FAULT_SEED"] ?? "") ?? 2_026
         var moments = Moments(state: seed)
-        let producing = stream(total, prefix: "s", to: topics.input, perSecond: 200)
+        // Requests keep coming for as long as the rounds last.
+        let stop = StopFlag()
+        let producing = stream(1_000_000, prefix: "s", to: topics.input, perSecond: 150, until: stop)
         let options = ["--lag-interval-ms", "100", "--commit-interval-ms", "200", "--drain-timeout-ms", "8000"]
         var report: [String] = []
         for round in 0..<6 {
@@ -90,7 +94,8 @@ final class WorkerFaultTests: XCTestCase {
             XCTAssertEqual(status, 0, "round \(round): SIGTERM \(delay) s into answering exits 0")
             XCTAssertLessThan(took, .seconds(8 + 15), "round \(round): within the drain bound")
         }
-        try await producing.value
+        stop.set()
+        let total = try await producing.value
         let last = try WorkerTestSupport.spawnWorker(topics, group: group, model: model, id: "final", extra: options)
         defer { ChildProcess.killIfRunning(last) }
         print("SIGTERM test (seed \(seed)):\n  " + report.joined(separator: "\n  "))
@@ -134,12 +139,14 @@ final class WorkerFaultTests: XCTestCase {
     }
 
     /// SIGTERM while the worker loads, connects and joins its group: a clean, quick exit (no
-    /// partitions yet, nothing to drain). Each worker has a group of its own.
+    /// partitions yet, nothing to drain). Each worker has a group of its own. (A signal in the
+    /// first few milliseconds, before the process reaches `main`, gets the system's default
+    /// action: exit by signal, with nothing started.)
     func testSIGTERMDuringStartAndGroupJoin() async throws {
         let model = try model
         let topics = try await WorkerTestSupport.makeTopics(partitions: 2)
         let producing = stream(200, prefix: "j", to: topics.input, perSecond: 400)
-        for (index, delay) in [0.05, 0.4, 1.0, 1.6, 2.2, 2.9].enumerated() {
+        for (index, delay) in [0.3, 0.6, 1.0, 1.6, 2.2, 2.9].enumerated() {
             let worker = try WorkerTestSupport.spawnWorker(topics, group: "join-\(UUID().uuidString.prefix(8))-\(index)", model: model, id: "join-\(index)")
             defer { ChildProcess.killIfRunning(worker) }
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
@@ -150,7 +157,7 @@ final class WorkerFaultTests: XCTestCase {
             XCTAssertEqual(status, 0, "SIGTERM \(delay) s after start exits 0")
             XCTAssertLessThan(ContinuousClock.now - stopped, .seconds(30))
         }
-        try await producing.value
+        _ = try await producing.value
     }
 
     private func committedPositions(group: String, topic: String, partitions: Int32) async throws -> [Int64?] {
@@ -196,7 +203,7 @@ final class WorkerFaultTests: XCTestCase {
         try await Task.sleep(for: .seconds(20))
         try broker.resumeLink()
         let messages = try await reading.value
-        try await producing.value
+        _ = try await producing.value
         // The reader itself re-reads from the start when its own session expires in the cut:
         // count what the worker produced with a fresh reader.
         let produced = try WorkerTestSupport.decodeResults(try await WorkerTestSupport.readAll(topics.output, client: client)).map(\.requestID)
@@ -208,6 +215,13 @@ final class WorkerFaultTests: XCTestCase {
         let status = await ChildProcess.waitForExit(worker, timeout: .seconds(60), "worker after SIGTERM")
         XCTAssertEqual(status, 0)
     }
+}
+
+/// A flag one task sets and another reads.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }
 
 /// A second local broker (scripts/broker.sh on other ports) that a test may partition

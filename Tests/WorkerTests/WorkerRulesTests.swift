@@ -27,7 +27,7 @@ final class WorkerRulesTests: XCTestCase {
         request.metadata = ["tenant": "acme"]
         if let threshold { request.threshold = threshold }
         return WorkItem(
-            source: source, request: request, requestID: "r", contentType: .json, destination: "results",
+            source: source, request: request, requestID: "r", contentType: .json, trace: TraceHeaders(), destination: "results",
             prepared: PreparedText(sequences: [[128000, 5, 6], [128000, 7]], truncated: false), deadline: nil, read: .now)
     }
 
@@ -58,7 +58,7 @@ final class WorkerRulesTests: XCTestCase {
         XCTAssertFalse(strict.unsafe, "the request's own threshold replaces the operator's")
         XCTAssertEqual(strict.categoryThresholds, [Float](repeating: 0.9, count: 12))
 
-        let record = try composer().record(scored, for: source, contentType: .json, destination: "results")
+        let record = try composer().record(scored, for: source, contentType: .json, trace: TraceHeaders(), destination: "results")
         XCTAssertEqual(record.key, Array("key".utf8))
         XCTAssertEqual(record.headers.last(named: "content-type")?.stringValue, "application/json")
         XCTAssertEqual(record.headers.last(named: "correlation-id")?.stringValue, "c-1")
