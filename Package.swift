@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
     ],
     targets: [
         // librdkafka from the system (Debian: librdkafka-dev), never vendored.
@@ -71,6 +72,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 // The health/metrics server (HealthServer): non-blocking sockets and HTTP/1 parsing.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -95,7 +97,12 @@ let package = Package(
             path: "bench/KafkaBench"
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Kafka", "Inference", "Tokenizer", "ModerationProto"]),
+        .testTarget(
+            name: "WorkerTests",
+            dependencies: [
+                "Worker", "Kafka", "Inference", "Tokenizer", "ModerationProto",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer"]),

@@ -16,6 +16,7 @@ struct InferenceLoop: Sendable {
     let thresholds: CategoryThresholds
     let metrics: WorkerMetrics
     let logger: Logger
+    let tracing: WorkerTracing
     /// The model is not reentrant: one serial queue runs it, off the cooperative pool.
     let queue = DispatchQueue(label: "duoguard.inference")
 
@@ -28,7 +29,8 @@ struct InferenceLoop: Sendable {
             for item in batch {
                 if let deadline = item.deadline, deadline < now {
                     metrics.deadlineShed.increment()
-                    sender.send(preparer.expired(item, now: now).outgoing, for: item.source, read: item.read)
+                    WorkerTracing.fail(item.span, "deadlineExceeded")
+                    sender.send(preparer.expired(item, now: now).outgoing, for: item.source, read: item.read, span: item.span)
                 } else {
                     live.append(item)
                 }
@@ -40,6 +42,8 @@ struct InferenceLoop: Sendable {
     private func classify(_ batch: [WorkItem]) async {
         let started = ContinuousClock.now
         let sequences = batch.flatMap(\.prepared.sequences)
+        let tokens = sequences.reduce(0) { $0 + $1.count }
+        let span = tracing.inference(batch, tokens: tokens)
         let outcome: Result<[Classification], InferenceError> = await withCheckedContinuation { continuation in
             queue.async { [model] in
                 continuation.resume(returning: Result { () throws(InferenceError) in try model.classify(batch: sequences) })
@@ -48,7 +52,9 @@ struct InferenceLoop: Sendable {
         let inferenceSeconds = seconds(ContinuousClock.now - started)
         metrics.inferenceSeconds.record(inferenceSeconds)
         metrics.batchSize.record(Double(batch.count))
-        metrics.batchTokens.record(Double(sequences.reduce(0) { $0 + $1.count }))
+        metrics.batchTokens.record(Double(tokens))
+        if case .failure = outcome { WorkerTracing.fail(span, "inference") }
+        span.end()
         var first = 0
         for item in batch {
             let range = first..<(first + item.prepared.sequences.count)
@@ -61,13 +67,14 @@ struct InferenceLoop: Sendable {
                     queueSeconds: seconds(started - item.read), inferenceSeconds: inferenceSeconds)
             case .failure(let error):
                 logger.error("inference failed", metadata: ["error": "\(error)"])
+                WorkerTracing.fail(item.span, "internal")
                 result = preparer.results.status(
                     .internal, "inference failed: \(error)", requestID: item.requestID, request: item.request, source: item.source)
             }
             let answer = preparer.answer(
                 result, to: item.destination, source: item.source, contentType: item.contentType, trace: item.trace,
                 deadLetter: nil)
-            sender.send(answer.outgoing, for: item.source, read: item.read)
+            sender.send(answer.outgoing, for: item.source, read: item.read, span: item.span)
         }
     }
 }

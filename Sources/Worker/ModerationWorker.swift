@@ -2,6 +2,7 @@ import Inference
 import Kafka
 import Logging
 import ServiceLifecycle
+import Tracing
 
 /// The moderation worker: Kafka requests → tokenize → micro-batches → model → results.
 ///
@@ -31,6 +32,7 @@ public final class ModerationWorker: Service, Sendable {
     private let tracker = OffsetTracker()
     private let batcher: MicroBatcher<WorkItem>
     private let budget: InFlightBudget
+    private let tracing: WorkerTracing
 
     public init(configuration: WorkerConfiguration, model: DuoGuardModel, logger: Logger, metrics: WorkerMetrics = WorkerMetrics()) {
         self.configuration = configuration
@@ -42,6 +44,7 @@ public final class ModerationWorker: Service, Sendable {
                 tokenBudget: model.options.batchTokenBudget, maxItems: configuration.maxBatch,
                 maxWait: configuration.maxWait, capacity: configuration.queueCapacity))
         self.budget = InFlightBudget(limit: configuration.maxInFlightBytes)
+        self.tracing = WorkerTracing(tracer: configuration.tracer ?? InstrumentationSystem.tracer, group: configuration.groupID)
     }
 
     /// Requests answered so far (result or dead letter acknowledged), and of them dead-lettered.
@@ -78,7 +81,7 @@ public final class ModerationWorker: Service, Sendable {
         let deadLetters = DeadLetterComposer(topic: configuration.deadLetterTopic)
         let sender = ResultSender(
             producer: producer, tracker: tracker, consumer: consumer, budget: budget, deadLetters: deadLetters,
-            metrics: metrics, counts: counts, logger: logger, maxBackoff: configuration.maxRetryBackoff
+            metrics: metrics, counts: counts, logger: logger, maxBackoff: configuration.maxRetryBackoff, tracing: tracing
         ) { [state, logger] reason in
             logger.critical("fatal: \(reason); stopping without committing past unanswered requests")
             state.fail(reason)
@@ -112,7 +115,8 @@ public final class ModerationWorker: Service, Sendable {
                     group.addTask {
                         await InferenceLoop(
                             model: self.model, batcher: self.batcher, preparer: preparer, sender: sender,
-                            thresholds: self.configuration.thresholds, metrics: self.metrics, logger: self.logger
+                            thresholds: self.configuration.thresholds, metrics: self.metrics, logger: self.logger,
+                            tracing: self.tracing
                         ).run()
                     }
                     group.addTask { await self.stopOnFatalError("producer", producer.waitForFatalError) }
@@ -124,7 +128,8 @@ public final class ModerationWorker: Service, Sendable {
                         await RequestIntake(
                             consumer: consumer, tracker: self.tracker, batcher: self.batcher, budget: self.budget,
                             preparer: preparer, sender: sender, metrics: self.metrics, state: self.state,
-                            replay: self.configuration.replay, logText: self.configuration.logText, logger: self.logger
+                            replay: self.configuration.replay, tracing: self.tracing, logText: self.configuration.logText,
+                            logger: self.logger
                         ).run()
                     }
                     // Intake or inference ended, a fatal error, or a finished replay: stop.
@@ -232,6 +237,8 @@ public final class ModerationWorker: Service, Sendable {
         for item in batcher.removeAll(where: predicate) {
             tracker.abandon(item.source)
             budget.release(item.source.byteSize)
+            WorkerTracing.fail(item.span, "abandoned")
+            item.span?.end()
         }
         metrics.queueDepth.set(Double(batcher.count))
         metrics.inFlightBytes.set(Double(budget.used))

@@ -15,6 +15,7 @@ struct RequestIntake: Sendable {
     let metrics: WorkerMetrics
     let state: WorkerState
     let replay: ReplayPlan?
+    let tracing: WorkerTracing
     let logText: Bool
     let logger: Logger
 
@@ -35,22 +36,29 @@ struct RequestIntake: Sendable {
             }
             metrics.consumed.increment()
             let read = ContinuousClock.now
+            let span = tracing.process(message)
             switch preparer.prepare(message, read: read, now: Date()) {
-            case .ready(let item):
+            case .ready(var item):
                 if logText {
                     logger.info("request", metadata: ["id": "\(item.requestID)", "text": "\(item.request.text)"])
                 }
+                item.span = span
                 if !(await batcher.enqueue(item, tokens: item.prepared.tokenCount)) {
                     tracker.abandon(message)
                     budget.release(message.byteSize)
+                    WorkerTracing.fail(span, "abandoned")
+                    span.end()
                 }
             case .answered(let answer):
                 if let reason = answer.deadLetter {
                     logger.warning(
                         "request dead-lettered",
                         metadata: ["source": "\(message.topic)/\(message.partition)/\(message.offset)", "code": "\(reason.code)"])
+                    WorkerTracing.fail(span, reason.code)
+                } else if answer.status != .ok {
+                    WorkerTracing.fail(span, "\(answer.status)")
                 }
-                sender.send(answer.outgoing, for: message, read: read)
+                sender.send(answer.outgoing, for: message, read: read, span: span)
             }
             metrics.queueDepth.set(Double(batcher.count))
         }

@@ -1,6 +1,7 @@
 import Kafka
 import Logging
 import Synchronization
+import Tracing
 
 /// Produces the records that answer one request (its result, or its dead letter and error
 /// result) and, once the broker has acknowledged all of them, marks the request answered in
@@ -26,12 +27,13 @@ final class ResultSender: Sendable {
     private let counts: WorkerCounts
     private let logger: Logger
     private let maxBackoff: Duration
+    private let tracing: WorkerTracing
     private let onFatal: @Sendable (String) -> Void
 
     init(
         producer: KafkaProducer, tracker: OffsetTracker, consumer: KafkaConsumer, budget: InFlightBudget,
         deadLetters: DeadLetterComposer, metrics: WorkerMetrics, counts: WorkerCounts, logger: Logger,
-        maxBackoff: Duration, onFatal: @escaping @Sendable (String) -> Void
+        maxBackoff: Duration, tracing: WorkerTracing, onFatal: @escaping @Sendable (String) -> Void
     ) {
         self.producer = producer
         self.tracker = tracker
@@ -42,19 +44,21 @@ final class ResultSender: Sendable {
         self.counts = counts
         self.logger = logger
         self.maxBackoff = maxBackoff
+        self.tracing = tracing
         self.onFatal = onFatal
     }
 
-    /// Sends `outgoing` for `source`; an empty list answers it immediately.
-    func send(_ outgoing: [Outgoing], for source: KafkaConsumerMessage, read: ContinuousClock.Instant) {
+    /// Sends `outgoing` for `source`; an empty list answers it immediately. `span` (the
+    /// request's process span) parents the send spans and ends when the request is answered.
+    func send(_ outgoing: [Outgoing], for source: KafkaConsumerMessage, read: ContinuousClock.Instant, span: (any Span)? = nil) {
         guard !outgoing.isEmpty else {
-            answered(source, read: read)
+            answered(source, read: read, span: span)
             return
         }
         let remaining = Remaining(outgoing.count)
         for item in outgoing {
-            deliver(item, source: source, attempt: 1) { [self] in
-                if remaining.decrement() { answered(source, read: read) }
+            deliver(item, source: source, attempt: 1, parent: span) { [self] in
+                if remaining.decrement() { answered(source, read: read, span: span) }
             }
         }
     }
@@ -65,25 +69,35 @@ final class ResultSender: Sendable {
         return Swift.min(doubled, max)
     }
 
-    private func deliver(_ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, then done: @escaping @Sendable () -> Void) {
+    private func deliver(
+        _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, parent: (any Span)?, then done: @escaping @Sendable () -> Void
+    ) {
+        var message = item.message
+        let span = tracing.send(&message, parent: parent)
         do {
-            try producer.produce(item.message) { [self] result in
+            try producer.produce(message) { [self] result in
                 switch result {
                 case .success:
+                    span.end()
                     metrics.produced.increment()
                     if case .deadLetter(let reason, _) = item.role { deadLettered(reason) }
                     done()
                 case .failure(let error):
-                    failed(item, source: source, attempt: attempt, error: error, then: done)
+                    WorkerTracing.fail(span, error.name.isEmpty ? "\(error.kind)" : error.name)
+                    span.end()
+                    failed(item, source: source, attempt: attempt, error: error, parent: parent, then: done)
                 }
             }
         } catch {
-            failed(item, source: source, attempt: attempt, error: error, then: done)
+            WorkerTracing.fail(span, error.name.isEmpty ? "\(error.kind)" : error.name)
+            span.end()
+            failed(item, source: source, attempt: attempt, error: error, parent: parent, then: done)
         }
     }
 
     private func failed(
-        _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, error: KafkaError, then done: @escaping @Sendable () -> Void
+        _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, error: KafkaError, parent: (any Span)?,
+        then done: @escaping @Sendable () -> Void
     ) {
         if error.kind == .closed {
             logger.debug("delivery abandoned: the producer is closing", metadata: ["topic": "\(item.message.topic)"])
@@ -101,7 +115,7 @@ final class ResultSender: Sendable {
             let delay = Self.backoff(afterAttempt: attempt, max: maxBackoff)
             Task {
                 try? await Task.sleep(for: delay)
-                deliver(item, source: source, attempt: attempt + 1, then: done)
+                deliver(item, source: source, attempt: attempt + 1, parent: parent, then: done)
             }
         case .fatal:
             onFatal("producer: \(error)")
@@ -110,9 +124,10 @@ final class ResultSender: Sendable {
             case .result:
                 metrics.undeliverable.increment()
                 let reason = DeadLetterReason.undeliverable(topic: item.message.topic, error: error)
+                WorkerTracing.fail(parent, reason.code)
                 logger.error("result refused by the broker; dead-lettering the request", metadata: ["source": "\(coordinates)", "error": "\(error)"])
                 let letter = Outgoing(role: .deadLetter(reason, .whole), message: deadLetters.compose(for: source, reason: reason))
-                deliver(letter, source: source, attempt: 1, then: done)
+                deliver(letter, source: source, attempt: 1, parent: parent, then: done)
             case .deadLetter(let reason, let form):
                 guard let smaller = form.smaller else {
                     onFatal("the dead-letter topic refuses even a minimal dead letter (\(coordinates)): \(error)")
@@ -122,7 +137,7 @@ final class ResultSender: Sendable {
                     "dead letter refused; sending a smaller one",
                     metadata: ["source": "\(coordinates)", "form": "\(smaller)", "error": "\(error)"])
                 let letter = Outgoing(role: .deadLetter(reason, smaller), message: deadLetters.compose(for: source, reason: reason, form: smaller))
-                deliver(letter, source: source, attempt: 1, then: done)
+                deliver(letter, source: source, attempt: 1, parent: parent, then: done)
             }
         }
     }
@@ -132,7 +147,8 @@ final class ResultSender: Sendable {
         counts.deadLettered.add(1, ordering: .relaxed)
     }
 
-    private func answered(_ source: KafkaConsumerMessage, read: ContinuousClock.Instant) {
+    private func answered(_ source: KafkaConsumerMessage, read: ContinuousClock.Instant, span: (any Span)?) {
+        span?.end()
         metrics.endToEndSeconds.record(seconds(ContinuousClock.now - read))
         counts.answered.add(1, ordering: .relaxed)
         budget.release(source.byteSize)

@@ -2,6 +2,7 @@ import Foundation
 import Inference
 import Kafka
 import ModerationProto
+import Tracing
 
 /// A request that passed intake and waits for the model: decoded, valid, tokenized, with
 /// where its result goes.
@@ -23,4 +24,6 @@ struct WorkItem: Sendable {
     var deadline: Date?
     /// When intake read it (queue time and end-to-end latency start here).
     var read: ContinuousClock.Instant
+    /// Its `process` span, ended when its answer is acknowledged (or it is handed back).
+    var span: (any Span)? = nil
 }

@@ -2,6 +2,7 @@ import Foundation
 import Inference
 import Kafka
 import ModerationProto
+import Tracing
 
 /// Everything `ModerationWorker` needs besides the model. Each field has its default here
 /// and only here (the command line's flags start from these values); every field maps to a
@@ -77,6 +78,10 @@ public struct WorkerConfiguration: Sendable {
     public var metricsHost = "0.0.0.0"
     /// Port of the metrics/health server; 0 = any free port, `nil` = no server. Default: 9464.
     public var metricsPort: Int? = 9_464
+
+    /// The tracer of the worker's spans. Default: `nil`, the process's bootstrapped one
+    /// (`InstrumentationSystem.tracer`; a no-op unless bootstrapped, e.g. by `--otlp-endpoint`).
+    public var tracer: (any Tracer)?
 
     /// Set for `duoguard replay`: answer only these offsets, then stop. Default: `nil` (a
     /// worker runs until it is stopped).

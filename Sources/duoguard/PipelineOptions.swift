@@ -62,6 +62,8 @@ struct PipelineOptions: ParsableArguments {
     var kafkaProperty: [String] = []
     @Option(name: .long, help: "Java-style client.properties file for librdkafka (SASL/TLS).")
     var kafkaConfig: String?
+    @Option(name: .long, help: "Export spans with OTLP/HTTP to this collector, e.g. http://otel-collector:4318 (env DUOGUARD_OTLP_ENDPOINT; needs a build with the OTLP trait).")
+    var otlpEndpoint: String?
     @Flag(name: .long, help: "Log request texts (off: texts are user content).")
     var logText = false
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
@@ -71,6 +73,17 @@ struct PipelineOptions: ParsableArguments {
     private static let defaults = WorkerConfiguration(kafka: KafkaConfiguration(bootstrapServers: []), groupID: "", inputTopics: [], outputTopic: "", deadLetterTopic: "")
 
     var environment: Environment { .process }
+
+    /// The span exporter `--otlp-endpoint` asks for (bootstrapped now, so the worker's tracer
+    /// is the exporter's); none without the flag.
+    func tracingExport(serviceName: String, logger: Logger) throws -> TracingExport {
+        guard let endpoint = try environment.value(otlpEndpoint, "OTLP_ENDPOINT") else { return TracingExport() }
+        do {
+            return try TracingExport.otlp(endpoint: endpoint, serviceName: serviceName, logger: logger)
+        } catch {
+            throw ValidationError("--otlp-endpoint: \(error)")
+        }
+    }
 
     func makeLogger(label: String) throws -> Logger {
         var logger = Logger(label: label)

@@ -68,11 +68,12 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         logger.info("replay plan", metadata: ["ranges": "\(plan.ranges.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })"])
 
+        let tracing = try pipeline.tracingExport(serviceName: "duoguard-replay", logger: logger)
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
         let progress = ReplayProgress(total: plan.total)
         let reporter = Task { await progress.report { (worker.answeredCount, worker.deadLetteredCount) } }
         let started = ContinuousClock.now
-        try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, stopWhenDone: true, logger: logger)
+        try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, stopWhenDone: true, tracing: tracing, logger: logger)
         reporter.cancel()
         progress.finish()
         let elapsed = ContinuousClock.now - started

@@ -52,7 +52,8 @@ struct WorkerCommand: AsyncParsableCommand {
             if let host = try env.value(metricsHost, "METRICS_HOST") { configuration.metricsHost = host }
             if let port = try env.value(metricsPort, "METRICS_PORT") { configuration.metricsPort = port }
         }
+        let tracing = try pipeline.tracingExport(serviceName: "duoguard-worker", logger: logger)
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
-        try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, logger: logger)
+        try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, tracing: tracing, logger: logger)
     }
 }

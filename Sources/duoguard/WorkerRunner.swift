@@ -11,14 +11,17 @@ import Worker
 /// runtime error exits with status 2.
 enum WorkerRunner {
     static func run(
-        _ worker: ModerationWorker, signals: ShutdownSignals, shutdownLimit: Duration, stopWhenDone: Bool = false, logger: Logger
+        _ worker: ModerationWorker, signals: ShutdownSignals, shutdownLimit: Duration, stopWhenDone: Bool = false,
+        tracing: TracingExport, logger: Logger
     ) async throws {
         if signals.isRequested {
             logger.info("stopped before the worker started (signal during start-up)")
             return
         }
+        // The exporter (if any) runs beside the worker and flushes its spans when the group stops.
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: worker, successTerminationBehavior: stopWhenDone ? .gracefullyShutdownGroup : .cancelGroup)],
+            services: tracing.services.map { .init(service: $0) }
+                + [.init(service: worker, successTerminationBehavior: stopWhenDone ? .gracefullyShutdownGroup : .cancelGroup)],
             logger: logger)
         configuration.maximumGracefulShutdownDuration = shutdownLimit
         configuration.maximumCancellationDuration = .seconds(10)

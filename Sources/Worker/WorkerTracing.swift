@@ -1,0 +1,77 @@
+import Kafka
+import Tracing
+
+/// The worker's spans, through swift-distributed-tracing (no-op unless a tracer is
+/// bootstrapped: `InstrumentationSystem.bootstrap`, or `WorkerConfiguration.tracer`), named
+/// and attributed per the OpenTelemetry messaging conventions for Kafka:
+///
+/// - `process <topic>` (consumer) per request, child of the producer's context extracted
+///   from the request headers (W3C `traceparent` with an OpenTelemetry tracer), from intake
+///   to the acknowledgement of its answer;
+/// - `inference` (internal) per batch, linked to the process span of each of its requests,
+///   with the batch's requests and tokens;
+/// - `send <topic>` (producer) per record written, child of the process span; its context is
+///   injected into the record's headers, so the trace continues downstream.
+struct WorkerTracing: Sendable {
+    let tracer: any Tracer
+    let group: String
+
+    func process(_ message: KafkaConsumerMessage) -> any Span {
+        var context = ServiceContext.topLevel
+        tracer.extract(message.headers, into: &context, using: KafkaHeaderCarrier())
+        let span = tracer.startAnySpan("process \(message.topic)", context: context, ofKind: .consumer)
+        span.attributes["messaging.system"] = "kafka"
+        span.attributes["messaging.operation.type"] = "process"
+        span.attributes["messaging.operation.name"] = "process"
+        span.attributes["messaging.destination.name"] = message.topic
+        span.attributes["messaging.destination.partition.id"] = "\(message.partition)"
+        span.attributes["messaging.consumer.group.name"] = group
+        span.attributes["messaging.kafka.offset"] = Int(message.offset)
+        span.attributes["messaging.message.body.size"] = message.value?.count ?? 0
+        return span
+    }
+
+    func inference(_ batch: [WorkItem], tokens: Int) -> any Span {
+        let span = tracer.startAnySpan("inference", context: .topLevel, ofKind: .internal)
+        span.attributes["duoguard.batch.requests"] = batch.count
+        span.attributes["duoguard.batch.tokens"] = tokens
+        span.attributes["messaging.batch.message_count"] = batch.count
+        for item in batch {
+            if let process = item.span { span.addLink(SpanLink(context: process.context, attributes: [:])) }
+        }
+        return span
+    }
+
+    /// Starts the `send` span of `message` (a result or dead letter of the request whose
+    /// process span is `parent`) and writes its context into the record's headers.
+    func send(_ message: inout KafkaProducerMessage, parent: (any Span)?) -> any Span {
+        let span = tracer.startAnySpan("send \(message.topic)", context: parent?.context ?? .topLevel, ofKind: .producer)
+        span.attributes["messaging.system"] = "kafka"
+        span.attributes["messaging.operation.type"] = "send"
+        span.attributes["messaging.operation.name"] = "send"
+        span.attributes["messaging.destination.name"] = message.topic
+        tracer.inject(span.context, into: &message.headers, using: KafkaHeaderCarrier())
+        return span
+    }
+
+    /// Marks a span failed with the OpenTelemetry `error.type` (a dead-letter code, a status,
+    /// a librdkafka error name).
+    static func fail(_ span: (any Span)?, _ type: String) {
+        guard let span else { return }
+        span.attributes["error.type"] = type
+        span.setStatus(SpanStatus(code: .error, message: type))
+    }
+}
+
+/// Reads and writes trace context in Kafka record headers; writing replaces a header of the
+/// same name (the request's `traceparent` copied onto a result gives way to the send span's).
+struct KafkaHeaderCarrier: Extractor, Injector {
+    func extract(key: String, from carrier: [KafkaHeader]) -> String? {
+        carrier.last(named: key)?.stringValue
+    }
+
+    func inject(_ value: String, forKey key: String, into carrier: inout [KafkaHeader]) {
+        carrier.removeAll { $0.key == key }
+        carrier.append(KafkaHeader(key: key, string: value))
+    }
+}
