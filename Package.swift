@@ -96,20 +96,22 @@ let package = Package(
             dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")],
             path: "bench/KafkaBench"
         ),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        // Test helpers shared by the test targets (bounded child-process waits); not a product.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "Kafka", "Inference", "Tokenizer", "ModerationProto",
+                "Worker", "Kafka", "Inference", "Tokenizer", "ModerationProto", "TestSupport",
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
         .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto"]),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.
-        .testTarget(name: "DeployTests", dependencies: []),
+        .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Failures of the deploy checks that are about the environment, not the manifests.
@@ -12,36 +13,10 @@ let repositoryRoot: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksInPat
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Runs a program; returns (status, stdout, stderr). A child still running after `timeout`
-/// is killed (SIGKILL), so a stuck child fails the test instead of hanging the suite.
-func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 120) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let pid = process.processIdentifier
-    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-    defer { watchdog.cancel() }
-    // stderr is drained on its own thread so a chatty child cannot block on a full pipe.
-    let errData = LockedData()
-    let errThread = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    errThread.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errData.isSet { usleep(1_000) }
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData.get(), as: UTF8.self))
-}
-
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: Data?
-    func set(_ value: Data) { lock.withLock { data = value } }
-    var isSet: Bool { lock.withLock { data != nil } }
-    func get() -> Data { lock.withLock { data ?? Data() } }
+/// is killed (SIGKILL) and the test fails, so a stuck child cannot hang the suite.
+func run(_ executable: URL, _ arguments: [String], timeout: Duration = .seconds(120)) throws -> (status: Int32, out: String, err: String) {
+    let (status, out, err) = try ChildProcess.captureBlocking(executable.path, arguments, timeout: timeout)
+    return (status ?? -1, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
 }
 
 func readText(_ relativePath: String) throws -> String {

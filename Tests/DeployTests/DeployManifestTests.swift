@@ -344,7 +344,7 @@ final class DeployManifestTests: XCTestCase {
     func testAlertRulesReferenceRealMetrics() throws {
         let tree = try DeployTree.load()
         let source = try readText("Sources/Worker/WorkerMetrics.swift")
-        let metricRegex = try Regex(#"name: "(duoguard_[a-z0-9_]+)""#)
+        let metricRegex = try Regex(#"metric\("(duoguard_[a-z0-9_]+)""#)  // WorkerMetrics.metric("name", "help")
         let exported = Set(source.matches(of: metricRegex).compactMap { $0.output[1].substring.map(String.init) })
         XCTAssertTrue(exported.contains("duoguard_consumer_lag"), "could not read metric names from WorkerMetrics.swift: \(exported)")
 

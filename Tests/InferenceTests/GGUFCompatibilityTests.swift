@@ -1,6 +1,7 @@
 import CKernels
 import Foundation
 @testable import Inference
+import TestSupport
 import XCTest
 
 /// Our GGUF files read by the `gguf` Python package (ggml's own reader and dequantizers):
@@ -43,15 +44,9 @@ final class GGUFCompatibilityTests: XCTestCase {
         meta["merges"] = len(r.fields["tokenizer.ggml.merges"].data)
         json.dump({"tensors": tensors, "metadata": meta}, open(sys.argv[2] + "/report.json", "w"))
         """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = ["-c", script, path, out.path]
-        let stderr = Pipe()
-        process.standardError = stderr
-        try process.run()
-        let errorOutput = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let (status, errorOutput, _) = try ChildProcess.captureBlocking(
+            Self.python, ["-c", script, path, out.path], timeout: .seconds(300), mergingStandardError: true)
+        guard status == 0 else {
             XCTFail("gguf reader failed: \(String(decoding: errorOutput, as: UTF8.self))")
             throw XCTSkip("python failed")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import TestSupport
 import XCTest
 
 /// The local broker's offsets must be true when producers batch (issue 11): tansu alone
@@ -120,30 +121,8 @@ final class KafkaBatchedWatermarkTests: XCTestCase {
     /// Runs a child process with its output in a file, killing it (and failing) when it does
     /// not finish within `timeout`. Returns standard output.
     static func run(_ executable: String, _ arguments: [String], timeout: Duration) async throws -> String {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent(KafkaTestSupport.uniqueName("out"))
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: executable)
-        child.arguments = arguments
-        child.standardOutput = handle
-        child.standardError = FileHandle.nullDevice
-        try child.run()
-        let deadline = ContinuousClock.now + timeout
-        while child.isRunning, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        if child.isRunning {
-            kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
-            try? handle.close()
-            XCTFail("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout); killed")
-            throw CancellationError()
-        }
-        child.waitUntilExit()  // already exited: returns at once
-        try? handle.close()
-        XCTAssertEqual(child.terminationStatus, 0, "\(executable) \(arguments.joined(separator: " "))")
-        return String(decoding: try Data(contentsOf: output), as: UTF8.self)
+        let (status, output) = try await ChildProcess.capture(executable, arguments, timeout: timeout)
+        XCTAssertEqual(status, 0, "\(executable) \(arguments.joined(separator: " "))")
+        return String(decoding: output, as: UTF8.self)
     }
 }

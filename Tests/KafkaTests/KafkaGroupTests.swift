@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import TestSupport
 import XCTest
 
 /// Consumer-group behaviour against the real local broker.
@@ -61,7 +62,7 @@ final class KafkaGroupTests: XCTestCase {
         child.standardOutput = FileHandle.nullDevice
         child.standardError = FileHandle.nullDevice
         try child.run()
-        defer { if child.isRunning { kill(child.processIdentifier, SIGKILL) } }
+        defer { ChildProcess.killIfRunning(child) }
         try await KafkaTestSupport.waitUntil("child process takes half of the partitions") { a.assignment.count == 2 }
 
         kill(child.processIdentifier, SIGKILL)

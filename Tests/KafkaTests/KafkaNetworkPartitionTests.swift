@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import TestSupport
 import XCTest
 
 /// A network partition between the clients and the broker, for real: the test's own broker
@@ -27,7 +28,7 @@ final class KafkaNetworkPartitionTests: XCTestCase {
         process.standardError = FileHandle.nullDevice
         try process.run()
         await KafkaTestSupport.waitForExit(process, timeout: .seconds(60))
-        return process.isRunning ? -1 : process.terminationStatus
+        return ChildProcess.exitStatus(process) ?? -1
     }
 
     func testRelayPausedTwentySecondsMidStreamLosesNothingAndRaisesNoFatalError() async throws {

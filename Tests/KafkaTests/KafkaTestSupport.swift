@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Logging
 import Synchronization
+import TestSupport
 import XCTest
 
 /// Shared set-up for tests that talk to the real local broker (`scripts/broker.sh start`).
@@ -147,18 +148,7 @@ enum KafkaTestSupport {
 
     /// Waits for a child process to exit; on timeout kills it (SIGKILL) and fails the test.
     static func waitForExit(_ process: Process, timeout: Duration, file: StaticString = #filePath, line: UInt = #line) async {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            XCTFail("child process \(process.processIdentifier) did not exit within \(timeout); killed", file: file, line: line)
-            let hardDeadline = ContinuousClock.now + .seconds(5)
-            while process.isRunning && ContinuousClock.now < hardDeadline {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        await ChildProcess.waitForExit(process, timeout: timeout, file: file, line: line)
     }
 
     /// Peak and current resident memory of this process, from /proc (Linux), in bytes.

@@ -3,6 +3,7 @@ import Inference
 import Kafka
 import ModerationProto
 import Worker
+import TestSupport
 import XCTest
 
 /// `--long-text windows` and per-category thresholds, unit and end to end (real broker).

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import ModerationProto
+import TestSupport
 import XCTest
 
 /// `duoguard replay` (the real binary) against the real broker.

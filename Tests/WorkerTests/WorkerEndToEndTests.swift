@@ -6,6 +6,7 @@ import Inference
 import Kafka
 import ModerationProto
 import Worker
+import TestSupport
 import XCTest
 
 /// The worker in this process against the real broker and the real (tiny, random) model.

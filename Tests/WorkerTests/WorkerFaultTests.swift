@@ -5,6 +5,7 @@ import FoundationNetworking
 import Kafka
 import ModerationProto
 import Synchronization
+import TestSupport
 import XCTest
 
 /// Issue 13: SIGTERM at random moments and a network partition, with the real `duoguard`

@@ -3,6 +3,7 @@ import Inference
 import Kafka
 import ModerationProto
 import Synchronization
+import TestSupport
 import XCTest
 
 @testable import Worker

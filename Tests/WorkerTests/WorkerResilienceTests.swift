@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import ModerationProto
+import TestSupport
 import XCTest
 
 /// Worker processes (the real `duoguard worker` binary) killed, stopped and scaled out

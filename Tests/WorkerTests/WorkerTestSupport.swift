@@ -6,6 +6,7 @@ import ModerationProto
 import ServiceLifecycle
 import Synchronization
 import Worker
+import TestSupport
 import XCTest
 
 /// Shared set-up for the worker's end-to-end tests: the real local broker, the tiny random

@@ -4,11 +4,12 @@ import XCTest
 
 /// Bounded waits on child processes and on awaits that might not return: a test that would
 /// hang instead kills what it started and fails with a message saying what was stuck.
-enum ChildProcess {
+/// Shared by every test target that starts programs (`TestSupport`, not shipped).
+public enum ChildProcess {
     /// Waits for `process` to exit; after `timeout` sends SIGKILL, fails the test and
     /// returns nil.
     @discardableResult
-    static func waitForExit(
+    public static func waitForExit(
         _ process: Process, timeout: Duration = .seconds(60), _ what: String = "child process",
         file: StaticString = #filePath, line: UInt = #line
     ) async -> Int32? {
@@ -21,7 +22,7 @@ enum ChildProcess {
 
     /// The same, for synchronous callers.
     @discardableResult
-    static func waitForExitBlocking(
+    public static func waitForExitBlocking(
         _ process: Process, timeout: Duration = .seconds(120), _ what: String = "child process",
         file: StaticString = #filePath, line: UInt = #line
     ) -> Int32? {
@@ -34,7 +35,7 @@ enum ChildProcess {
     /// it takes longer than `timeout`.
     /// With `mergingStandardError`, standard error goes to the same pipe (swift-log writes
     /// to standard output, argument errors to standard error).
-    static func capture(
+    public static func capture(
         _ executable: String, _ arguments: [String], timeout: Duration = .seconds(120), mergingStandardError: Bool = false,
         environment: [String: String]? = nil, file: StaticString = #filePath, line: UInt = #line
     ) async throws -> (status: Int32?, output: Data) {
@@ -55,9 +56,39 @@ enum ChildProcess {
         return (status, output.withLock { $0 })
     }
 
+    /// `capture` for synchronous callers: output and error output go to files (no pipe to
+    /// drain); `errors` is empty when merged into `output`.
+    public static func captureBlocking(
+        _ executable: String, _ arguments: [String], timeout: Duration = .seconds(120), mergingStandardError: Bool = false,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> (status: Int32?, output: Data, errors: Data) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outputURL = directory.appendingPathComponent("out")
+        let errorURL = directory.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        let output = try FileHandle(forWritingTo: outputURL)
+        let errors = try FileHandle(forWritingTo: errorURL)
+        defer {
+            try? output.close()
+            try? errors.close()
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = mergingStandardError ? output : errors
+        try process.run()
+        let status = waitForExitBlocking(
+            process, timeout: timeout, "\(URL(fileURLWithPath: executable).lastPathComponent) \(arguments.first ?? "")", file: file, line: line)
+        return (status, (try? Data(contentsOf: outputURL)) ?? Data(), (try? Data(contentsOf: errorURL)) ?? Data())
+    }
+
     /// Awaits `body`, but stops waiting after `timeout` and fails: the work is left behind
     /// (it may still finish), which beats a test run that never ends.
-    static func bounded<T: Sendable>(
+    public static func bounded<T: Sendable>(
         _ timeout: Duration, _ what: String, file: StaticString = #filePath, line: UInt = #line,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
@@ -103,7 +134,7 @@ enum ChildProcess {
     /// zombie, `isRunning` stays true and `waitUntilExit()` never returns: seen in this suite
     /// with children that exit within milliseconds of starting). So a zombie is also
     /// recognised here from /proc and reaped with `waitpid`.
-    static func exitStatus(_ process: Process) -> Int32? {
+    public static func exitStatus(_ process: Process) -> Int32? {
         if !process.isRunning { return process.terminationStatus }
         let pid = process.processIdentifier
         if let status = reaped.withLock({ $0[pid] }) { return status }
@@ -122,7 +153,7 @@ enum ChildProcess {
 
     /// SIGKILL for a child that has not exited (cleanup in `defer`: never signals a pid that
     /// was already reaped, which the system may have reused).
-    static func killIfRunning(_ process: Process) {
+    public static func killIfRunning(_ process: Process) {
         if exitStatus(process) == nil { kill(process.processIdentifier, SIGKILL) }
     }
 
