@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inference
+import Worker
 
 /// `duoguard convert`: a Hugging Face DuoGuard directory to one self-contained GGUF file
 /// (weights, head, hyperparameters, categories, tokenizer, content hash).
@@ -31,15 +32,16 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Default truncation stored in the file.")
     var maxTokens: Int = 512
 
-    @Option(name: .long, help: "Default decision threshold stored in the file.")
-    var threshold: Float = 0.5
+    @Option(name: .long, help: "Default decision threshold stored in the file, strictly between 0 and 1 (default \(CategoryThresholds.modelCardDefault)).")
+    var threshold: Float = CategoryThresholds.modelCardDefault
 
     func validate() throws {
         guard let t = TensorType(name: type), t != .bf16 else {
             throw ValidationError("--type must be f32, f16, q8_0 or q4_0")
         }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
-        guard threshold >= 0, threshold <= 1 else { throw ValidationError("--threshold must be within 0...1") }
+        // The loader refuses 0 and 1 (0 flags every text, 1 none), so the converter does too.
+        guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be strictly between 0 and 1") }
     }
 
     func run() throws {
