@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
-        .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "TestSupport"]),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.
         .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
     ]

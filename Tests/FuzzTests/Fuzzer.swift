@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Runs fuzz targets inside the test process, bounded in time, cases and memory.

@@ -1,3 +1,5 @@
+import TestSupport
+
 /// The mutation engine: turns a corpus input into a nearby, usually broken, variant.
 ///
 /// Plain (no coverage feedback), in the spirit of libFuzzer's and AFL's havoc stage: each

@@ -1,5 +1,6 @@
 import Foundation
 import ModerationProto
+import TestSupport
 import XCTest
 
 /// CloudEvents Kafka protocol binding, both modes, against records written by the

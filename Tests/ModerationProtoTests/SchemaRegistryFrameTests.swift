@@ -1,5 +1,6 @@
 import Foundation
 import ModerationProto
+import TestSupport
 import XCTest
 
 /// Confluent Schema Registry framing, against bytes written by Confluent's own serializers
@@ -207,18 +208,5 @@ final class SchemaRegistryFrameTests: XCTestCase {
         XCTAssertGreaterThan(outcomes["SCHEMA_REGISTRY_FRAMING", default: 0], 0)
         XCTAssertGreaterThan(outcomes["SCHEMA_MESSAGE_INDEX", default: 0], 0)
         XCTAssertEqual(outcomes.values.reduce(0, +), 20_000)
-    }
-}
-
-/// A small deterministic generator, so that a failing random case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Worker
+import TestSupport
 import XCTest
 
 /// The health/metrics server against hostile and slow clients (issue 13, item 3). Real TCP on
@@ -232,7 +233,7 @@ final class HealthServerTests: XCTestCase {
     func testMalformedRequestsAreRefusedAndNeverCrash() throws {
         let server = try makeServer(.init(requestTimeout: .seconds(2)))
         defer { server.stop() }
-        var generator = SeededGenerator(seed: 13)
+        var generator = SplitMix64(seed: 13)
         let binary = (0..<512).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let tlsClientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03] + Array(repeating: 0x42, count: 40)
         let cases: [(name: String, bytes: [UInt8], status: Int)] = [
@@ -292,7 +293,7 @@ final class HealthServerTests: XCTestCase {
             "GET /readyz?verbose=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nContent-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n",
         ].map { Array($0.utf8) }
         let interesting: [[UInt8]] = [[0], [13], [10], [13, 10], [32], [58], Array("HTTP/1.1".utf8), Array("Content-Length: 7".utf8), Array("Transfer-Encoding: chunked\r\n".utf8), Array("Connection: Upgrade\r\nUpgrade: websocket\r\n".utf8), [0xff, 0xfe], Array(repeating: 65, count: 300)]
-        var generator = SeededGenerator(seed: 2026)
+        var generator = SplitMix64(seed: 2026)
         // A longer run: DUOGUARD_HEALTH_FUZZ_CASES=20000 swift test --filter HealthServerTests.testMutated
         let requested = ProcessInfo.processInfo.environment["DUOGUARD_HEALTH_FUZZ_CASES"].flatMap { Int($0) } ?? 500
         let total = max(50, requested / 50 * 50)
@@ -493,20 +494,5 @@ final class HealthServerTests: XCTestCase {
             XCTAssertTrue(socket.waitForClose(timeout: 2, received: &rest))
         }
         await server.shutdown()
-    }
-}
-
-/// A small deterministic generator (SplitMix64) so the fuzz cases are the same every run.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -19,19 +19,6 @@ final class WorkerFaultTests: XCTestCase {
         get throws { try ProcessInfo.processInfo.environment["DUOGUARD_FAULT_MODEL"] ?? WorkerTestSupport.modelPath() }
     }
 
-    /// SplitMix64: reproducible "random" moments (the seed is printed).
-    private struct Moments {
-        var state: UInt64
-        mutating func next(in range: ClosedRange<Double>) -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return range.lowerBound + (range.upperBound - range.lowerBound) * Double(z >> 11) / Double(1 << 53)
-        }
-    }
-
     /// Produces requests in the background, `perSecond` at a time, until `count` are sent or
     /// `until` says stop; the task's value is how many were sent.
     private func stream(
@@ -67,7 +54,7 @@ final class WorkerFaultTests: XCTestCase {
         let topics = try await WorkerTestSupport.makeTopics(partitions: 4)
         let group = "g-\(UUID().uuidString.prefix(8))"
         let seed = UInt64(ProcessInfo.processInfo.environment["DUOGUARD_FAULT_SEED"] ?? "") ?? 2_026
-        var moments = Moments(state: seed)
+        var moments = SplitMix64(seed: seed)  // reproducible moments (the seed is printed)
         // Requests keep coming for as long as the rounds last.
         let stop = StopFlag()
         let producing = stream(1_000_000, prefix: "s", to: topics.input, perSecond: 150, until: stop)
