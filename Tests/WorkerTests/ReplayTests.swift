@@ -6,7 +6,7 @@ import XCTest
 
 /// `duoguard replay` (the real binary) against the real broker.
 final class ReplayTests: XCTestCase {
-    /// One message per produce request: the local broker's high watermark is only right then.
+    /// One message per produce request (no batching).
     private func produceOneByOne(_ count: Int, prefix: String, to topic: String) async throws {
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(client: WorkerTestSupport.client, linger: .zero), logger: WorkerTestSupport.logger)
@@ -44,7 +44,10 @@ final class ReplayTests: XCTestCase {
     func testReplayToEndStopsAndResumesWithoutRescoring() async throws {
         let topics = try await WorkerTestSupport.makeTopics(partitions: 2)
         let total = 3_000
-        try await produceOneByOne(total, prefix: "r", to: topics.input)
+        // Batched, as real producers write (linger, concurrent sends): the local broker's relay
+        // must report the true high watermarks for "to end" to mean the end (issue 11).
+        try await WorkerTestSupport.produce(
+            (0..<total).map { WorkerTestSupport.request(id: "r-\($0)", text: "replayed text \($0)") }, to: topics.input)
         let group = "replay-\(UUID().uuidString.prefix(8))"
 
         // Interrupt the first run once it has produced some results. The watcher joins its
