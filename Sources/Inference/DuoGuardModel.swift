@@ -31,7 +31,8 @@ public final class DuoGuardModel: @unchecked Sendable {
 
     private init(file: GGUFFile, tokenizer: Tokenizer?, options: ModelOptions) throws(ModelFileError) {
         let config = try ModelConfig(gguf: file)
-        let weights = try ModelWeights(file: file, config: config)
+        let pool = ThreadPool(threadCount: options.threads)
+        let weights = try ModelWeights(file: file, config: config, packingPool: pool)
         if let tokenizer {
             self.tokenizer = tokenizer
         } else {
@@ -59,7 +60,7 @@ public final class DuoGuardModel: @unchecked Sendable {
         self.file = file
         self.options = options
         budget = max(options.batchTokenBudget, 1)
-        transformer = Transformer(config: config, weights: weights, pool: ThreadPool(threadCount: options.threads), tokenBudget: budget)
+        transformer = Transformer(config: config, weights: weights, pool: pool, tokenBudget: budget)
     }
 
     /// Loads a `.gguf` file, or a Hugging Face model directory.

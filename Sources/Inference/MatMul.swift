@@ -2,15 +2,16 @@ import CKernels
 
 /// Multiplies activations by weight matrices through the CKernels contract:
 /// `ck_prepare_activations` once per input (Q8_0 blocks for quantized weights, as ggml
-/// does), then `ck_matmul` over row ranges spread across the thread pool.
+/// does), then `ck_matmul_packed` (weights repacked at load) or `ck_matmul` over row ranges
+/// spread across the thread pool.
 ///
-/// Row ranges are multiples of `rowGranule` so that faster kernels working on several rows
-/// at once get whole tiles. The scratch buffer for prepared activations is sized once for
+/// Row ranges are multiples of `rowGranule` (the kernels' 16-row panel) so that no panel is
+/// computed by two threads. The scratch buffer for prepared activations is sized once for
 /// the batch token budget; `multiply` never allocates large memory.
 final class MatMul: @unchecked Sendable {
     let pool: ThreadPool
     /// Rows per range are a multiple of this (except the last range).
-    var rowGranule = 16
+    var rowGranule = Int(CK_PANEL_ROWS)
     /// Row ranges per thread and multiply (dynamic load balancing).
     var tasksPerThread = 4
     private let scratch: UnsafeMutableRawPointer
@@ -86,11 +87,16 @@ final class MatMul: @unchecked Sendable {
         let k = Int64(w.cols)
         let rows = w.rows
         let data = w.data
+        let packed = w.packed
         pool.parallelFor(tasks) { task in
             let begin = task * perTask
             let end = min(rows, begin + perTask)
             guard begin < end else { return }
-            ck_matmul(type, data, k, prepared, Int64(tokens), output, Int64(ldy), Int64(begin), Int64(end))
+            if let packed {
+                ck_matmul_packed(type, packed, k, prepared, Int64(tokens), output, Int64(ldy), Int64(begin), Int64(end))
+            } else {
+                ck_matmul(type, data, k, prepared, Int64(tokens), output, Int64(ldy), Int64(begin), Int64(end))
+            }
         }
     }
 }

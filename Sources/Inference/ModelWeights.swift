@@ -1,6 +1,7 @@
 import CKernels
 
-/// All weights of the model, viewed in place in the memory-mapped GGUF file.
+/// All weights of the model, viewed in place in the memory-mapped GGUF file, the Q8_0/Q4_0
+/// matrices also repacked into the kernels' layout (`PackedWeights`) when a pool is given.
 ///
 /// Loading checks every tensor's presence, type and shape against the hyperparameters,
 /// so the forward pass can index without further checks.
@@ -22,8 +23,12 @@ final class ModelWeights: @unchecked Sendable {
     let layers: [Layer]
     let outputNorm: [Float]
     let classifier: WeightMatrix
+    /// Owner of the packed copies the matrices point to (nil when not packed).
+    let packed: PackedWeights?
 
-    init(file: GGUFFile, config: ModelConfig) throws(ModelFileError) {
+    /// - Parameter packingPool: repack the quantized matrices on this pool (nil: use the
+    ///   file's ggml layout as is, e.g. for tools that only read a few rows).
+    init(file: GGUFFile, config: ModelConfig, packingPool: ThreadPool? = nil) throws(ModelFileError) {
         self.file = file
         func matrix(_ name: String, rows: Int, cols: Int) throws(ModelFileError) -> WeightMatrix {
             guard let info = file.tensor(name) else { throw .missingTensor(name) }
@@ -62,9 +67,8 @@ final class ModelWeights: @unchecked Sendable {
                 down: try matrix(GGUFNames.block(l, "ffn_down"), rows: h, cols: config.intermediateSize)
             ))
         }
-        self.layers = layers
         outputNorm = try vector(GGUFNames.outputNorm, count: h)
-        classifier = try matrix(GGUFNames.classifier, rows: config.labelCount, cols: h)
+        var classifier = try matrix(GGUFNames.classifier, rows: config.labelCount, cols: h)
         if config.ropeScaling != nil {
             // Written for llama.cpp; we recompute the factors from metadata in Double, but a
             // file whose factors disagree with its metadata is inconsistent.
@@ -74,6 +78,21 @@ final class ModelWeights: @unchecked Sendable {
                 throw .invalidMetadata(key: GGUFNames.ropeFrequencies, detail: "rope factors disagree with the rope scaling metadata")
             }
         }
+        // Packing comes last: a file rejected above costs no packing.
+        if let pool = packingPool {
+            var all = layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] } + [classifier]
+            packed = PackedWeights(packing: &all, pool: pool)
+            for l in layers.indices {
+                let m = all[(7 * l) ..< (7 * l + 7)].map { $0 }
+                (layers[l].query, layers[l].key, layers[l].value, layers[l].output) = (m[0], m[1], m[2], m[3])
+                (layers[l].gate, layers[l].up, layers[l].down) = (m[4], m[5], m[6])
+            }
+            classifier = all[all.count - 1]
+        } else {
+            packed = nil
+        }
+        self.layers = layers
+        self.classifier = classifier
     }
 
     /// All matrices, for sizing scratch buffers.

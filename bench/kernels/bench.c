@@ -1,8 +1,10 @@
-// Micro-benchmark of the CKernels matmul: scalar reference vs dispatched (AVX2) kernels,
-// Q8_0 and Q4_0 weights at Llama-3.2-1B shapes, 1 and 2 threads (rows split in two ranges,
-// as the Swift caller does). Built and run by bench/kernels/run.sh.
+// Micro-benchmark of the CKernels matmul: scalar reference vs dispatched SIMD kernels on the
+// packed weights (what the model runs), Q8_0 and Q4_0 weights at Llama-3.2-1B shapes, 1 and 2
+// threads (rows split in two ranges, as the Swift caller does). Built and run by
+// bench/kernels/run.sh.
 //
-// usage: ck-bench [--quick] [--no-ref] [--shape ROWSxK] [--tokens N]
+// usage: ck-bench [--quick] [--no-ref] [--ggml] [--kernels avx2|avx512vnni] [--shape ROWSxK] [--tokens N]
+//   --ggml: weights in ggml layout (ck_matmul packs each panel per call) instead of packed once.
 #include "CKernels.h"
 
 #include <pthread.h>
@@ -63,10 +65,12 @@ static float frand(void) {
     return (float)((rng >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
 }
 
+static int ggml_layout = 0;
+
 typedef struct {
     int ref;
     ck_type type;
-    const void *W, *X;
+    const void *W, *P, *X;
     int64_t k, n, rows, r0, r1;
     float *Y;
     double cpu;
@@ -76,14 +80,15 @@ static void *run_job(void *p) {
     job *j = p;
     double t0 = cpu_now();
     if (j->ref) ck_matmul_ref(j->type, j->W, j->k, j->X, j->n, j->Y, j->rows, j->r0, j->r1);
-    else ck_matmul(j->type, j->W, j->k, j->X, j->n, j->Y, j->rows, j->r0, j->r1);
+    else if (ggml_layout) ck_matmul(j->type, j->W, j->k, j->X, j->n, j->Y, j->rows, j->r0, j->r1);
+    else ck_matmul_packed(j->type, j->P, j->k, j->X, j->n, j->Y, j->rows, j->r0, j->r1);
     j->cpu = cpu_now() - t0;
     return NULL;
 }
 
 // Returns the best (over repetitions) per-call time: the largest thread CPU time of the call.
 // *wall gets the best wall time.
-static double time_matmul(int ref, int threads, ck_type type, const void *W, const void *X, int64_t k,
+static double time_matmul(int ref, int threads, ck_type type, const void *W, const void *P, const void *X, int64_t k,
                           int64_t n, int64_t rows, float *Y, double min_seconds, double *wall) {
     double best = 1e30, best_wall = 1e30, total = 0;
     int reps = 0;
@@ -94,7 +99,7 @@ static double time_matmul(int ref, int threads, ck_type type, const void *W, con
         for (int i = 0; i < threads; i++) {
             // split on a multiple of 16 rows
             int64_t cut = ((rows / threads) + 15) / 16 * 16;
-            jobs[i] = (job){ref, type, W, X, k, n, rows, i == 0 ? 0 : cut, i == threads - 1 ? rows : cut, Y, 0};
+            jobs[i] = (job){ref, type, W, P, X, k, n, rows, i == 0 ? 0 : cut, i == threads - 1 ? rows : cut, Y, 0};
             if (threads == 1) jobs[i].r1 = rows;
         }
         if (threads == 1) run_job(&jobs[0]);
@@ -120,6 +125,10 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--no-ref")) with_ref = 0;
+        else if (!strcmp(argv[i], "--ggml")) ggml_layout = 1;
+        else if (!strcmp(argv[i], "--kernels") && i + 1 < argc) {
+            if (!ck_set_kernels(argv[++i])) { fprintf(stderr, "kernels %s not available\n", argv[i]); return 1; }
+        }
         else if (!strcmp(argv[i], "--shape") && i + 1 < argc) sscanf(argv[++i], "%ldx%ld", &only_rows, &only_k);
         else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) only_n = atol(argv[++i]);
         else if (!strcmp(argv[i], "--peak") && i + 2 < argc) { peak1 = atof(argv[++i]); peak2 = atof(argv[++i]); }
@@ -128,7 +137,7 @@ int main(int argc, char **argv) {
     const int64_t tokens[] = {64, 512};
     const ck_type types[] = {CK_TYPE_Q8_0, CK_TYPE_Q4_0};
     const double own_peak = int8_peak_gmacs();
-    printf("kernel: %s; int8 peak (cpu-peak mix, 1 thread, CPU time): %.1f GMAC/s\n", ck_kernel_name(), own_peak);
+    printf("kernel: %s, %s weights; int8 peak (cpu-peak mix, 1 thread, CPU time): %.1f GMAC/s\n", ck_kernel_name(), ggml_layout ? "ggml-layout" : "packed", own_peak);
     if (peak1 <= 0) peak1 = own_peak;
     if (peak2 <= 0) peak2 = 2 * own_peak;
     printf("GMAC/s from per-thread CPU time (2 threads: slowest thread); %%peak vs %.1f (1 thr) / %.1f (2 thr)\n", peak1, peak2);
@@ -146,6 +155,8 @@ int main(int argc, char **argv) {
                 if (type == CK_TYPE_Q8_0) ck_quantize_row_q8_0(wf + r * k, (ck_block_q8_0 *)((char *)W + ck_row_size(type, k) * r), k);
                 else ck_quantize_row_q4_0(wf + r * k, (ck_block_q4_0 *)((char *)W + ck_row_size(type, k) * r), k);
             }
+            void *P = aligned_alloc(64, (ck_packed_size(type, rows, k) + 63) / 64 * 64);
+            ck_pack_weights(type, W, rows, k, 0, (rows + CK_PANEL_ROWS - 1) / CK_PANEL_ROWS, P);
             for (int ni = 0; ni < 2; ni++) {
                 const int64_t n = only_n ? only_n : tokens[ni];
                 if (only_n && ni) break;
@@ -159,8 +170,8 @@ int main(int argc, char **argv) {
                 const double macs = (double)rows * k * n;
                 for (int threads = 1; threads <= 2; threads++) {
                     double tref = 0, wall_ref = 0, wall = 0;
-                    if (with_ref && !(quick && threads == 2)) tref = time_matmul(1, threads, type, W, X, k, n, rows, Y, 0.0, &wall_ref);
-                    double tf = time_matmul(0, threads, type, W, X, k, n, rows, Y, 0.5, &wall);
+                    if (with_ref && !(quick && threads == 2)) tref = time_matmul(1, threads, type, W, P, X, k, n, rows, Y, 0.0, &wall_ref);
+                    double tf = time_matmul(0, threads, type, W, P, X, k, n, rows, Y, 0.5, &wall);
                     const double peak = threads == 1 ? peak1 : peak2;
                     printf("%-5s %5ldx%-5ld %4ld %3d | %10.2f | %10.1f %5.0f%% %6.1f | %9.1f | %7.2f\n",
                            type == CK_TYPE_Q8_0 ? "Q8_0" : "Q4_0", rows, k, n, threads,
@@ -172,6 +183,7 @@ int main(int argc, char **argv) {
                 free(Y); free(X); free(x);
             }
             free(W);
+            free(P);
         }
         free(wf);
     }
