@@ -100,14 +100,32 @@ static ck_panel_fn panel_kernel(void) {
 }
 
 // Runs `fn` over the panels that rows [row_begin, row_end) touch, storing only those rows.
+//
+// The SIMD kernels go chunk of k by chunk of k (CK_KC blocks), and within a chunk, block of
+// CK_NT tokens by block of tokens, each over all panels of the range: the activations of a
+// (token block, chunk) pair (CK_NT x CK_KC x 40 B = 410 KB) stay in L2 while the panels' chunks
+// stream by, and the range's chunk of weights (at most ~1 MB) stays in L2 across the token
+// blocks. Without the token blocks, a 2048-token batch's activation chunk (2.6 MB) did not fit
+// in L2 and every panel re-read it from L3.
+// The reference takes all of k and all tokens at once (its float order is ck_matmul_ref's).
+#define CK_NT 320
 static void run_panels(ck_panel_fn fn, int q4, const uint8_t *P, int64_t nb, const void *X, int64_t n_tokens,
                        float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
     const size_t pb = ck_panel_bytes(q4, nb);
-    for (int64_t p = row_begin / CK_PANEL; p * CK_PANEL < row_end; p++) {
-        const int64_t row0 = p * CK_PANEL;
-        const int lo = (int)(row_begin > row0 ? row_begin - row0 : 0);
-        const int hi = (int)(row_end - row0 < CK_PANEL ? row_end - row0 : CK_PANEL);
-        fn(q4, P + (size_t)p * pb, nb, (const ck_act *)X, n_tokens, Y + row0, ldy, lo, hi);
+    const int ref = fn == ck_panel_ref;
+    const int64_t kc = ref ? nb : CK_KC, nt = ref ? n_tokens : CK_NT;
+    const ck_act *x = X;
+    for (int64_t kb = 0; kb < nb; kb += kc) {
+        const int64_t kb_end = nb - kb < kc ? nb : kb + kc;
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += nt) {
+            const int64_t tn = n_tokens - t0 < nt ? n_tokens - t0 : nt;
+            for (int64_t p = row_begin / CK_PANEL; p * CK_PANEL < row_end; p++) {
+                const int64_t row0 = p * CK_PANEL;
+                const int lo = (int)(row_begin > row0 ? row_begin - row0 : 0);
+                const int hi = (int)(row_end - row0 < CK_PANEL ? row_end - row0 : CK_PANEL);
+                fn(q4, P + (size_t)p * pb, nb, kb, kb_end, x + t0 * nb, tn, Y + t0 * ldy + row0, ldy, lo, hi);
+            }
+        }
     }
 }
 
@@ -147,7 +165,8 @@ void ck_matmul(ck_type type, const void *W, int64_t k,
     for (int64_t r0 = row_begin; r0 < row_end; r0 += CK_PANEL) {
         const int nrows = (int)(row_end - r0 < CK_PANEL ? row_end - r0 : CK_PANEL);
         ck_pack_panel(q4, W, nb, r0, nrows, panel);
-        fn(q4, panel, nb, (const ck_act *)X, n_tokens, Y + r0, ldy, 0, nrows);
+        for (int64_t kb = 0; kb < nb; kb += CK_KC)
+            fn(q4, panel, nb, kb, nb - kb < CK_KC ? nb : kb + CK_KC, (const ck_act *)X, n_tokens, Y + r0, ldy, 0, nrows);
     }
     free(panel);
 }

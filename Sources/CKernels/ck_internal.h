@@ -46,10 +46,17 @@ static inline size_t ck_panel_bytes(int q4, int64_t nb) {
 // nrows <= CK_PANEL; missing rows get zero scales and zero quants.
 void ck_pack_panel(int q4, const void *W, int64_t nb, int64_t row0, int nrows, uint8_t *panel);
 
-// Computes lanes [lane_lo, lane_hi) of one packed panel for all tokens:
-// Y[t * ldy + lane] = sum_k panel[lane, k] * X[t, k]; y points at the panel's lane 0 of token 0.
-typedef void (*ck_panel_fn)(int q4, const uint8_t *panel, int64_t nb, const ck_act *X, int64_t n_tokens,
-                            float *y, int64_t ldy, int lane_lo, int lane_hi);
+// Computes lanes [lane_lo, lane_hi) of one packed panel for all tokens over the blocks
+// [kb_begin, kb_end) of k: y[t * ldy + lane] = sum over those blocks of panel[lane, k] * X[t, k]
+// when kb_begin == 0, else y[...] += that sum. y points at the panel's lane 0 of token 0.
+// The SIMD kernels are called with at most CK_KC blocks at a time (ck_dispatch.c runs the
+// chunks of k outermost, so a chunk of the activations stays in L2 across all panels).
+typedef void (*ck_panel_fn)(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                            const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+
+// Blocks of k per chunk: a panel's chunk is 8 KB (Q4_0) / 16 KB (Q8_0), L1-resident while
+// all tokens stream through it.
+#define CK_KC 32
 
 _Static_assert(sizeof(ck_act) == 40, "ck_act layout");
 _Static_assert(sizeof(ck_block_q8_0) == 34, "block_q8_0 layout");
@@ -71,16 +78,16 @@ void ck_prepare_activations_ref(ck_type weight_type, const float *x, int64_t ldx
 int ck_use_avx2(void);
 
 // The scalar panel kernel (same numerics as ck_matmul_ref; ck_pack.c).
-void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, const ck_act *X, int64_t n_tokens,
-                  float *y, int64_t ldy, int lane_lo, int lane_hi);
+void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                  const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 
 #if defined(__x86_64__)
 int ck_avx2_available(void);
 int ck_avx512vnni_available(void);
-void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, const ck_act *X, int64_t n_tokens,
-                   float *y, int64_t ldy, int lane_lo, int lane_hi);
-void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, const ck_act *X, int64_t n_tokens,
-                         float *y, int64_t ldy, int lane_lo, int lane_hi);
+void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                   const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                         const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 void ck_prepare_activations_avx2(ck_type weight_type, const float *x, int64_t ldx,
                                  int64_t k, int64_t n_tokens, void *out);
 #endif

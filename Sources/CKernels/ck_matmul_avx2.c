@@ -29,14 +29,11 @@
 #define CK_PRAGMA(x) _Pragma(#x)
 #define CK_NO_UNROLL CK_PRAGMA(GCC unroll 1)
 
-#ifndef CK_KC
-#define CK_KC 32 // blocks of k per chunk: the panel's chunk (8 KB Q4_0, 16 KB Q8_0) stays in L1
-#endif
 #ifndef CK_T4
 #define CK_T4 4 // tokens per Q4_0 tile (2 groups of 8 rows)
 #endif
 #ifndef CK_T8
-#define CK_T8 3 // tokens per Q8_0 tile (1 group of 8 rows)
+#define CK_T8 4 // tokens per Q8_0 tile (1 group of 8 rows)
 #endif
 #define CK_TMAX 6
 
@@ -164,8 +161,8 @@ TILE_FN(tq8, tile_q8, 1, 3)
 TILE_FN(tq8, tile_q8, 1, 2)
 TILE_FN(tq8, tile_q8, 1, 1)
 
-CK_AVX2 void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, const ck_act *X, int64_t n_tokens,
-                           float *y, int64_t ldy, int lane_lo, int lane_hi) {
+CK_AVX2 void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                           const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
     static const tile_fn t2q4[CK_TMAX + 1] = {0, tq4_2x1, tq4_2x2, tq4_2x3, tq4_2x4, tq4_2x5, tq4_2x6};
     static const tile_fn t1q4[CK_TMAX + 1] = {0, tq4_1x1, tq4_1x2, tq4_1x3, tq4_1x4, tq4_1x5, tq4_1x6};
     static const tile_fn t1q8[CK_TMAX + 1] = {0, tq8_1x1, tq8_1x2, tq8_1x3, tq8_1x4, tq8_1x5, tq8_1x6};
@@ -174,21 +171,19 @@ CK_AVX2 void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, const ck_ac
     __m256i masks[2];
     for (int g = gfirst; g <= glast; g++)
         masks[g - gfirst] = lane_mask(lane_lo - 8 * g, lane_hi - 8 * g);
-    for (int64_t kb0 = 0; kb0 < nb; kb0 += CK_KC) {
-        const int kc = (int)(nb - kb0 < CK_KC ? nb - kb0 : CK_KC);
-        if (q4) {
-            const int R = glast - gfirst + 1, TT = CK_T4;
-            const tile_fn *tab = R == 2 ? t2q4 : t1q4;
-            for (int64_t t0 = 0; t0 < n_tokens; t0 += TT) {
-                const int T = (int)(n_tokens - t0 < TT ? n_tokens - t0 : TT);
-                tab[T](panel, sbytes, kb0, kc, X + t0 * nb, nb, y + t0 * ldy, ldy, masks, gfirst, kb0 == 0);
-            }
-        } else {
-            for (int g = gfirst; g <= glast; g++) {
-                for (int64_t t0 = 0; t0 < n_tokens; t0 += CK_T8) {
-                    const int T = (int)(n_tokens - t0 < CK_T8 ? n_tokens - t0 : CK_T8);
-                    t1q8[T](panel, sbytes, kb0, kc, X + t0 * nb, nb, y + t0 * ldy, ldy, &masks[g - gfirst], g, kb0 == 0);
-                }
+    const int kc = (int)(kb_end - kb_begin), first = kb_begin == 0;
+    if (q4) {
+        const int R = glast - gfirst + 1, TT = CK_T4;
+        const tile_fn *tab = R == 2 ? t2q4 : t1q4;
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += TT) {
+            const int T = (int)(n_tokens - t0 < TT ? n_tokens - t0 : TT);
+            tab[T](panel, sbytes, kb_begin, kc, X + t0 * nb, nb, y + t0 * ldy, ldy, masks, gfirst, first);
+        }
+    } else {
+        for (int g = gfirst; g <= glast; g++) {
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += CK_T8) {
+                const int T = (int)(n_tokens - t0 < CK_T8 ? n_tokens - t0 : CK_T8);
+                t1q8[T](panel, sbytes, kb_begin, kc, X + t0 * nb, nb, y + t0 * ldy, ldy, &masks[g - gfirst], g, first);
             }
         }
     }

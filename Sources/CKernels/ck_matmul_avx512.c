@@ -24,11 +24,8 @@
 #define CK_512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define CK_INLINE512 static inline __attribute__((always_inline)) CK_512
 
-#ifndef CK_KC512
-#define CK_KC512 32 // blocks of k per chunk: 8 KB (Q4_0) / 16 KB (Q8_0) of the panel stay in L1
-#endif
 #ifndef CK_T512
-#define CK_T512 8 // tokens per tile
+#define CK_T512 10 // tokens per tile: 10 independent vpdpbusd chains (latency 5, 2 per cycle)
 #endif
 #define CK_T512MAX 12
 
@@ -42,8 +39,12 @@ int ck_avx512vnni_available(void) {
 static inline int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
 // 16 rows x T tokens over blocks [kb0, kb0 + kc); lanes outside `mask` are neither loaded nor stored.
-CK_INLINE512 void tile512(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc, const ck_act *x, int64_t nb,
-                          float *y, int64_t ldy, __mmask16 mask, int first, const int q4, const int T) {
+// `next`: the panel after this one (same layout), whose blocks [kb0, kb0 + kc) are prefetched
+// into L2 while this tile runs (NULL: no prefetch). The weights stream from DRAM once per
+// forward pass and the hardware prefetchers stop at 4 KB pages, so without this the first
+// token tile of every panel chunk waits on memory.
+CK_INLINE512 void tile512(const uint8_t *panel, const uint8_t *next, size_t sbytes, int64_t kb0, int kc, const ck_act *x,
+                          int64_t nb, float *y, int64_t ldy, __mmask16 mask, int first, const int q4, const int T) {
     __m512 acc[CK_T512MAX];
     for (int t = 0; t < T; t++)
         acc[t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, y + t * ldy);
@@ -52,6 +53,11 @@ CK_INLINE512 void tile512(const uint8_t *panel, size_t sbytes, int64_t kb0, int 
     for (int64_t b = kb0; b < kb0 + kc; b++) {
         const uint8_t *q = panel + sbytes + (size_t)b * qb;
         const ck_act *xb = x + b;
+        if (next) {
+            const uint8_t *nq = next + sbytes + (size_t)b * qb;
+            for (size_t line = 0; line < qb; line += 64) _mm_prefetch((const char *)(nq + line), _MM_HINT_T1);
+            if ((b & 1) == 0) _mm_prefetch((const char *)(next + (size_t)b * 32), _MM_HINT_T1);
+        }
         __m512i isum[CK_T512MAX];
         for (int t = 0; t < T; t++) isum[t] = _mm512_set1_epi32(xb[t * nb].corr);
         if (q4) {
@@ -78,14 +84,14 @@ CK_INLINE512 void tile512(const uint8_t *panel, size_t sbytes, int64_t kb0, int 
     for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
 }
 
-typedef void (*tile512_fn)(const uint8_t *, size_t, int64_t, int, const ck_act *, int64_t, float *, int64_t,
-                           __mmask16, int);
+typedef void (*tile512_fn)(const uint8_t *, const uint8_t *, size_t, int64_t, int, const ck_act *, int64_t, float *,
+                           int64_t, __mmask16, int);
 
 #define TILE512(Q, T)                                                                                        \
-    CK_512 static void t512_##Q##_##T(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc,               \
-                                      const ck_act *x, int64_t nb, float *y, int64_t ldy, __mmask16 mask,     \
-                                      int first) {                                                            \
-        tile512(panel, sbytes, kb0, kc, x, nb, y, ldy, mask, first, Q, T);                                     \
+    CK_512 static void t512_##Q##_##T(const uint8_t *panel, const uint8_t *next, size_t sbytes, int64_t kb0,   \
+                                      int kc, const ck_act *x, int64_t nb, float *y, int64_t ldy,             \
+                                      __mmask16 mask, int first) {                                            \
+        tile512(panel, next, sbytes, kb0, kc, x, nb, y, ldy, mask, first, Q, T);                               \
     }
 #define TILE512_ALL(Q) \
     TILE512(Q, 1) TILE512(Q, 2) TILE512(Q, 3) TILE512(Q, 4) TILE512(Q, 5) TILE512(Q, 6) \
@@ -93,8 +99,8 @@ typedef void (*tile512_fn)(const uint8_t *, size_t, int64_t, int, const ck_act *
 TILE512_ALL(0)
 TILE512_ALL(1)
 
-CK_512 void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, const ck_act *X, int64_t n_tokens,
-                                float *y, int64_t ldy, int lane_lo, int lane_hi) {
+CK_512 void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                                const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
     static const tile512_fn tq8[CK_T512MAX + 1] = {0, t512_0_1, t512_0_2, t512_0_3, t512_0_4, t512_0_5, t512_0_6,
                                                    t512_0_7, t512_0_8, t512_0_9, t512_0_10, t512_0_11, t512_0_12};
     static const tile512_fn tq4[CK_T512MAX + 1] = {0, t512_1_1, t512_1_2, t512_1_3, t512_1_4, t512_1_5, t512_1_6,
@@ -102,12 +108,12 @@ CK_512 void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, const 
     const tile512_fn *tab = q4 ? tq4 : tq8;
     const size_t sbytes = ck_panel_scale_bytes(nb);
     const __mmask16 mask = (__mmask16)(((1u << lane_hi) - 1u) & ~((1u << lane_lo) - 1u));
-    for (int64_t kb0 = 0; kb0 < nb; kb0 += CK_KC512) {
-        const int kc = (int)(nb - kb0 < CK_KC512 ? nb - kb0 : CK_KC512);
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += CK_T512) {
-            const int T = (int)(n_tokens - t0 < CK_T512 ? n_tokens - t0 : CK_T512);
-            tab[T](panel, sbytes, kb0, kc, X + t0 * nb, nb, y + t0 * ldy, ldy, mask, kb0 == 0);
-        }
+    const int kc = (int)(kb_end - kb_begin);
+    // Prefetching past the last panel is harmless (prefetches never fault).
+    const uint8_t *next = panel + ck_panel_bytes(q4, nb);
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += CK_T512) {
+        const int T = (int)(n_tokens - t0 < CK_T512 ? n_tokens - t0 : CK_T512);
+        tab[T](panel, t0 == 0 ? next : NULL, sbytes, kb_begin, kc, X + t0 * nb, nb, y + t0 * ldy, ldy, mask, kb_begin == 0);
     }
 }
 

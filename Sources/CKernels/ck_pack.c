@@ -82,14 +82,14 @@ static inline int32_t panel_weight(int q4, const uint8_t *quants, int r, int j) 
     return (int32_t)quants[64 * (j / 4) + 4 * r + (j & 3)] - 128;
 }
 
-void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, const ck_act *X, int64_t n_tokens,
-                  float *y, int64_t ldy, int lane_lo, int lane_hi) {
+void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                  const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
     const size_t sbytes = ck_panel_scale_bytes(nb), qb = ck_panel_block_bytes(q4);
     for (int r = lane_lo; r < lane_hi; r++) {
         for (int64_t t = 0; t < n_tokens; t++) {
             const ck_act *x = X + t * nb;
-            float sum = 0.0f;
-            for (int64_t b = 0; b < nb; b++) {
+            float sum = kb_begin == 0 ? 0.0f : y[t * ldy + r];
+            for (int64_t b = kb_begin; b < kb_end; b++) {
                 const uint8_t *quants = panel + sbytes + (size_t)b * qb;
                 int32_t isum = 0;
                 for (int j = 0; j < CK_QK; j++) isum += panel_weight(q4, quants, r, j) * (int32_t)x[b].qs[j];
