@@ -54,6 +54,8 @@ int ck_set_kernels(const char *name) {
 
 int ck_use_avx2(void) { return impl() >= CK_IMPL_AVX2; }
 
+int ck_use_avx512(void) { return impl() == CK_IMPL_AVX512VNNI; }
+
 const char *ck_kernel_name(void) {
     switch (impl()) {
     case CK_IMPL_AVX512VNNI: return "avx512vnni";

@@ -76,6 +76,8 @@ void ck_prepare_activations_ref(ck_type weight_type, const float *x, int64_t ldx
 // 1 when the dispatched implementation has AVX2/FMA (the "avx2" and "avx512vnni" levels,
 // ck_dispatch.c), for the row-wise kernels, which use AVX2 on both.
 int ck_use_avx2(void);
+// 1 when the dispatched implementation is "avx512vnni" (AVX-512 F/BW/VL/DQ + VNNI).
+int ck_use_avx512(void);
 
 // The scalar panel kernel (same numerics as ck_matmul_ref; ck_pack.c).
 void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
@@ -90,6 +92,10 @@ void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_t kb_be
                          const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 void ck_prepare_activations_avx2(ck_type weight_type, const float *x, int64_t ldx,
                                  int64_t k, int64_t n_tokens, void *out);
+// ck_ops_avx512.c; returns 0 for shapes it does not tile (the caller falls back).
+int ck_attention_avx512(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,
+                        const float *k, const float *v, int64_t ldkv,
+                        float *out, int64_t ldo, int64_t d, int64_t group, float scale, float *scratch);
 #endif
 
 #endif
