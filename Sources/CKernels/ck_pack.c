@@ -25,33 +25,40 @@ size_t ck_packed_size(ck_type type, int64_t rows, int64_t k) {
 
 void ck_pack_panel(int q4, const void *W, int64_t nb, int64_t row0, int nrows, uint8_t *panel) {
     const size_t sbytes = ck_panel_scale_bytes(nb), qb = ck_panel_block_bytes(q4);
-    memset(panel, 0, sbytes); // the padding after the last block's scales, and missing rows
-    for (int r = 0; r < CK_PANEL; r++) {
-        for (int64_t b = 0; b < nb; b++) {
-            ck_fp16 d = 0;
-            uint8_t *q = panel + sbytes + (size_t)b * qb + 4 * r;
-            if (q4) {
-                uint8_t bytes[CK_QK / 2];
-                if (r < nrows) {
-                    const ck_block_q4_0 *blk = (const ck_block_q4_0 *)W + (row0 + r) * nb + b;
-                    d = blk->d;
-                    memcpy(bytes, blk->qs, sizeof(bytes));
-                } else {
-                    memset(bytes, 0x88, sizeof(bytes)); // value 0 (never used: scale 0)
-                }
-                for (int c = 0; c < 4; c++) memcpy(q + 64 * c, bytes + 4 * c, 4);
-            } else {
-                uint8_t bytes[CK_QK];
-                if (r < nrows) {
-                    const ck_block_q8_0 *blk = (const ck_block_q8_0 *)W + (row0 + r) * nb + b;
-                    d = blk->d;
-                    for (int j = 0; j < CK_QK; j++) bytes[j] = (uint8_t)((uint8_t)blk->qs[j] ^ 0x80u); // w + 128
-                } else {
-                    memset(bytes, 0x80, sizeof(bytes)); // value 0
-                }
-                for (int s = 0; s < 8; s++) memcpy(q + 64 * s, bytes + 4 * s, 4);
+    if (nrows < CK_PANEL) memset(panel, 0, ck_panel_bytes(q4, nb)); // missing rows: zero scales
+    else memset(panel + (size_t)nb * 32, 0, sbytes - (size_t)nb * 32); // the scales' padding
+    // Row by row, block by block: each ggml row is read sequentially (the file side is the
+    // one that comes from DRAM); the 4-byte groups go to their lanes.
+    for (int r = 0; r < nrows; r++) {
+        if (q4) {
+            const ck_block_q4_0 *blk = (const ck_block_q4_0 *)W + (row0 + r) * nb;
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *q = panel + sbytes + (size_t)b * qb + 4 * r;
+                uint32_t g[4];
+                memcpy(g, blk[b].qs, 16);
+                for (int c = 0; c < 4; c++) memcpy(q + 64 * c, &g[c], 4);
+                memcpy(panel + (size_t)b * 32 + 2 * r, &blk[b].d, 2);
             }
-            memcpy(panel + (size_t)b * 32 + 2 * r, &d, 2);
+        } else {
+            const ck_block_q8_0 *blk = (const ck_block_q8_0 *)W + (row0 + r) * nb;
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *q = panel + sbytes + (size_t)b * qb + 4 * r;
+                uint32_t g[8];
+                memcpy(g, blk[b].qs, 32);
+                for (int s = 0; s < 8; s++) {
+                    const uint32_t w = g[s] ^ 0x80808080u; // w + 128 in each byte
+                    memcpy(q + 64 * s, &w, 4);
+                }
+                memcpy(panel + (size_t)b * 32 + 2 * r, &blk[b].d, 2);
+            }
+        }
+    }
+    // Missing rows keep value 0: nibble 8 (Q4_0) / byte 128 (Q8_0), with a zero scale.
+    for (int r = nrows; r < CK_PANEL; r++) {
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *q = panel + sbytes + (size_t)b * qb + 4 * r;
+            const uint32_t zero = q4 ? 0x88888888u : 0x80808080u;
+            for (int c = 0; c < (q4 ? 4 : 8); c++) memcpy(q + 64 * c, &zero, 4);
         }
     }
 }
