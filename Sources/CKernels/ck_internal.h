@@ -6,6 +6,13 @@
 
 #include <string.h>
 
+// No FMA contraction of separate multiplies and adds anywhere in CKernels: the scalar
+// references are the oracles (bit-identical RoPE/RMSNorm, packed vs ggml-layout reference),
+// so their rounding must not depend on compiler flags. (The package also passes
+// -ffp-contract=off; this keeps the sources right without it.) SIMD code states its FMAs
+// explicitly.
+#pragma STDC FP_CONTRACT OFF
+
 // ---- internal activation layout (see docs/kernels.md) -----------------------------------
 //
 // For Q8_0 and Q4_0 weights each token row of X is `k / 32` blocks of ck_act: the Q8_0 block
