@@ -58,28 +58,19 @@ def quantize_weights(model, qtype):
                 p.copy_(torch.from_numpy(quants.dequantize(quants.quantize(a, gq), gq).reshape(a.shape)))
 
 
-def q8_0_activations(x):
-    """ggml's quantize_row_q8_0_ref on the last dimension, returned dequantized (f32)."""
-    shape = x.shape
-    b = x.reshape(-1, 32).to(torch.float32)
-    amax = b.abs().amax(dim=1, keepdim=True)
-    d = amax / 127.0
-    inv = torch.where(d != 0, 1.0 / d, torch.zeros_like(d))
-    v = b * inv
-    q = torch.sign(v) * torch.floor(v.abs() + 0.5)  # roundf: half away from zero
-    d16 = d.to(torch.float16).to(torch.float32)
-    return (q * d16).reshape(shape)
+def fixtures_module():
+    import importlib
+    return importlib.import_module("model-fixtures")
 
 
 def emulate_activation_quantization(model, double=False):
-    """Hooks that quantize every quantized Linear's input; with double=True the products are
-    also summed in float64 (a perturbation of the summation order only, to show how much a
-    network moves from rounding-boundary flips alone)."""
-    handles = []
-    for name, m in model.named_modules():
-        if isinstance(m, torch.nn.Linear) and not name.startswith("score"):
-            handles.append(m.register_forward_pre_hook(lambda mod, args: (q8_0_activations(args[0]),)))
-            if double:
+    """scripts/model-fixtures.py's hooks (ggml's Q8_0 rounding of every quantized Linear's
+    input); with double=True the products are also summed in float64, a perturbation of the
+    summation order only, to show how much a network moves from rounding-boundary flips alone."""
+    handles = fixtures_module().emulate_activation_quantization(model)
+    if double:
+        for name, m in model.named_modules():
+            if isinstance(m, torch.nn.Linear) and not name.startswith("score"):
                 handles.append(m.register_forward_hook(
                     lambda mod, args, out: torch.nn.functional.linear(args[0].double(), mod.weight.double()).float()))
     return handles
@@ -147,8 +138,7 @@ def study(binary, directory, prompts, types, work, label):
 
 def random_tiny(seed, init, work, hidden=64, layers=3, inter=128, heads=4, kv=1, head_dim=16):
     """A tiny random configuration built the way scripts/model-fixtures.py builds its fixtures."""
-    import importlib
-    mf = importlib.import_module("model-fixtures")
+    mf = fixtures_module()
     spec = dict(vocab_size=8192, hidden_size=hidden, num_attention_heads=heads, num_key_value_heads=kv,
                 head_dim=head_dim, num_hidden_layers=layers, intermediate_size=inter, bos=8000, pad=8001,
                 rope_theta=100000.0,
