@@ -250,17 +250,17 @@ def chart(best, peak_tok, lengths, types, path):
         series.append((f"llama.cpp {t}", [best.get(("llama.cpp", t, "throughput", n), {}).get("tokens_per_s", 0) for n in lengths]))
     series.append(("PyTorch fp32", [best.get(("pytorch", "f32", "throughput", n), {}).get("tokens_per_s", 0) for n in lengths]))
     series = [s for s in series if any(s[1])]
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, ax = plt.subplots(figsize=(10.5, 4.8))
     width = 0.8 / max(1, len(series))
     for i, (name, vals) in enumerate(series):
         ax.bar([x + i * width for x in range(len(lengths))], vals, width, label=name)
     ax.axhline(peak_tok, color="k", linestyle="--", linewidth=1)
-    ax.text(len(lengths) - 0.6, peak_tok, f"int8 peak (cpu-peak.c) {peak_tok:.0f} tok/s", va="bottom", ha="right", fontsize=8)
+    ax.text(-0.35, peak_tok, f"AVX2 int8 peak (cpu-peak.c) {peak_tok:.0f} tok/s", va="bottom", ha="left", fontsize=8)
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(lengths))])
     ax.set_xticklabels([f"{n}-token requests" for n in lengths])
     ax.set_ylabel("tokens/s, 2 threads, wall-clock")
     ax.set_title("DuoGuard-1B classifier, same weights and threads, one run")
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -285,7 +285,20 @@ def main():
                    help="average cores other processes may take while an engine runs before the run is marked")
     p.add_argument("--json", default=os.path.join(HERE, "results.json"))
     p.add_argument("--chart", default=os.path.join(ROOT, "docs", "benchmark-e2e.png"))
+    p.add_argument("--replot", metavar="JSON", help="only redraw the chart (and print the table) from a results JSON")
     a = p.parse_args()
+
+    if a.replot:
+        saved = json.load(open(a.replot))
+        best = {tuple(None if x == "None" else (int(x) if x.isdigit() else x) for x in r["key"]): r for r in saved["best"]}
+        peak = max(saved["cpu_peak"], key=lambda x: x["int8_gmac"])
+        peak_tok = peak["int8_gmac"] * 1e9 / MACS_PER_TOKEN
+        lengths = saved["meta"]["settings"]["lengths"]
+        types = saved["meta"]["settings"]["types"]
+        print(table(best, peak_tok, lengths, types))
+        chart(best, peak_tok, lengths, types, a.chart)
+        log("chart:", a.chart)
+        return 0
 
     binary = ensure_duoguard(a)
     llama_bin = ensure_llama(a) if "llama" in a.engines else None
@@ -294,7 +307,7 @@ def main():
     n_prompts, n_tokens = short_prompts(a.prompts, prompts_file)
 
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg_start": os.getloadavg(), "nproc": os.cpu_count(),
-            "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": "),
+            "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
             "settings": {k: v for k, v in vars(a).items() if k not in ("json", "chart")},
             "short_prompts": {"count": n_prompts, "tokens": n_tokens}}
     peaks = [cpu_peak(a.threads)]
