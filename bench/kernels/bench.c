@@ -4,7 +4,7 @@
 // bench/kernels/run.sh.
 //
 // usage: ck-bench [--quick] [--no-ref] [--ggml] [--kernels avx2|avx512vnni] [--shape ROWSxK] [--tokens N]
-//        ck-bench --stream [--tokens N] [--kernels ...]   (the 16 layers' matrices in model order)
+//        ck-bench --stream [--tokens N] [--tasks N] [--kernels ...]   (the 16 layers' matrices in model order)
 //   --ggml: weights in ggml layout (ck_matmul packs each panel per call) instead of packed once.
 #include "CKernels.h"
 
@@ -138,15 +138,48 @@ typedef struct {
 static const int64_t layer_shapes[7][2] = {{2048, 2048}, {512, 2048}, {512, 2048}, {2048, 2048},
                                            {8192, 2048}, {8192, 2048}, {2048, 8192}};
 
+// --tasks N: each matrix's rows in N equal ranges claimed dynamically by the 2 threads (as
+// MatMul does with its range list); 0 (default) = two fixed halves. Threads meet at a barrier
+// after every matrix, like the forward pass's joins.
+static int stream_tasks = 0;
+static int stream_next[4096];
+static pthread_barrier_t stream_barrier;
+// --prepare: before every matrix the 2 threads quantize the activations again, each half of
+// the tokens (as MatMul.prepare does), so half of what each thread reads was written by the
+// other core. --prepare-own: each thread quantizes all tokens into its own buffer.
+static int stream_prepare = 0;
+static float *stream_xf[2];
+static void *stream_own[2][2];
+
 static void *run_stream(void *p) {
     stream_job *j = p;
     double t0 = cpu_now();
     for (int m = 0; m < j->count; m++) {
         const int64_t rows = j->shape[m % 7][0], k = j->shape[m % 7][1];
-        const int64_t cut = (rows / 2 + 15) / 16 * 16;
         const void *X = j->X[k == 8192];
-        if (j->thread == 0) ck_matmul_packed(j->type, j->P[m], k, X, j->n, j->Y, rows, 0, cut);
-        else ck_matmul_packed(j->type, j->P[m], k, X, j->n, j->Y, rows, cut, rows);
+        if (stream_prepare == 1) {
+            const int64_t half = j->n / 2, t0 = j->thread ? half : 0, t1 = j->thread ? j->n : half;
+            const size_t per = ck_activations_size(j->type, k, 1);
+            ck_prepare_activations(j->type, stream_xf[k == 8192] + t0 * k, k, k, t1 - t0, (char *)j->X[k == 8192] + t0 * per);
+            pthread_barrier_wait(&stream_barrier);
+        } else if (stream_prepare == 2) {
+            ck_prepare_activations(j->type, stream_xf[k == 8192], k, k, j->n, stream_own[j->thread][k == 8192]);
+            X = stream_own[j->thread][k == 8192];
+        }
+        if (stream_tasks <= 0) {
+            const int64_t cut = (rows / 2 + 15) / 16 * 16;
+            if (j->thread == 0) ck_matmul_packed(j->type, j->P[m], k, X, j->n, j->Y, rows, 0, cut);
+            else ck_matmul_packed(j->type, j->P[m], k, X, j->n, j->Y, rows, cut, rows);
+        } else {
+            const int64_t per = (rows / stream_tasks + 15) / 16 * 16;
+            for (;;) {
+                const int t = __atomic_fetch_add(&stream_next[m], 1, __ATOMIC_RELAXED);
+                const int64_t r0 = t * per;
+                if (r0 >= rows) break;
+                ck_matmul_packed(j->type, j->P[m], k, X, j->n, j->Y, rows, r0, r0 + per < rows ? r0 + per : rows);
+            }
+        }
+        pthread_barrier_wait(&stream_barrier);
     }
     j->cpu = cpu_now() - t0;
     return NULL;
@@ -180,11 +213,16 @@ static int stream_bench(int64_t n, int layers) {
             for (int64_t e = 0; e < n * k; e++) x[e] = frand();
             X[i] = malloc(ck_activations_size(type, k, n));
             ck_prepare_activations(type, x, k, k, n, X[i]);
-            free(x);
+            stream_own[0][i] = malloc(ck_activations_size(type, k, n));
+            stream_own[1][i] = malloc(ck_activations_size(type, k, n));
+            free(stream_xf[i]);
+            stream_xf[i] = x;
         }
         float *Y = malloc(sizeof(float) * n * 8192);
         double best = 1e30, best_wall = 1e30;
+        pthread_barrier_init(&stream_barrier, NULL, 2);
         for (int rep = 0; rep < 3; rep++) {
+            memset(stream_next, 0, sizeof(stream_next));
             pthread_t th[2];
             double t0 = now();
             for (int i = 0; i < 2; i++) {
@@ -214,6 +252,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-ref")) with_ref = 0;
         else if (!strcmp(argv[i], "--ggml")) ggml_layout = 1;
         else if (!strcmp(argv[i], "--stream")) stream = 1;
+        else if (!strcmp(argv[i], "--tasks") && i + 1 < argc) stream_tasks = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--prepare")) stream_prepare = 1;
+        else if (!strcmp(argv[i], "--prepare-own")) stream_prepare = 2;
         else if (!strcmp(argv[i], "--kernels") && i + 1 < argc) {
             if (!ck_set_kernels(argv[++i])) { fprintf(stderr, "kernels %s not available\n", argv[i]); return 1; }
         }
