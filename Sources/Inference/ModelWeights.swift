@@ -1,7 +1,7 @@
 import CKernels
 
-/// All weights of the model, viewed in place in the memory-mapped GGUF file, the Q8_0/Q4_0
-/// matrices also repacked into the kernels' layout (`PackedWeights`) when a pool is given.
+/// All weights of the model, viewed in place in the memory-mapped GGUF file, and (after
+/// `packing(on:)`) the Q8_0/Q4_0 matrices repacked into the kernels' layout.
 ///
 /// Loading checks every tensor's presence, type and shape against the hyperparameters,
 /// so the forward pass can index without further checks.
@@ -26,9 +26,9 @@ final class ModelWeights: @unchecked Sendable {
     /// Owner of the packed copies the matrices point to (nil when not packed).
     let packed: PackedWeights?
 
-    /// - Parameter packingPool: repack the quantized matrices on this pool (nil: use the
-    ///   file's ggml layout as is, e.g. for tools that only read a few rows).
-    init(file: GGUFFile, config: ModelConfig, packingPool: ThreadPool? = nil) throws(ModelFileError) {
+    /// Views the weights in place in the file (ggml layout) after checking them all; see
+    /// `packing(on:)` for the kernels' layout.
+    init(file: GGUFFile, config: ModelConfig) throws(ModelFileError) {
         self.file = file
         func matrix(_ name: String, rows: Int, cols: Int) throws(ModelFileError) -> WeightMatrix {
             guard let info = file.tensor(name) else { throw .missingTensor(name) }
@@ -68,7 +68,7 @@ final class ModelWeights: @unchecked Sendable {
             ))
         }
         outputNorm = try vector(GGUFNames.outputNorm, count: h)
-        var classifier = try matrix(GGUFNames.classifier, rows: config.labelCount, cols: h)
+        let classifier = try matrix(GGUFNames.classifier, rows: config.labelCount, cols: h)
         if config.ropeScaling != nil {
             // Written for llama.cpp; we recompute the factors from metadata in Double, but a
             // file whose factors disagree with its metadata is inconsistent.
@@ -78,21 +78,35 @@ final class ModelWeights: @unchecked Sendable {
                 throw .invalidMetadata(key: GGUFNames.ropeFrequencies, detail: "rope factors disagree with the rope scaling metadata")
             }
         }
-        // Packing comes last: a file rejected above costs no packing.
-        if let pool = packingPool {
-            var all = layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] } + [classifier]
-            packed = PackedWeights(packing: &all, pool: pool)
-            for l in layers.indices {
-                let m = all[(7 * l) ..< (7 * l + 7)].map { $0 }
-                (layers[l].query, layers[l].key, layers[l].value, layers[l].output) = (m[0], m[1], m[2], m[3])
-                (layers[l].gate, layers[l].up, layers[l].down) = (m[4], m[5], m[6])
-            }
-            classifier = all[all.count - 1]
-        } else {
-            packed = nil
-        }
+        packed = nil
         self.layers = layers
         self.classifier = classifier
+    }
+
+    private init(file: GGUFFile, embedding: WeightMatrix, layers: [Layer], outputNorm: [Float],
+                 classifier: WeightMatrix, packed: PackedWeights) {
+        self.file = file
+        self.embedding = embedding
+        self.layers = layers
+        self.outputNorm = outputNorm
+        self.classifier = classifier
+        self.packed = packed
+    }
+
+    /// The same weights with every Q8_0/Q4_0 matrix repacked into the kernels' layout on
+    /// `pool` (`PackedWeights`: the file's pages of each packed matrix are given back). Called
+    /// last at load, once the file has passed every check.
+    func packing(on pool: ThreadPool) -> ModelWeights {
+        var all = layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] } + [classifier]
+        let owner = PackedWeights(packing: &all, pool: pool)
+        var packedLayers = layers
+        for l in packedLayers.indices {
+            let m = Array(all[(7 * l) ..< (7 * l + 7)])
+            (packedLayers[l].query, packedLayers[l].key, packedLayers[l].value, packedLayers[l].output) = (m[0], m[1], m[2], m[3])
+            (packedLayers[l].gate, packedLayers[l].up, packedLayers[l].down) = (m[4], m[5], m[6])
+        }
+        return ModelWeights(file: file, embedding: embedding, layers: packedLayers, outputNorm: outputNorm,
+                            classifier: all[all.count - 1], packed: owner)
     }
 
     /// All matrices, for sizing scratch buffers.

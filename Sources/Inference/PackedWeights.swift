@@ -61,7 +61,7 @@ final class PackedWeights: @unchecked Sendable {
                 ck_pack_weights(type, data, rows, cols, Int64(begin), Int64(end), out)
             }
             matrices[i].packed = UnsafeRawPointer(out)
-            Self.release(m.data, count: m.rowBytes * m.rows)
+            Self.releasePages(m.data, count: m.rowBytes * m.rows)
         }
     }
 
@@ -83,7 +83,7 @@ final class PackedWeights: @unchecked Sendable {
 
     /// Drops the whole pages of a mapped file range from this process (they stay in the page
     /// cache and fault back in if ever read again).
-    private static func release(_ start: UnsafeRawPointer, count: Int) {
+    static func releasePages(_ start: UnsafeRawPointer, count: Int) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         guard page > 0 else { return }
         let first = (Int(bitPattern: start) + page - 1) / page * page
