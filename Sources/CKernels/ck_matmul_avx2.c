@@ -11,10 +11,9 @@
 //  * Q4_0: the unsigned nibbles n (value n - 8) are unpacked in registers (and / shift),
 //    products n * x are at most 2*15*128 per vpmaddubsw lane, so one block (8 of them)
 //    accumulates exactly in int16; vpmaddwd by 1 widens, the precomputed -8 * sum(x) corrects.
-//  * Q8_0: the panel holds w + 128 (0..255), split into nibbles h, l: w + 128 = 16 h + l, each
-//    nibble product accumulates exactly in int16 over a block like Q4_0, vpmaddwd by 16 / 1
-//    widens and the precomputed -128 * sum(x) corrects. Two multiplies per 32 MACs: on AVX2
-//    every exact signed x signed int8 formulation costs that (docs/kernels.md).
+//  * Q8_0: the panel holds w + 128; w = byte ^ 0x80 and the sign trick (vpmaddubsw of |w| and
+//    sign(x, w)) gives exact pairs that vpmaddwd widens to int32 at once. Two multiplies per
+//    32 MACs: on AVX2 every exact signed x signed int8 formulation costs that (docs/kernels.md).
 //  * Per block, the exact int32 of 8 rows x 1 token is converted to f32 and FMA'd with
 //    d_w (8 lanes, fp16 in the panel) * d_x (broadcast) into the f32 accumulator.
 #include "ck_internal.h"
@@ -99,35 +98,34 @@ CK_INLINE void tile_q4(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc,
         for (int t = 0; t < T; t++) _mm256_maskstore_ps(y + t * ldy + 8 * (g0 + g), masks[g], acc[g][t]);
 }
 
-// Q8_0: one group of 8 rows (R = 1) x T tokens; w + 128 = 16 h + l, both nibbles in int16.
+// Q8_0: one group of 8 rows (R = 1) x T tokens, signed x signed with the sign trick: the panel
+// holds w + 128, so w = byte ^ 0x80; vpmaddubsw(|w|, sign(x, w)) = w * x pairs (|pair| <= 2 *
+// 128 * 127, no saturation), widened at once with vpmaddwd by 1 into int32. The activations'
+// `corr` (for the unsigned VNNI form) is not needed here.
 CK_INLINE void tile_q8(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc, const ck_act *x, int64_t nb,
                        float *y, int64_t ldy, const __m256i *masks, int g0, int first, const int R, const int T) {
     (void)R;
     __m256 acc[CK_TMAX];
     for (int t = 0; t < T; t++)
         acc[t] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + t * ldy + 8 * g0, masks[0]);
-    const __m256i m0f = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi16(16);
+    const __m256i bias = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
     for (int64_t b = kb0; b < kb0 + kc; b++) {
         const uint8_t *q = panel + sbytes + (size_t)b * CK_Q8_PANEL_BLOCK + 32 * g0;
         const ck_act *xb = x + b;
-        __m256i il[CK_TMAX], ih[CK_TMAX];
-        for (int t = 0; t < T; t++) il[t] = ih[t] = _mm256_setzero_si256();
+        __m256i isum[CK_TMAX];
+        for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
         CK_NO_UNROLL
         for (int s = 0; s < 8; s++) {
-            const __m256i v = _mm256_load_si256((const __m256i *)(q + 64 * s));
-            const __m256i l = _mm256_and_si256(v, m0f), h = _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f);
+            const __m256i w = _mm256_xor_si256(_mm256_load_si256((const __m256i *)(q + 64 * s)), bias);
+            const __m256i aw = _mm256_abs_epi8(w);
             for (int t = 0; t < T; t++) {
-                const __m256i xv = _mm256_set1_epi32(load_i32(xb[t * nb].qs + 4 * s));
-                il[t] = _mm256_add_epi16(il[t], _mm256_maddubs_epi16(l, xv));
-                ih[t] = _mm256_add_epi16(ih[t], _mm256_maddubs_epi16(h, xv));
+                const __m256i xv = _mm256_sign_epi8(_mm256_set1_epi32(load_i32(xb[t * nb].qs + 4 * s)), w);
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), ones));
             }
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(panel + (size_t)b * 32 + 16 * g0)));
-        for (int t = 0; t < T; t++) {
-            const __m256i i32 = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(il[t], ones), _mm256_madd_epi16(ih[t], sixteen)),
-                                                 _mm256_set1_epi32(xb[t * nb].corr));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(xb[t * nb].d)), acc[t]);
-        }
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(xb[t * nb].d)), acc[t]);
     }
     for (int t = 0; t < T; t++) _mm256_maskstore_ps(y + t * ldy + 8 * g0, masks[0], acc[t]);
 }
