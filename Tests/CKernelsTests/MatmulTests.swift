@@ -109,6 +109,58 @@ final class MatmulTests: XCTestCase {
         runShapes(rowsList: [70], kList: [2048], tokensList: [37], types: [CK_TYPE_F32, CK_TYPE_F16, CK_TYPE_BF16])
     }
 
+    /// Weight bytes no ggml quantizer writes but a file may hold (Q8_0 quants of -128, every
+    /// Q4_0 byte, extreme activations): every level, both layouts, agrees with the reference.
+    /// The integer sums stay exact (|sum| <= 32 * 255 * 128 per block), so the bound is tight.
+    func testArbitraryQuantBytesMatchReference() {
+        var rng = SplitMix(seed: 9)
+        let rows = 37, k = 320, n = 13
+        for type in [CK_TYPE_Q8_0, CK_TYPE_Q4_0] {
+            let rowBytes = Int(ck_row_size(type, Int64(k)))
+            let blockBytes = type == CK_TYPE_Q8_0 ? 34 : 18
+            var w = (0 ..< rows * rowBytes).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            for block in 0 ..< rows * rowBytes / blockBytes {
+                // A finite scale in [2^-10, 2^-2): fp16 exponent 5...12.
+                let h = UInt16(5 + rng.next() % 8) << 10 | UInt16(rng.next() % 1024)
+                w[block * blockBytes] = UInt8(h & 0xff)
+                w[block * blockBytes + 1] = UInt8(h >> 8)
+                if type == CK_TYPE_Q8_0, block % 3 == 0 { w[block * blockBytes + 2] = 0x80 } // -128
+            }
+            // Activations whose blocks round to +-127 at both ends.
+            let x = (0 ..< n * k).map { i in i % 32 == 0 ? Float(i % 64 == 0 ? 1e4 : -1e4) : rng.normal() * 100 }
+            let act = prepare(type, x, ldx: k, k: k, n: n)
+            let packed = pack(type, w, rows: rows, k: k)
+            var ref = [Float](repeating: 0, count: rows * n)
+            w.withUnsafeBytes { wp in act.withUnsafeBytes { ap in
+                ck_matmul_ref(type, wp.baseAddress, Int64(k), ap.baseAddress, Int64(n), &ref, Int64(rows), 0, Int64(rows))
+            } }
+            // Float order only differs: bound by the sum of |terms| (the result itself cancels).
+            let wd = dequantize(w, type, count: rows * k)
+            var sumAbs = [Double](repeating: 0, count: rows * n)
+            for t in 0 ..< n {
+                for r in 0 ..< rows {
+                    var a = 0.0
+                    for j in 0 ..< k { a += abs(Double(wd[r * k + j]) * Double(x[t * k + j])) }
+                    sumAbs[t * rows + r] = a * 1.02 + 1e-30 // activation rounding moves each term <= 1/254
+                }
+            }
+            for level in ["scalar"] + Self.simd {
+                XCTAssertEqual(ck_set_kernels(level), 1)
+                var y1 = [Float](repeating: 0, count: rows * n), y2 = y1
+                w.withUnsafeBytes { wp in act.withUnsafeBytes { ap in packed.withUnsafeBytes { pp in
+                    ck_matmul(type, wp.baseAddress, Int64(k), ap.baseAddress, Int64(n), &y1, Int64(rows), 0, Int64(rows))
+                    ck_matmul_packed(type, pp.baseAddress, Int64(k), ap.baseAddress, Int64(n), &y2, Int64(rows), 0, Int64(rows))
+                } } }
+                for i in 0 ..< rows * n {
+                    let bound = Float(Double(k / 32 + 8) * 2.4e-7 * sumAbs[i])
+                    XCTAssertLessThanOrEqual(abs(y1[i] - ref[i]), bound, "\(level) ggml type \(type.rawValue) i=\(i)")
+                    XCTAssertLessThanOrEqual(abs(y2[i] - ref[i]), bound, "\(level) packed type \(type.rawValue) i=\(i)")
+                }
+            }
+            _ = ck_set_kernels(nil)
+        }
+    }
+
     /// Splitting the rows across calls (as the threaded caller does) gives identical results,
     /// with weights in ggml layout and packed, on every implementation, also for ranges that
     /// start inside a 16-row panel.
