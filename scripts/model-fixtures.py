@@ -40,6 +40,14 @@ scripts/prepare-tokenizers.sh.
            matrix (embedding included, head excluded) rounded through ggml's Q8_0 / Q4_0
            (the `gguf` package's reference quantizers). Our quantized path differs from these
            only by the 8-bit activation quantization, which bounds that error tightly.
+  quantized_activations: {"Q8_0": [...], "Q4_0": [...]}: as `quantized`, with ggml's
+           activation quantization emulated too (the input of every quantized nn.Linear
+           rounded to Q8_0 per 32-block, dequantized): what our kernels compute, up to float
+           summation order (and the rare rounding flips it causes).
+
+    .venv/bin/python scripts/model-fixtures.py --activation-reference
+        # adds `quantized_activations` to the committed tiny-a/tiny-b reference.json without
+        # rewriting anything else (checks first that the weights rebuild identically)
 """
 import json
 import math
@@ -232,6 +240,63 @@ def quantized_reference(spec, prompts):
     return out
 
 
+def q8_0_activations(x):
+    """ggml's quantize_row_q8_0_ref on the last dimension, returned dequantized (f32):
+    d = amax/127, q = roundf(x * (1/d)) (half away from zero), value q * fp16(d)."""
+    shape = x.shape
+    b = x.reshape(-1, 32).to(torch.float32)
+    d = b.abs().amax(dim=1, keepdim=True) / 127.0
+    inv = torch.where(d != 0, 1.0 / d, torch.zeros_like(d))
+    v = b * inv
+    q = torch.sign(v) * torch.floor(v.abs() + 0.5)
+    return (q * d.to(torch.float16).to(torch.float32)).reshape(shape)
+
+
+def emulate_activation_quantization(model):
+    """Hooks rounding the input of every quantized nn.Linear (not the f32 head) as ggml does."""
+    return [m.register_forward_pre_hook(lambda mod, args: (q8_0_activations(args[0]),))
+            for name, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and not name.startswith("score")]
+
+
+def activation_reference(spec, prompts):
+    """`quantized_reference` with ggml's activation quantization emulated too."""
+    from gguf import GGMLQuantizationType, quants
+    out = {}
+    for qtype in (GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q4_0):
+        model = build_model(spec)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if p.ndim == 2 and not name.startswith("score"):
+                    a = p.numpy().astype(np.float32)
+                    p.copy_(torch.from_numpy(quants.dequantize(quants.quantize(a, qtype), qtype).reshape(a.shape)))
+        hooks = emulate_activation_quantization(model)
+        out[qtype.name] = [forward_single(model, ids) for ids in prompts]
+        for h in hooks:
+            h.remove()
+    return out
+
+
+def add_activation_reference():
+    """Adds `quantized_activations` to the committed tiny fixtures' reference.json."""
+    for name in ("tiny-a", "tiny-b"):
+        spec = SPECS[name]
+        path = os.path.join(OUT, name, "reference.json")
+        with open(path) as f:
+            ref = json.load(f)
+        prompts = [p["ids"] for p in ref["prompts"]]
+        model = build_model(spec)
+        worst = max(max(abs(a - b) for a, b in zip(forward_single(model, ids), p["logits"]))
+                    for ids, p in zip(prompts, ref["prompts"]))
+        if worst > 1e-5:
+            sys.exit(f"{name}: the rebuilt model differs from the committed fixture (max |dlogit| {worst:.2e}); "
+                     "regenerate all fixtures instead")
+        ref["quantized_activations"] = activation_reference(spec, prompts)
+        with open(path, "w") as f:
+            json.dump(ref, f, separators=(",", ":"))
+        print(f"{name}: added quantized_activations (rebuilt weights match, max |dlogit| {worst:.1e})", file=sys.stderr)
+
+
 def generate(name, spec):
     rng = np.random.default_rng(spec["seed"])
     model = build_model(spec)
@@ -274,6 +339,7 @@ def generate(name, spec):
         print(f"warning: {TOKENIZER} missing; no end-to-end texts", file=sys.stderr)
 
     ref["quantized"] = quantized_reference(spec, prompts)
+    ref["quantized_activations"] = activation_reference(spec, prompts)
     all_logits = [l for p in ref["prompts"] for l in p["logits"]]
     print(f"{name}: logits range [{min(all_logits):.3f}, {max(all_logits):.3f}]", file=sys.stderr)
     with open(os.path.join(directory, "reference.json"), "w") as f:
@@ -312,6 +378,11 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--full-size":
         full_size(sys.argv[2])
         return
+    if len(sys.argv) == 2 and sys.argv[1] == "--activation-reference":
+        add_activation_reference()
+        return
+    if len(sys.argv) != 1:
+        sys.exit("usage: model-fixtures.py [--full-size DIR | --activation-reference]")
     os.makedirs(OUT, exist_ok=True)
     models = {name: generate(name, spec) for name, spec in SPECS.items()}
     # tiny-b again, stored as f16 (4.x config) and f32 (5.x config): the dtype/layout variants.

@@ -1,20 +1,34 @@
-// Run-time dispatch: AVX2/FMA/F16C kernels where the CPU has them, the scalar reference
-// elsewhere. DUOGUARD_KERNELS=scalar forces the reference (for A/B benchmarks and tests).
+// Run-time dispatch: AVX-512 VNNI or AVX2/FMA/F16C kernels where the CPU has them, the scalar
+// reference elsewhere. DUOGUARD_KERNELS=scalar forces the reference and DUOGUARD_KERNELS=avx2
+// caps the matrix multiplies at AVX2 (for A/B benchmarks and tests).
 #include "ck_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-enum { CK_IMPL_UNKNOWN = 0, CK_IMPL_SCALAR = 1, CK_IMPL_AVX2 = 2 };
+enum { CK_IMPL_UNKNOWN = 0, CK_IMPL_SCALAR = 1, CK_IMPL_AVX2 = 2, CK_IMPL_AVX512VNNI = 3 };
 static int ck_impl = CK_IMPL_UNKNOWN; // benign race: every thread computes the same value
 
-static int detect(void) {
-    const char *env = getenv("DUOGUARD_KERNELS");
-    if (env && (strcmp(env, "scalar") == 0 || strcmp(env, "ref") == 0)) return CK_IMPL_SCALAR;
+static int best_available(void) {
 #if defined(__x86_64__)
+    if (ck_avx512vnni_available()) return CK_IMPL_AVX512VNNI;
     if (ck_avx2_available()) return CK_IMPL_AVX2;
 #endif
     return CK_IMPL_SCALAR;
+}
+
+static int named(const char *name) {
+    if (strcmp(name, "scalar") == 0 || strcmp(name, "ref") == 0) return CK_IMPL_SCALAR;
+    if (strcmp(name, "avx2") == 0) return CK_IMPL_AVX2;
+    if (strcmp(name, "avx512vnni") == 0) return CK_IMPL_AVX512VNNI;
+    return CK_IMPL_UNKNOWN;
+}
+
+static int detect(void) {
+    const int best = best_available();
+    const char *env = getenv("DUOGUARD_KERNELS");
+    const int wanted = env ? named(env) : CK_IMPL_UNKNOWN;
+    return wanted != CK_IMPL_UNKNOWN && wanted < best ? wanted : best;
 }
 
 static inline int impl(void) {
@@ -30,42 +44,45 @@ int ck_set_kernels(const char *name) {
     int v;
     if (name == NULL) {
         v = detect();
-    } else if (strcmp(name, "scalar") == 0 || strcmp(name, "ref") == 0) {
-        v = CK_IMPL_SCALAR;
-    } else if (strcmp(name, "avx2") == 0) {
-#if defined(__x86_64__)
-        if (!ck_avx2_available()) return 0;
-        v = CK_IMPL_AVX2;
-#else
-        return 0;
-#endif
     } else {
-        return 0;
+        v = named(name);
+        if (v == CK_IMPL_UNKNOWN || v > best_available()) return 0;
     }
     __atomic_store_n(&ck_impl, v, __ATOMIC_RELAXED);
     return 1;
 }
 
-int ck_use_avx2(void) { return impl() == CK_IMPL_AVX2; }
+int ck_use_avx2(void) { return impl() >= CK_IMPL_AVX2; }
 
-const char *ck_kernel_name(void) { return impl() == CK_IMPL_AVX2 ? "avx2" : "scalar"; }
+int ck_use_avx512(void) { return impl() == CK_IMPL_AVX512VNNI; }
+
+const char *ck_kernel_name(void) {
+    switch (impl()) {
+    case CK_IMPL_AVX512VNNI: return "avx512vnni";
+    case CK_IMPL_AVX2: return "avx2";
+    default: return "scalar";
+    }
+}
 
 size_t ck_activations_size(ck_type weight_type, int64_t k, int64_t n_tokens) {
     if (k < 0 || n_tokens < 0) return 0;
+    size_t per = 0, total = 0;
     switch (weight_type) {
-    case CK_TYPE_Q4_0: return (size_t)(n_tokens * (k / CK_QK)) * sizeof(ck_act_q4);
-    case CK_TYPE_Q8_0: return (size_t)(n_tokens * (k / CK_QK)) * sizeof(ck_act_q8);
+    case CK_TYPE_Q4_0:
+    case CK_TYPE_Q8_0: per = (size_t)(k / CK_QK) * sizeof(ck_act); break;
     case CK_TYPE_F32:
     case CK_TYPE_F16:
-    case CK_TYPE_BF16: return (size_t)(n_tokens * k) * sizeof(float);
+    case CK_TYPE_BF16: per = (size_t)k * sizeof(float); break;
+    default: return 0;
     }
-    return 0;
+    if (__builtin_mul_overflow(per, (size_t)n_tokens, &total)) return 0;
+    return total;
 }
 
 void ck_prepare_activations(ck_type weight_type, const float *x, int64_t ldx,
                             int64_t k, int64_t n_tokens, void *out) {
 #if defined(__x86_64__)
-    if (impl() == CK_IMPL_AVX2) {
+    if (impl() >= CK_IMPL_AVX2) {
         ck_prepare_activations_avx2(weight_type, x, ldx, k, n_tokens, out);
         return;
     }
@@ -73,15 +90,85 @@ void ck_prepare_activations(ck_type weight_type, const float *x, int64_t ldx,
     ck_prepare_activations_ref(weight_type, x, ldx, k, n_tokens, out);
 }
 
+static ck_panel_fn panel_kernel(void) {
+#if defined(__x86_64__)
+    switch (impl()) {
+    case CK_IMPL_AVX512VNNI: return ck_panel_avx512vnni;
+    case CK_IMPL_AVX2: return ck_panel_avx2;
+    default: break;
+    }
+#endif
+    return ck_panel_ref;
+}
+
+// Runs `fn` over the panels that rows [row_begin, row_end) touch, storing only those rows.
+//
+// The SIMD kernels go chunk of k by chunk of k (CK_KC blocks), and within a chunk, block of
+// CK_NT tokens by block of tokens, each over all panels of the range: the activations of a
+// (token block, chunk) pair (CK_NT x CK_KC x 40 B = 410 KB) stay in L2 while the panels' chunks
+// stream by, and the range's chunk of weights (at most ~1 MB) stays in L2 across the token
+// blocks. Without the token blocks, a 2048-token batch's activation chunk (2.6 MB) did not fit
+// in L2 and every panel re-read it from L3.
+// The reference takes all of k and all tokens at once (its float order is ck_matmul_ref's).
+#define CK_NT 320
+static void run_panels(ck_panel_fn fn, int q4, const uint8_t *P, int64_t nb, const void *X, int64_t n_tokens,
+                       float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
+    const size_t pb = ck_panel_bytes(q4, nb);
+    const int ref = fn == ck_panel_ref;
+    const int64_t kc = ref ? nb : CK_KC, nt = ref ? n_tokens : CK_NT;
+    const ck_act *x = X;
+    for (int64_t kb = 0; kb < nb; kb += kc) {
+        const int64_t kb_end = nb - kb < kc ? nb : kb + kc;
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += nt) {
+            const int64_t tn = n_tokens - t0 < nt ? n_tokens - t0 : nt;
+            for (int64_t p = row_begin / CK_PANEL; p * CK_PANEL < row_end; p++) {
+                const int64_t row0 = p * CK_PANEL;
+                const int lo = (int)(row_begin > row0 ? row_begin - row0 : 0);
+                const int hi = (int)(row_end - row0 < CK_PANEL ? row_end - row0 : CK_PANEL);
+                fn(q4, P + (size_t)p * pb, nb, kb, kb_end, x + t0 * nb, tn, Y + t0 * ldy + row0, ldy, lo, hi);
+            }
+        }
+    }
+}
+
+void ck_matmul_packed(ck_type type, const void *P, int64_t k,
+                      const void *X, int64_t n_tokens,
+                      float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
+    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0) return;
+    if (type != CK_TYPE_Q4_0 && type != CK_TYPE_Q8_0) return;
+    run_panels(panel_kernel(), type == CK_TYPE_Q4_0, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
+}
+
+void ck_matmul_packed_ref(ck_type type, const void *P, int64_t k,
+                          const void *X, int64_t n_tokens,
+                          float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
+    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0) return;
+    if (type != CK_TYPE_Q4_0 && type != CK_TYPE_Q8_0) return;
+    run_panels(ck_panel_ref, type == CK_TYPE_Q4_0, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
+}
+
 void ck_matmul(ck_type type, const void *W, int64_t k,
                const void *X, int64_t n_tokens,
                float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
-    if (row_end <= row_begin || n_tokens <= 0) return;
-#if defined(__x86_64__)
-    if (impl() == CK_IMPL_AVX2) {
-        ck_matmul_avx2(type, W, k, X, n_tokens, Y, ldy, row_begin, row_end);
+    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0) return;
+    const ck_panel_fn fn = panel_kernel();
+    if ((type != CK_TYPE_Q4_0 && type != CK_TYPE_Q8_0) || fn == ck_panel_ref) {
+        ck_matmul_ref(type, W, k, X, n_tokens, Y, ldy, row_begin, row_end);
         return;
     }
-#endif
-    ck_matmul_ref(type, W, k, X, n_tokens, Y, ldy, row_begin, row_end);
+    // Weights in ggml layout (not packed at load): pack one panel at a time into scratch.
+    const int q4 = type == CK_TYPE_Q4_0;
+    const int64_t nb = k / CK_QK;
+    uint8_t *panel = aligned_alloc(64, ck_panel_bytes(q4, nb));
+    if (!panel) { // out of memory: the reference needs no scratch
+        ck_matmul_ref(type, W, k, X, n_tokens, Y, ldy, row_begin, row_end);
+        return;
+    }
+    for (int64_t r0 = row_begin; r0 < row_end; r0 += CK_PANEL) {
+        const int nrows = (int)(row_end - r0 < CK_PANEL ? row_end - r0 : CK_PANEL);
+        ck_pack_panel(q4, W, nb, r0, nrows, panel);
+        for (int64_t kb = 0; kb < nb; kb += CK_KC)
+            fn(q4, panel, nb, kb, nb - kb < CK_KC ? nb : kb + CK_KC, (const ck_act *)X, n_tokens, Y + r0, ldy, 0, nrows);
+    }
+    free(panel);
 }

@@ -6,28 +6,66 @@
 
 #include <string.h>
 
-// ---- internal activation layouts (see docs/kernels.md) ---------------------------------
+// No FMA contraction of separate multiplies and adds anywhere in CKernels: the scalar
+// references are the oracles (bit-identical RoPE/RMSNorm, packed vs ggml-layout reference),
+// so their rounding must not depend on compiler flags. (The package also passes
+// -ffp-contract=off; this keeps the sources right without it.) SIMD code states its FMAs
+// explicitly.
+#pragma STDC FP_CONTRACT OFF
+
+// ---- internal activation layout (see docs/kernels.md) -----------------------------------
 //
-// For Q4_0 weights each token row of X is `k / 32` blocks of ck_act_q4: the Q8_0 block of the
-// activations (scale widened to f32, same value as the fp16 ggml stores) plus the precomputed
-// correction -8 * sum(qs), so that sum((n - 8) * x) = sum(n * x) - 8 * sum(x) can use unsigned
-// nibbles directly.
+// For Q8_0 and Q4_0 weights each token row of X is `k / 32` blocks of ck_act: the Q8_0 block
+// of the activations (scale widened to f32, the same value as the fp16 ggml stores) plus a
+// precomputed correction that lets the kernels multiply *unsigned* weights:
+//   Q4_0: the nibble n is stored, value n - 8:   sum((n - 8) x)   = sum(n x) + corr, corr = -8 sum(x)
+//   Q8_0: w + 128 is stored (packed panels):      sum(w x)         = sum((w + 128) x) + corr, corr = -128 sum(x)
+// The scalar reference ignores `corr` for Q8_0 weights in ggml layout (it multiplies w directly).
 typedef struct {
     float d;          // fp16-rounded scale, as f32
-    int32_t corr;     // -8 * sum(qs)
+    int32_t corr;     // -8 * sum(qs) (Q4_0 weights) or -128 * sum(qs) (Q8_0 weights)
     int8_t qs[CK_QK]; // Q8_0 quants, element order
-} ck_act_q4;
+} ck_act;
 
-// For Q8_0 weights each token row of X is `k / 32` blocks of ck_act_q8: the same Q8_0 block
-// with the quants widened to int16 (so the AVX2 kernel can use vpmaddwd without sign tricks).
-typedef struct {
-    float d;
-    int32_t pad;
-    int16_t qs[CK_QK];
-} ck_act_q8;
+// ---- packed weight panels (see docs/kernels.md and ck_pack.c) --------------------------
+//
+// A packed Q8_0/Q4_0 matrix is a sequence of panels of CK_PANEL rows (the last one padded
+// with zero scales). A panel is the 16 rows' fp16 scales, block after block (32 B per block,
+// row r at 2r), padded to a multiple of 64 B, then the quants, block after block:
+//   Q4_0: 4 chunks of 64 B; chunk c holds, for row r at 4r..4r+3, the ggml bytes
+//         qs[4c..4c+3] of that row's block: low nibbles are elements 4c..4c+3, high nibbles
+//         elements 16+4c..16+4c+3 (both unsigned 0..15, value - 8).
+//   Q8_0: 8 chunks of 64 B; chunk s holds, for row r at 4r..4r+3, elements 4s..4s+3 of that
+//         row's block plus 128 (unsigned 0..255).
+// So one 64-byte load is one vector of 16 rows x 4 consecutive k (row = 32-bit lane) for
+// AVX-512, and each 32-byte half is rows 0-7 / 8-15 for AVX2.
+#define CK_PANEL 16
+#define CK_Q4_PANEL_BLOCK 256
+#define CK_Q8_PANEL_BLOCK 512
 
-_Static_assert(sizeof(ck_act_q4) == 40, "ck_act_q4 layout");
-_Static_assert(sizeof(ck_act_q8) == 72, "ck_act_q8 layout");
+static inline size_t ck_panel_scale_bytes(int64_t nb) { return ((size_t)nb * 32 + 63) / 64 * 64; }
+static inline size_t ck_panel_block_bytes(int q4) { return q4 ? CK_Q4_PANEL_BLOCK : CK_Q8_PANEL_BLOCK; }
+static inline size_t ck_panel_bytes(int q4, int64_t nb) {
+    return ck_panel_scale_bytes(nb) + (size_t)nb * ck_panel_block_bytes(q4);
+}
+
+// Writes one panel from ggml-layout rows: rows [row0, row0 + nrows) of W (nb blocks per row),
+// nrows <= CK_PANEL; missing rows get zero scales and zero quants.
+void ck_pack_panel(int q4, const void *W, int64_t nb, int64_t row0, int nrows, uint8_t *panel);
+
+// Computes lanes [lane_lo, lane_hi) of one packed panel for all tokens over the blocks
+// [kb_begin, kb_end) of k: y[t * ldy + lane] = sum over those blocks of panel[lane, k] * X[t, k]
+// when kb_begin == 0, else y[...] += that sum. y points at the panel's lane 0 of token 0.
+// The SIMD kernels are called with at most CK_KC blocks at a time (ck_dispatch.c runs the
+// chunks of k outermost, so a chunk of the activations stays in L2 across all panels).
+typedef void (*ck_panel_fn)(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                            const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+
+// Blocks of k per chunk: a panel's chunk is 8 KB (Q4_0) / 16 KB (Q8_0), L1-resident while
+// all tokens stream through it.
+#define CK_KC 32
+
+_Static_assert(sizeof(ck_act) == 40, "ck_act layout");
 _Static_assert(sizeof(ck_block_q8_0) == 34, "block_q8_0 layout");
 _Static_assert(sizeof(ck_block_q4_0) == 18, "block_q4_0 layout");
 
@@ -42,15 +80,29 @@ float ck_quantize_block_q8_ref(const float *x, int8_t *qs);
 void ck_prepare_activations_ref(ck_type weight_type, const float *x, int64_t ldx,
                                 int64_t k, int64_t n_tokens, void *out);
 
-// 1 when the dispatched implementation is AVX2 (ck_dispatch.c), for the other kernel files.
+// 1 when the dispatched implementation has AVX2/FMA (the "avx2" and "avx512vnni" levels,
+// ck_dispatch.c), for the row-wise kernels, which use AVX2 on both.
 int ck_use_avx2(void);
+// 1 when the dispatched implementation is "avx512vnni" (AVX-512 F/BW/VL/DQ + VNNI).
+int ck_use_avx512(void);
+
+// The scalar panel kernel (same numerics as ck_matmul_ref; ck_pack.c).
+void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                  const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 
 #if defined(__x86_64__)
 int ck_avx2_available(void);
-void ck_matmul_avx2(ck_type type, const void *W, int64_t k, const void *X, int64_t n_tokens,
-                    float *Y, int64_t ldy, int64_t row_begin, int64_t row_end);
+int ck_avx512vnni_available(void);
+void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                   const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                         const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 void ck_prepare_activations_avx2(ck_type weight_type, const float *x, int64_t ldx,
                                  int64_t k, int64_t n_tokens, void *out);
+// ck_ops_avx512.c; returns 0 for shapes it does not tile (the caller falls back).
+int ck_attention_avx512(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,
+                        const float *k, const float *v, int64_t ldkv,
+                        float *out, int64_t ldo, int64_t d, int64_t group, float scale, float *scratch);
 #endif
 
 #endif

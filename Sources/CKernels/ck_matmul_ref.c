@@ -3,7 +3,7 @@
 // vec_dot_q8_0_q8_0 / vec_dot_q4_0_q8_0: sum over blocks of (d_w * d_x) * (int) sum(w_q * x_q).
 #include "ck_internal.h"
 
-static float dot_q8_0(const ck_block_q8_0 *w, const ck_act_q8 *x, int64_t nb) {
+static float dot_q8_0(const ck_block_q8_0 *w, const ck_act *x, int64_t nb) {
     float sum = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         int32_t isum = 0;
@@ -13,7 +13,7 @@ static float dot_q8_0(const ck_block_q8_0 *w, const ck_act_q8 *x, int64_t nb) {
     return sum;
 }
 
-static float dot_q4_0(const ck_block_q4_0 *w, const ck_act_q4 *x, int64_t nb) {
+static float dot_q4_0(const ck_block_q4_0 *w, const ck_act *x, int64_t nb) {
     float sum = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         int32_t isum = 0;
@@ -35,10 +35,10 @@ void ck_matmul_ref(ck_type type, const void *W, int64_t k,
             float v = 0.0f;
             switch (type) {
             case CK_TYPE_Q8_0:
-                v = dot_q8_0((const ck_block_q8_0 *)W + r * nb, (const ck_act_q8 *)X + t * nb, nb);
+                v = dot_q8_0((const ck_block_q8_0 *)W + r * nb, (const ck_act *)X + t * nb, nb);
                 break;
             case CK_TYPE_Q4_0:
-                v = dot_q4_0((const ck_block_q4_0 *)W + r * nb, (const ck_act_q4 *)X + t * nb, nb);
+                v = dot_q4_0((const ck_block_q4_0 *)W + r * nb, (const ck_act *)X + t * nb, nb);
                 break;
             case CK_TYPE_F32: {
                 const float *w = (const float *)W + r * k, *x = (const float *)X + t * k;

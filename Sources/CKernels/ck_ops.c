@@ -45,8 +45,10 @@ void ck_add_ref(float *x, const float *y, int64_t n) {
 }
 
 size_t ck_attention_scratch_size(int64_t n_keys, int64_t d, int64_t group) {
-    int64_t padded = (n_keys + 7) / 8 * 8;
-    return (size_t)(padded * (d + group)) * sizeof(float) + 64;
+    // Transposed keys (d rows) and the scores of max(group, 16) rows, 16-key padded, 64 B aligned:
+    // enough for every implementation (the AVX-512 one scores 16 rows at a time).
+    int64_t padded = (n_keys + 15) / 16 * 16;
+    return (size_t)(padded * (d + (group > 16 ? group : 16))) * sizeof(float) + 64;
 }
 
 void ck_attention_ref(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,
@@ -299,6 +301,7 @@ void ck_attention(const float *q, int64_t ldq, int64_t n_queries, int64_t first_
                   float *out, int64_t ldo, int64_t d, int64_t group, float scale, float *scratch) {
     if (n_queries <= 0) return;
 #if defined(__x86_64__)
+    if (ck_use_avx512() && ck_attention_avx512(q, ldq, n_queries, first_pos, k, v, ldkv, out, ldo, d, group, scale, scratch)) return;
     if (ck_use_avx2()) { ck_attention_avx2(q, ldq, n_queries, first_pos, k, v, ldkv, out, ldo, d, group, scale, scratch); return; }
 #endif
     ck_attention_ref(q, ldq, n_queries, first_pos, k, v, ldkv, out, ldo, d, group, scale, scratch);

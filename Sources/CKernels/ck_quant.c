@@ -47,30 +47,19 @@ void ck_prepare_activations_ref(ck_type weight_type, const float *x, int64_t ldx
                                 int64_t k, int64_t n_tokens, void *out) {
     const int64_t nb = k / CK_QK;
     switch (weight_type) {
-    case CK_TYPE_Q4_0: {
-        ck_act_q4 *a = out;
+    case CK_TYPE_Q4_0:
+    case CK_TYPE_Q8_0: {
+        // -8 * sum (nibbles n, value n - 8) or -128 * sum (packed Q8_0 weights w + 128).
+        const int32_t offset = weight_type == CK_TYPE_Q4_0 ? 8 : 128;
+        ck_act *a = out;
         for (int64_t t = 0; t < n_tokens; t++) {
             for (int64_t b = 0; b < nb; b++) {
-                ck_act_q4 *blk = &a[t * nb + b];
+                ck_act *blk = &a[t * nb + b];
                 const float d = ck_quantize_block_q8_ref(x + t * ldx + b * CK_QK, blk->qs);
                 int32_t s = 0;
                 for (int j = 0; j < CK_QK; j++) s += blk->qs[j];
                 blk->d = ck_fp16_to_fp32(ck_fp32_to_fp16(d));
-                blk->corr = -8 * s;
-            }
-        }
-        break;
-    }
-    case CK_TYPE_Q8_0: {
-        ck_act_q8 *a = out;
-        for (int64_t t = 0; t < n_tokens; t++) {
-            for (int64_t b = 0; b < nb; b++) {
-                ck_act_q8 *blk = &a[t * nb + b];
-                int8_t q[CK_QK];
-                const float d = ck_quantize_block_q8_ref(x + t * ldx + b * CK_QK, q);
-                blk->d = ck_fp16_to_fp32(ck_fp32_to_fp16(d));
-                blk->pad = 0;
-                for (int j = 0; j < CK_QK; j++) blk->qs[j] = q[j];
+                blk->corr = -offset * s;
             }
         }
         break;

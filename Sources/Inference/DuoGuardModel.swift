@@ -31,7 +31,7 @@ public final class DuoGuardModel: @unchecked Sendable {
 
     private init(file: GGUFFile, tokenizer: Tokenizer?, options: ModelOptions) throws(ModelFileError) {
         let config = try ModelConfig(gguf: file)
-        let weights = try ModelWeights(file: file, config: config)
+        let checked = try ModelWeights(file: file, config: config)
         if let tokenizer {
             self.tokenizer = tokenizer
         } else {
@@ -48,7 +48,12 @@ public final class DuoGuardModel: @unchecked Sendable {
         if options.verifyContentHash {
             let computed = file.computeContentHash()
             guard computed == storedHash else { throw .contentHashMismatch(expected: storedHash, found: computed) }
+            // Hashing read every page of the file; give them back before packing makes copies.
+            for info in file.tensors { PackedWeights.releasePages(file.data(info), count: info.byteCount) }
         }
+        // Packing last: a file rejected above costs no packing.
+        let pool = ThreadPool(threadCount: options.threads)
+        let weights = checked.packing(on: pool)
         let matrixType = weights.layers.first?.query.type ?? weights.embedding.type
         identity = ModelIdentity(
             name: file[GGUFNames.sourceModel]?.stringValue ?? file[GGUFNames.name]?.stringValue ?? "unknown",
@@ -59,7 +64,7 @@ public final class DuoGuardModel: @unchecked Sendable {
         self.file = file
         self.options = options
         budget = max(options.batchTokenBudget, 1)
-        transformer = Transformer(config: config, weights: weights, pool: ThreadPool(threadCount: options.threads), tokenBudget: budget)
+        transformer = Transformer(config: config, weights: weights, pool: pool, tokenBudget: budget)
     }
 
     /// Loads a `.gguf` file, or a Hugging Face model directory.

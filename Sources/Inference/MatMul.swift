@@ -2,17 +2,16 @@ import CKernels
 
 /// Multiplies activations by weight matrices through the CKernels contract:
 /// `ck_prepare_activations` once per input (Q8_0 blocks for quantized weights, as ggml
-/// does), then `ck_matmul` over row ranges spread across the thread pool.
+/// does), then `ck_matmul_packed` (weights repacked at load) or `ck_matmul` over row ranges
+/// spread across the thread pool.
 ///
-/// Row ranges are multiples of `rowGranule` so that faster kernels working on several rows
-/// at once get whole tiles. The scratch buffer for prepared activations is sized once for
+/// Row ranges are multiples of `rowGranule` (the kernels' 16-row panel) so that no panel is
+/// computed by two threads. The scratch buffer for prepared activations is sized once for
 /// the batch token budget; `multiply` never allocates large memory.
 final class MatMul: @unchecked Sendable {
     let pool: ThreadPool
     /// Rows per range are a multiple of this (except the last range).
-    var rowGranule = 16
-    /// Row ranges per thread and multiply (dynamic load balancing).
-    var tasksPerThread = 4
+    var rowGranule = Int(CK_PANEL_ROWS)
     private let scratch: UnsafeMutableRawPointer
     private let scratchBytes: Int
 
@@ -31,26 +30,34 @@ final class MatMul: @unchecked Sendable {
 
     deinit { scratch.deallocate() }
 
+    /// One row range of one weight matrix.
+    private struct Task {
+        var weight: Int
+        var begin: Int
+        var end: Int
+    }
+
     /// `outputs[i][t * ldy + r] = sum_c weights[i][r, c] * input[t * ldx + c]` for every token t.
     ///
     /// All weights take the same input (length `weights[i].cols`), prepared once per type.
+    /// Consecutive weights that share a preparation run as one parallel job (the rows of all
+    /// of them in one task list: one join instead of one per matrix).
     func multiply(
         _ weights: [WeightMatrix],
         input: UnsafePointer<Float>, ldx: Int, tokens: Int,
         outputs: [UnsafeMutablePointer<Float>], ldy: [Int]
     ) {
         guard tokens > 0 else { return }
-        var preparedType: TensorType?
-        var preparedK = -1
-        for (index, w) in weights.enumerated() {
-            if preparedType != w.type || preparedK != w.cols {
-                let needed = ck_activations_size(w.type.ckType, Int64(w.cols), Int64(tokens))
-                precondition(needed <= scratchBytes, "MatMul scratch sized for fewer tokens than requested")
-                prepare(w.type, input: input, ldx: ldx, k: w.cols, tokens: tokens)
-                preparedType = w.type
-                preparedK = w.cols
-            }
-            run(w, prepared: UnsafeRawPointer(scratch), tokens: tokens, output: outputs[index], ldy: ldy[index])
+        var start = 0
+        while start < weights.count {
+            let type = weights[start].type, k = weights[start].cols
+            var end = start + 1
+            while end < weights.count, weights[end].type == type, weights[end].cols == k { end += 1 }
+            let needed = ck_activations_size(type.ckType, Int64(k), Int64(tokens))
+            precondition(needed <= scratchBytes, "MatMul scratch sized for fewer tokens than requested")
+            prepare(type, input: input, ldx: ldx, k: k, tokens: tokens)
+            run(Array(weights[start ..< end]), tokens: tokens, outputs: Array(outputs[start ..< end]), ldy: Array(ldy[start ..< end]))
+            start = end
         }
     }
 
@@ -76,21 +83,47 @@ final class MatMul: @unchecked Sendable {
         multiply([w], input: input, ldx: ldx, tokens: tokens, outputs: [output], ldy: [w.rows])
     }
 
-    private func run(_ w: WeightMatrix, prepared: UnsafeRawPointer, tokens: Int, output: UnsafeMutablePointer<Float>, ldy: Int) {
-        let granules = (w.rows + rowGranule - 1) / rowGranule
-        // A few tasks per thread, claimed dynamically: a thread that the OS schedules late
-        // (the machine is shared) leaves its work to the others instead of stalling the join.
-        let tasks = min(pool.threadCount == 1 ? 1 : pool.threadCount * tasksPerThread, granules)
-        let perTask = (granules + tasks - 1) / tasks * rowGranule
-        let type = w.type.ckType
-        let k = Int64(w.cols)
-        let rows = w.rows
-        let data = w.data
-        pool.parallelFor(tasks) { task in
-            let begin = task * perTask
-            let end = min(rows, begin + perTask)
-            guard begin < end else { return }
-            ck_matmul(type, data, k, prepared, Int64(tokens), output, Int64(ldy), Int64(begin), Int64(end))
+    /// Row ranges of decreasing size ("guided" scheduling), claimed dynamically: big ranges
+    /// first for little overhead, small ones last so that both threads finish together — a
+    /// fixed four ranges per thread left one thread idle for half a range at every join on
+    /// average (~5% of wall time), and a thread the OS schedules late (the machine is shared)
+    /// leaves its work to the others instead of stalling the join.
+    static func guidedRanges(rows: Int, granule: Int, threads: Int) -> [(Int, Int)] {
+        let granules = (rows + granule - 1) / granule
+        guard threads > 1, granules > 1 else { return [(0, rows)] }
+        var ranges: [(Int, Int)] = []
+        var next = 0
+        while next < granules {
+            let size = max(1, (granules - next + 2 * threads - 1) / (2 * threads))
+            let end = min(granules, next + size)
+            ranges.append((next * granule, min(rows, end * granule)))
+            next = end
+        }
+        return ranges
+    }
+
+    private func run(_ weights: [WeightMatrix], tokens: Int, outputs: [UnsafeMutablePointer<Float>], ldy: [Int]) {
+        var tasks: [Task] = []
+        for (i, w) in weights.enumerated() {
+            for (begin, end) in Self.guidedRanges(rows: w.rows, granule: rowGranule, threads: pool.threadCount) {
+                tasks.append(Task(weight: i, begin: begin, end: end))
+            }
+        }
+        // Largest first across matrices too, so the small tail ranges of all of them come last.
+        tasks.sort { $0.end - $0.begin > $1.end - $1.begin }
+        let prepared = UnsafeRawPointer(scratch)
+        tasks.withUnsafeBufferPointer { list in
+            pool.parallelFor(list.count) { index in
+                let task = list[index]
+                let w = weights[task.weight]
+                if let packed = w.packed {
+                    ck_matmul_packed(w.type.ckType, packed, Int64(w.cols), prepared, Int64(tokens),
+                                     outputs[task.weight], Int64(ldy[task.weight]), Int64(task.begin), Int64(task.end))
+                } else {
+                    ck_matmul(w.type.ckType, w.data, Int64(w.cols), prepared, Int64(tokens),
+                              outputs[task.weight], Int64(ldy[task.weight]), Int64(task.begin), Int64(task.end))
+                }
+            }
         }
     }
 }

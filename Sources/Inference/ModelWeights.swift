@@ -1,6 +1,7 @@
 import CKernels
 
-/// All weights of the model, viewed in place in the memory-mapped GGUF file.
+/// All weights of the model, viewed in place in the memory-mapped GGUF file, and (after
+/// `packing(on:)`) the Q8_0/Q4_0 matrices repacked into the kernels' layout.
 ///
 /// Loading checks every tensor's presence, type and shape against the hyperparameters,
 /// so the forward pass can index without further checks.
@@ -22,7 +23,11 @@ final class ModelWeights: @unchecked Sendable {
     let layers: [Layer]
     let outputNorm: [Float]
     let classifier: WeightMatrix
+    /// Owner of the packed copies the matrices point to (nil when not packed).
+    let packed: PackedWeights?
 
+    /// Views the weights in place in the file (ggml layout) after checking them all; see
+    /// `packing(on:)` for the kernels' layout.
     init(file: GGUFFile, config: ModelConfig) throws(ModelFileError) {
         self.file = file
         func matrix(_ name: String, rows: Int, cols: Int) throws(ModelFileError) -> WeightMatrix {
@@ -62,9 +67,8 @@ final class ModelWeights: @unchecked Sendable {
                 down: try matrix(GGUFNames.block(l, "ffn_down"), rows: h, cols: config.intermediateSize)
             ))
         }
-        self.layers = layers
         outputNorm = try vector(GGUFNames.outputNorm, count: h)
-        classifier = try matrix(GGUFNames.classifier, rows: config.labelCount, cols: h)
+        let classifier = try matrix(GGUFNames.classifier, rows: config.labelCount, cols: h)
         if config.ropeScaling != nil {
             // Written for llama.cpp; we recompute the factors from metadata in Double, but a
             // file whose factors disagree with its metadata is inconsistent.
@@ -74,6 +78,35 @@ final class ModelWeights: @unchecked Sendable {
                 throw .invalidMetadata(key: GGUFNames.ropeFrequencies, detail: "rope factors disagree with the rope scaling metadata")
             }
         }
+        packed = nil
+        self.layers = layers
+        self.classifier = classifier
+    }
+
+    private init(file: GGUFFile, embedding: WeightMatrix, layers: [Layer], outputNorm: [Float],
+                 classifier: WeightMatrix, packed: PackedWeights) {
+        self.file = file
+        self.embedding = embedding
+        self.layers = layers
+        self.outputNorm = outputNorm
+        self.classifier = classifier
+        self.packed = packed
+    }
+
+    /// The same weights with every Q8_0/Q4_0 matrix repacked into the kernels' layout on
+    /// `pool` (`PackedWeights`: the file's pages of each packed matrix are given back). Called
+    /// last at load, once the file has passed every check.
+    func packing(on pool: ThreadPool) -> ModelWeights {
+        var all = layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] } + [classifier]
+        let owner = PackedWeights(packing: &all, pool: pool)
+        var packedLayers = layers
+        for l in packedLayers.indices {
+            let m = Array(all[(7 * l) ..< (7 * l + 7)])
+            (packedLayers[l].query, packedLayers[l].key, packedLayers[l].value, packedLayers[l].output) = (m[0], m[1], m[2], m[3])
+            (packedLayers[l].gate, packedLayers[l].up, packedLayers[l].down) = (m[4], m[5], m[6])
+        }
+        return ModelWeights(file: file, embedding: embedding, layers: packedLayers, outputNorm: outputNorm,
+                            classifier: all[all.count - 1], packed: owner)
     }
 
     /// All matrices, for sizing scratch buffers.

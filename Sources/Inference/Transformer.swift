@@ -79,17 +79,20 @@ final class Transformer: @unchecked Sendable {
         for (l, layer) in weights.layers.enumerated() {
             let last = l == weights.layers.count - 1
             rmsNorm(s.x, into: s.xn, weight: layer.attentionNorm, rows: total)
-            matmul.multiply([layer.key, layer.value], input: s.xn, ldx: h, tokens: total,
-                            outputs: [s.k, s.v], ldy: [c.kvDim, c.kvDim])
-            applyRope(s.k, heads: c.kvHeadCount, positions: positions)
             if !last {
-                matmul.multiply(layer.query, input: s.xn, ldx: h, tokens: total, output: s.q)
+                // Q, K and V in one job: one activation preparation, one join.
+                matmul.multiply([layer.key, layer.value, layer.query], input: s.xn, ldx: h, tokens: total,
+                                outputs: [s.k, s.v, s.q], ldy: [c.kvDim, c.kvDim, c.qDim])
+                applyRope(s.k, heads: c.kvHeadCount, positions: positions)
                 applyRope(s.q, heads: c.headCount, positions: positions)
                 attention(sequences: sequences, offsets: offsets, queryRows: nil)
                 matmul.multiply(layer.output, input: s.attention, ldx: c.qDim, tokens: total, output: s.projected)
                 addInPlace(s.x, s.projected, count: total * h)
                 feedForward(layer, rows: total)
             } else {
+                matmul.multiply([layer.key, layer.value], input: s.xn, ldx: h, tokens: total,
+                                outputs: [s.k, s.v], ldy: [c.kvDim, c.kvDim])
+                applyRope(s.k, heads: c.kvHeadCount, positions: positions)
                 // Only the pooled tokens go on: compact their normed rows, then the residual.
                 for (i, row) in pooled.enumerated() {
                     (s.projected + i * h).update(from: s.xn + row * h, count: h)

@@ -2,17 +2,23 @@ import CKernels
 import Foundation
 import XCTest
 
-/// The forward pass's other kernels (ck_ops.c): the dispatched (AVX2) versions against their
-/// scalar references, at sizes that exercise vector tails.
+/// The forward pass's other kernels (ck_ops.c, ck_ops_avx512.c): every SIMD level this CPU has
+/// (AVX2; AVX-512 for attention) against the scalar references, at sizes that exercise vector
+/// tails and partial query tiles.
 final class OpsTests: XCTestCase {
     override func tearDown() {
         _ = ck_set_kernels(nil)
         super.tearDown()
     }
 
-    /// Runs `body` once dispatched and once forced to the scalar reference.
-    private func both<T>(_ body: () -> T) -> (fast: T, ref: T) {
-        let fast = body()
+    /// Runs `body` under every SIMD level and once forced to the scalar reference; `fast`
+    /// holds one result per level (empty on a CPU without SIMD, where nothing is compared).
+    private func both<T>(_ body: () -> T) -> (fast: [T], ref: T) {
+        var fast: [T] = []
+        for level in MatmulTests.simd {
+            XCTAssertEqual(ck_set_kernels(level), 1)
+            fast.append(body())
+        }
         XCTAssertEqual(ck_set_kernels("scalar"), 1)
         let ref = body()
         _ = ck_set_kernels(nil)
@@ -30,7 +36,7 @@ final class OpsTests: XCTestCase {
                 return y
             }
             // Same float scale (the double sum rounds alike), then the same two products.
-            XCTAssertEqual(r.fast, r.ref, "n=\(n)")
+            for fast in r.fast { XCTAssertEqual(fast, r.ref, "n=\(n)") }
         }
     }
 
@@ -46,9 +52,11 @@ final class OpsTests: XCTestCase {
                 ck_swiglu(&y, u, Int64(n))
                 return y
             }
-            for i in 0 ..< n {
-                let tolerance = 4 * r.ref[i].magnitude.ulp + 1e-30
-                XCTAssertLessThanOrEqual(abs(r.fast[i] - r.ref[i]), tolerance, "n=\(n) i=\(i) g=\(g[i])")
+            for fast in r.fast {
+                for i in 0 ..< n {
+                    let tolerance = 4 * r.ref[i].magnitude.ulp + 1e-30
+                    XCTAssertLessThanOrEqual(abs(fast[i] - r.ref[i]), tolerance, "n=\(n) i=\(i) g=\(g[i])")
+                }
             }
         }
     }
@@ -64,7 +72,7 @@ final class OpsTests: XCTestCase {
                 ck_rope(&y, Int64(heads), Int64(d), cs, sn)
                 return y
             }
-            XCTAssertEqual(r.fast, r.ref, "heads=\(heads) d=\(d)")
+            for fast in r.fast { XCTAssertEqual(fast, r.ref, "heads=\(heads) d=\(d)") }
         }
     }
 
@@ -76,7 +84,7 @@ final class OpsTests: XCTestCase {
             ck_add(&z, y, 37)
             return z
         }
-        XCTAssertEqual(r.fast, r.ref)
+        for fast in r.fast { XCTAssertEqual(fast, r.ref) }
     }
 
     /// Causal GQA attention: prefixes of odd lengths, several group sizes, a single query at a
@@ -86,6 +94,8 @@ final class OpsTests: XCTestCase {
         let cases: [(queries: Int, first: Int, d: Int, group: Int)] = [
             (1, 0, 64, 4), (13, 0, 64, 4), (37, 0, 16, 2), (1, 100, 64, 4), (1, 20, 32, 1),
             (9, 0, 64, 8), (5, 3, 64, 3), (70, 0, 64, 4), (6, 0, 8, 2), // d = 8: reference fallback
+            // AVX-512 query tiles: exact tiles, a partial last tile, group 1 and 16, a late start
+            (4, 0, 64, 4), (3, 7, 64, 4), (17, 5, 64, 1), (33, 0, 32, 16), (130, 2, 64, 4),
         ]
         for c in cases {
             let keys = c.first + c.queries
@@ -102,13 +112,15 @@ final class OpsTests: XCTestCase {
                              &out, Int64(ldo), Int64(c.d), Int64(c.group), scale, &scratch)
                 return out
             }
-            for i in 0 ..< c.queries {
-                for j in 0 ..< c.group * c.d {
-                    let a = r.fast[i * ldo + j], b = r.ref[i * ldo + j]
-                    XCTAssertLessThanOrEqual(abs(a - b), 2e-5, "\(c) query \(i) element \(j)")
+            for (level, fast) in zip(MatmulTests.simd, r.fast) {
+                for i in 0 ..< c.queries {
+                    for j in 0 ..< c.group * c.d {
+                        let a = fast[i * ldo + j], b = r.ref[i * ldo + j]
+                        XCTAssertLessThanOrEqual(abs(a - b), 2e-5, "\(level) \(c) query \(i) element \(j)")
+                    }
+                    // Padding columns between rows are never written.
+                    for j in c.group * c.d ..< ldo { XCTAssertTrue(fast[i * ldo + j].isNaN, "\(level) \(c)") }
                 }
-                // Padding columns between rows are never written.
-                for j in c.group * c.d ..< ldo { XCTAssertTrue(r.fast[i * ldo + j].isNaN) }
             }
         }
     }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Inference
 import XCTest
@@ -95,6 +96,48 @@ final class ParityTests: XCTestCase {
                     XCTAssertLessThanOrEqual(worst, bound, "\(name) \(type) vs quantized-weight reference")
                 }
                 print(line)
+            }
+        }
+    }
+
+    /// The quantized path against transformers with the same GGUF-rounded weights *and*
+    /// ggml's activation quantization emulated (`quantized_activations` in the fixtures,
+    /// scripts/model-fixtures.py): what our kernels compute, up to float summation order. Most
+    /// prompts agree to 1e-3; a prompt can differ more when a summation-order difference
+    /// flips one activation's rounding and the random network amplifies that step (bench/
+    /// model/accuracy.py measures how far float64 sums alone move the emulation): the median
+    /// prompt must agree to 1e-4, two thirds to 1e-3, all to 0.15. Every SIMD level and the
+    /// scalar reference are checked.
+    ///
+    /// This is why the distance to `quantized` (weights only) reads ~0.09 here and up to
+    /// 0.2-0.8 on random configurations with larger weights: it is the 8-bit activation
+    /// rounding itself, which transformers shows to the same amount once it is emulated.
+    func testQuantizedPathEqualsEmulatedActivationQuantization() throws {
+        for name in Self.models {
+            let reference = try ModelFixtures.reference(name)
+            let data = try Data(contentsOf: URL(fileURLWithPath: ModelFixtures.directory(name)).appendingPathComponent("reference.json"))
+            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let emulated = try XCTUnwrap(json["quantized_activations"] as? [String: [[Double]]],
+                                         "\(name): no quantized_activations (scripts/model-fixtures.py --activation-reference)")
+            for type in [TensorType.q8_0, .q4_0] {
+                let expected = try XCTUnwrap(emulated[type.description])
+                let levels = ["scalar"] + ["avx2", "avx512vnni"].filter { (level: String) in ck_set_kernels(level) == 1 }
+                defer { _ = ck_set_kernels(nil) }
+                for level in levels {
+                    XCTAssertEqual(ck_set_kernels(level), 1)
+                    let model = try ModelFixtures.model(name, type: type)
+                    let results = try model.classify(batch: reference.prompts.map(\.ids))
+                    let distances = zip(results, expected).map { ModelFixtures.maxAbsDifference($0.logits, $1.map(Float.init)) }
+                    let close = distances.filter { $0 <= 1e-3 }.count
+                    let worst = distances.max() ?? 0
+                    let median = distances.sorted()[distances.count / 2]
+                    print("[parity] \(name) \(type) \(level) vs HF with \(type) weights and emulated activation quantization: "
+                          + "\(close)/\(distances.count) prompts within 1e-3, median |dlogit| = \(median), max = \(worst); over 1e-3: "
+                          + zip(reference.prompts, distances).filter { $0.1 > 1e-3 }.map { "\($0.0.ids.count) tokens \($0.1)" }.joined(separator: ", "))
+                    XCTAssertLessThanOrEqual(median, 1e-4, "\(name) \(type) \(level): most prompts must agree exactly but for float order")
+                    XCTAssertGreaterThanOrEqual(3 * close, 2 * distances.count, "\(name) \(type) \(level)")
+                    XCTAssertLessThanOrEqual(worst, 0.15, "\(name) \(type) \(level)")
+                }
             }
         }
     }

@@ -1,7 +1,8 @@
-"""Peer engines for bench/model/run.py: llama.cpp (llama-cpp-python) and PyTorch transformers.
+"""The PyTorch peer of bench/model/run.py: transformers fp32 on the Hugging Face directory.
 
-Each engine runs in its own process (run.py starts `peers.py ENGINE ...`), so peak RSS is
-that engine's alone, and prints one JSON object per request length with the same fields as
+(llama.cpp is measured with its own tools, llama-bench and llama-embedding, built by
+build-llama.sh.) The engine runs in its own process (run.py starts `peers.py torch ...`), so
+peak RSS is its own, and prints one JSON object per request length with the same fields as
 `duoguard bench`. Token ids come from the same SplitMix64 sequence as `duoguard bench`
 (same seed, same order), so every engine classifies identical inputs.
 """
@@ -83,52 +84,6 @@ def report(engine, typ, args, length, batch, runs, load_s, extra=None):
     print(json.dumps(obj), flush=True)
 
 
-def run_llama(args):
-    import ctypes
-    import llama_cpp
-    from llama_cpp import Llama
-
-    t0 = time.monotonic()
-    llm = Llama(
-        model_path=args.model, embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
-        n_ctx=args.batch_tokens, n_batch=args.batch_tokens, n_ubatch=args.batch_tokens,
-        n_threads=args.threads, n_threads_batch=args.threads, use_mmap=True, verbose=False,
-    )
-    load_s = time.monotonic() - t0
-    n_embd = llm.n_embd()
-    n_seq_max = llm.context_params.n_seq_max
-
-    def forward(batch):
-        # What Llama.embed does, fed with token ids instead of text: one decode per
-        # forward pass of the budget, all sequences in one llama_batch, pooled per sequence.
-        pooled = []
-        for part in split_batches(batch, min(args.batch_tokens, 10**9)):
-            for chunk_start in range(0, len(part), n_seq_max):
-                chunk = part[chunk_start:chunk_start + n_seq_max]
-                llm._batch.reset()
-                llm._ctx.kv_cache_clear()
-                for i, seq in enumerate(chunk):
-                    llm._batch.add_sequence(seq, i, True)
-                llm._ctx.decode(llm._batch)
-                for i in range(len(chunk)):
-                    ptr = llama_cpp.llama_get_embeddings_seq(llm._ctx.ctx, i)
-                    pooled.append(ptr[:n_embd])
-        llm._batch.reset()
-        llm._ctx.kv_cache_clear()
-        return pooled
-
-    warm, loads = workloads(args)
-    forward(warm)
-    for length, batch in loads:
-        runs = []
-        for _ in range(args.repeats):
-            w, c = time.monotonic(), cpu_seconds()
-            forward(batch)
-            runs.append((time.monotonic() - w, cpu_seconds() - c))
-        report("llama.cpp", args.type, args, length, batch, runs, load_s,
-               {"llama_cpp_python": llama_cpp.__version__, "n_seq_max": n_seq_max})
-
-
 def run_torch(args):
     import torch
     from transformers import AutoModelForSequenceClassification
@@ -177,7 +132,7 @@ def run_torch(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("engine", choices=["llama", "torch"])
+    p.add_argument("engine", choices=["torch"])
     p.add_argument("--model", required=True)
     p.add_argument("--type", default="")
     p.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 128, 512])
@@ -188,7 +143,7 @@ def main():
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--score-ids")
     args = p.parse_args()
-    {"llama": run_llama, "torch": run_torch}[args.engine](args)
+    run_torch(args)
 
 
 if __name__ == "__main__":

@@ -1,86 +1,131 @@
-"""End-to-end benchmark of the DuoGuard classifier against llama.cpp and PyTorch, in one run.
+"""Side-by-side benchmark of the DuoGuard classifier: ours vs llama.cpp vs PyTorch fp32, one run.
 
-    .venv/bin/python bench/model/run.py                   # everything, defaults below
-    .venv/bin/python bench/model/run.py --engines duoguard torch --types q8_0
+    .venv/bin/python bench/model/run.py                 # builds what is missing, runs everything
+    .venv/bin/python bench/model/run.py --types q4_0 --engines duoguard llama --rounds 1
 
-What it does (see docs/benchmarks.md for the reading):
-1. builds `duoguard` (release, --scratch-path .build-speed) unless --binary is given;
-2. makes the full-size random models if missing (scripts/model-fixtures.py --full-size, then
-   `duoguard convert` to q8_0 / q4_0) and llama.cpp-only copies without the classifier head;
-3. measures this CPU's int8 and fp32 peak with /work/shared/tools/cpu-peak.c;
-4. per quantization type, runs `duoguard bench` and llama.cpp (llama-cpp-python, embedding mode,
-   pooling LAST) on the same weights, threads, token ids and batch budget; PyTorch fp32 once;
-   each engine in its own process (peak RSS is its own);
-5. prints a table (absolute figures, ratios, % of the int8 peak), writes JSON, draws a PNG;
-6. optionally (--accuracy N) compares Q8_0/Q4_0 logits with PyTorch fp32 on N texts of the
-   tokenizer corpus (their Llama-3.2 token ids).
+What it does (docs/benchmarks.md explains the reading):
+1. builds what is missing: `duoguard` (release, --scratch-path .build-speed), the llama.cpp
+   tools (bench/model/build-llama.sh: llama-bench, llama-embedding, llama-quantize from the
+   llama-cpp-python sdist's vendored llama.cpp, GGML_NATIVE=ON, into .build-llama/), the
+   full-size random model (scripts/model-fixtures.py --full-size, `duoguard convert` to
+   q8_0/q4_0) and llama.cpp copies without the classifier head (strip_head.py);
+2. records the machine state at the start and the end: 1-minute load average and
+   /work/shared/tools/cpu-peak.c with 2 threads; while each engine runs, it also measures the
+   CPU time that *other* processes took (/proc/stat minus our child's rusage);
+3. per round and type: `duoguard bench` (tokens/s at request lengths L = 16/64/128/512, 512
+   tokens of requests per point, batch budget 2048) and `llama-bench -p L -n 0` on the same
+   weights; PyTorch fp32 (`peers.py torch`) once per round; each engine is its own process,
+   so its peak RSS is its own (os.wait4);
+4. the whole-process test: 64 short prompts (~40 tokens) with Q4_0, process start to exit,
+   model load included: `duoguard classify` vs `llama-embedding --pooling last`;
+5. prints the table (tokens/s, ratios, % of the int8 peak, peak RSS), writes JSON and the chart.
 
-The machine is shared: engines run one after the other, interleaved per quantization type,
-and the JSON keeps both wall-clock and process CPU time for every point. The table uses
-wall-clock (what a user gets) unless --cpu-basis.
+A run is only a result on a quiet machine: if the load average at the start exceeds --max-load
+(1.5 on 2 cores) or other processes took more than --max-foreign cores on average while the
+engines ran, the table is printed under a LOADED-MACHINE banner, the JSON says "quiet": false
+and the chart in docs/ is not overwritten.
 """
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PY = os.path.join(ROOT, ".venv", "bin", "python")
 HERE = os.path.dirname(os.path.abspath(__file__))
+PY = os.path.join(ROOT, ".venv", "bin", "python")
 MACS_PER_TOKEN = 0.973e9  # body of Llama-3.2-1B per token (cpu-peak.c's figure)
+CPU_PEAK_SRC = "/work/shared/tools/cpu-peak.c"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def loadavg():
-    return os.getloadavg()[0]
+def busy_seconds():
+    """CPU seconds all processes (and steal) have used since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
-def run_json_lines(cmd, env=None):
-    log("$", " ".join(cmd))
-    t0 = time.monotonic()
-    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
-    if p.returncode != 0:
-        log(p.stderr[-3000:])
-        raise RuntimeError(f"{cmd[0]} failed with {p.returncode}")
-    rows = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-    log(f"  {len(rows)} rows in {time.monotonic() - t0:.0f} s, load {loadavg():.1f}")
-    return rows
+class Child:
+    """A child process whose own rusage (CPU, peak RSS) is read with os.wait4."""
+
+    def __init__(self, cmd, stdin_path=None, timeout=3600, env=None):
+        log("$", " ".join(cmd) + (f" < {os.path.relpath(stdin_path, ROOT)}" if stdin_path else ""))
+        self.busy0, self.t0 = busy_seconds(), time.monotonic()
+        stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
+        out_path = f"/tmp/duoguard-bench-{os.getpid()}.out"
+        err_path = f"/tmp/duoguard-bench-{os.getpid()}.err"
+        with open(out_path, "w") as out, open(err_path, "w") as err:
+            p = subprocess.Popen(cmd, cwd=ROOT, stdin=stdin, stdout=out, stderr=err, env=env)
+            deadline = time.monotonic() + timeout
+            while True:
+                pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+                if pid == p.pid:
+                    break
+                if time.monotonic() > deadline:
+                    p.kill()
+                    os.wait4(p.pid, 0)
+                    raise RuntimeError(f"{cmd[0]} did not finish within {timeout} s (killed)")
+                time.sleep(0.02)
+        if stdin_path:
+            stdin.close()
+        self.wall = time.monotonic() - self.t0
+        self.cpu = usage.ru_utime + usage.ru_stime
+        self.rss_mb = usage.ru_maxrss / 1024
+        self.foreign = max(0.0, (busy_seconds() - self.busy0) - self.cpu) / self.wall
+        self.out = open(out_path).read()
+        self.err = open(err_path).read()
+        os.unlink(out_path)
+        os.unlink(err_path)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            log(self.err[-3000:])
+            raise RuntimeError(f"{cmd[0]} failed with exit code {code}")
+        log(f"  {self.wall:.1f} s wall, {self.cpu:.1f} s CPU, {self.rss_mb:.0f} MB peak RSS, "
+            f"other processes {self.foreign:.2f} cores, load {os.getloadavg()[0]:.2f}")
+
+    def json_lines(self):
+        return [json.loads(l) for l in self.out.splitlines() if l.startswith("{")]
 
 
 def cpu_peak(threads):
-    """Runs cpu-peak.c; also derives a CPU-time peak from the child's rusage, since the
-    wall-clock figure drops when other processes share the cores."""
-    src = "/work/shared/tools/cpu-peak.c"
     exe = "/tmp/duoguard-cpu-peak"
     if not os.path.exists(exe):
-        subprocess.run(["cc", "-O3", "-funroll-loops", "-mavx2", "-mfma", "-pthread", src, "-o", exe], check=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.monotonic()
-    out = subprocess.run([exe, str(threads)], capture_output=True, text=True, check=True).stdout
-    wall = time.monotonic() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    int8 = float(out.split("int8 maddubs+madd:")[1].split()[0])
-    fp32 = float(out.split("fp32 FMA:")[1].split()[0])
-    # The run is int8 loop then fp32 loop; if both were slowed alike, the busy fraction of
-    # the cores is cpu / (threads * wall), and the CPU-time peak is the wall peak over it.
-    busy = min(1.0, cpu / (threads * wall))
-    return {"threads": threads, "int8_gmac_wall": int8, "fp32_gmac_wall": fp32,
-            "busy_fraction": busy, "int8_gmac_cpu": int8 / busy, "fp32_gmac_cpu": fp32 / busy,
-            "raw": out.strip()}
+        subprocess.run(["cc", "-O3", "-funroll-loops", "-mavx2", "-mfma", "-pthread", CPU_PEAK_SRC, "-o", exe], check=True)
+    c = Child([exe, str(threads)])
+    int8 = float(c.out.split("int8 maddubs+madd:")[1].split()[0])
+    fp32 = float(c.out.split("fp32 FMA:")[1].split()[0])
+    return {"threads": threads, "int8_gmac": int8, "fp32_gmac": fp32, "foreign_cores": c.foreign,
+            "loadavg": os.getloadavg()[0], "raw": c.out.strip()}
+
+
+def ensure_duoguard(a):
+    if a.binary:
+        return a.binary
+    subprocess.run(["swift", "build", "-c", "release", "--scratch-path", ".build-speed", "--product", "duoguard"],
+                   cwd=ROOT, check=True)
+    return os.path.join(ROOT, ".build-speed", "release", "duoguard")
+
+
+def ensure_llama(a):
+    if a.llama_bin:
+        return a.llama_bin
+    out = subprocess.run(["sh", os.path.join(HERE, "build-llama.sh")], cwd=ROOT, check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    return out.strip().splitlines()[-1]
 
 
 def ensure_models(binary, types):
     models = os.path.join(ROOT, "models")
     hf = os.path.join(models, "duoguard-random-1b")
     if not os.path.exists(os.path.join(hf, "config.json")):
-        subprocess.run([PY, "scripts/model-fixtures.py", "--full-size"], cwd=ROOT, check=True)
+        subprocess.run([PY, "scripts/model-fixtures.py", "--full-size", hf], cwd=ROOT, check=True)
     paths = {}
     for t in types:
         ours = os.path.join(models, f"random-1b-{t}.gguf")
@@ -94,182 +139,217 @@ def ensure_models(binary, types):
     return hf, paths
 
 
+def short_prompts(count, path):
+    """`count` texts of the tokenizer corpus with 30-50 Llama-3.2 tokens (mean ~40), one per line."""
+    corpus = os.path.join(ROOT, "Tests", "TokenizerTests", "Fixtures", "parity.jsonl")
+    texts = []
+    for line in open(corpus):
+        o = json.loads(line)
+        if 30 <= len(o["l32"]) <= 50 and "\n" not in o["text"] and "\r" not in o["text"]:
+            texts.append((o["text"], len(o["l32"])))
+    step = max(1, len(texts) // count)
+    texts = texts[::step][:count]
+    with open(path, "w") as f:
+        for t, _ in texts:
+            f.write(t + "\n")
+    return len(texts), sum(n for _, n in texts)
+
+
 def common_args(a):
     return ["--lengths", *map(str, a.lengths), "--tokens", str(a.tokens), "--batch-tokens", str(a.batch_tokens),
-            "--repeats", str(a.repeats), "--threads", str(a.threads), "--seed", str(a.seed)]
+            "--threads", str(a.threads), "--seed", str(a.seed)]
 
 
-def accuracy(binary, hf, paths, n, batch_tokens):
-    """max |Δprob| and unsafe-verdict agreement of each quantized model vs PyTorch fp32."""
-    corpus = os.path.join(ROOT, "Tests", "TokenizerTests", "Fixtures", "parity.jsonl")
-    lists = []
-    with open(corpus) as f:
-        for line in f:
-            ids = json.loads(line)["l32"]
-            if len(ids) > 1:
-                lists.append(ids[:128])
-    # An even spread over the corpus (it is grouped by kind of text).
-    step = max(1, len(lists) // n)
-    lists = lists[::step][:n]
-    path = "/tmp/duoguard-accuracy-ids.jsonl"
-    with open(path, "w") as f:
-        for ids in lists:
-            f.write(json.dumps(ids) + "\n")
-    ref = run_json_lines([PY, os.path.join(HERE, "peers.py"), "torch", "--model", hf, "--score-ids", path,
-                          "--threads", "2", "--batch-tokens", str(batch_tokens)])
-    import math
+def run_round(a, binary, llama_bin, hf, paths, prompts_file, results):
+    for t in a.types:
+        ours, peer = paths[t]
+        if "duoguard" in a.engines:
+            c = Child([binary, "bench", "--model", ours, "--repeats", str(a.repeats), *common_args(a)])
+            for r in c.json_lines():
+                results.append({**r, "engine": "duoguard", "type": t, "process_rss_mb": c.rss_mb, "foreign_cores": c.foreign})
+        if "llama" in a.engines:
+            c = Child([os.path.join(llama_bin, "llama-bench"), "-m", peer, "-p", ",".join(map(str, a.lengths)),
+                       "-n", "0", "-t", str(a.threads), "-r", str(a.repeats), "-o", "jsonl"])
+            for r in c.json_lines():
+                L = r["n_prompt"]
+                best = max(r["samples_ts"])
+                results.append({"engine": "llama.cpp", "type": t, "length": L, "threads": a.threads,
+                                 "tokens_per_s": best, "avg_tokens_per_s": r["avg_ts"], "stddev_tokens_per_s": r["stddev_ts"],
+                                 "requests_per_s": best / L, "peak_rss_mb": c.rss_mb, "process_rss_mb": c.rss_mb,
+                                 "foreign_cores": c.foreign, "build": r.get("build_commit", ""), "cpu_info": r.get("cpu_info", "")})
+    if "torch" in a.engines:
+        c = Child([PY, os.path.join(HERE, "peers.py"), "torch", "--model", hf, *common_args(a)])
+        for r in c.json_lines():
+            results.append({**r, "engine": "pytorch", "type": "f32", "peak_rss_mb": c.rss_mb, "process_rss_mb": c.rss_mb,
+                            "foreign_cores": c.foreign})
+    if a.whole_process and "q4_0" in paths:
+        ours, peer = paths["q4_0"]
+        if "duoguard" in a.engines:
+            c = Child([binary, "classify", "--model", ours, "--threads", str(a.threads), "--json"], stdin_path=prompts_file)
+            lines = [l for l in c.out.splitlines() if l.startswith("{")]
+            results.append({"engine": "duoguard", "type": "q4_0", "test": "whole_process", "wall_s": c.wall, "cpu_s": c.cpu,
+                            "peak_rss_mb": c.rss_mb, "outputs": len(lines), "foreign_cores": c.foreign})
+        if "llama" in a.engines:
+            c = Child([os.path.join(llama_bin, "llama-embedding"), "-m", peer, "--pooling", "last", "-t", str(a.threads),
+                       "-c", str(a.batch_tokens), "-b", str(a.batch_tokens), "-ub", str(a.batch_tokens),
+                       "-f", prompts_file, "--embd-output-format", "json"])
+            try:
+                outputs = len(json.loads(c.out)["data"])
+            except (ValueError, KeyError):
+                outputs = -1
+            results.append({"engine": "llama.cpp", "type": "q4_0", "test": "whole_process", "wall_s": c.wall, "cpu_s": c.cpu,
+                            "peak_rss_mb": c.rss_mb, "outputs": outputs, "foreign_cores": c.foreign})
 
-    def probs(row):
-        return [1 / (1 + math.exp(-x)) for x in row["logits"]]
 
-    out = {"texts": len(lists), "max_tokens": 128}
-    for t, (ours, _) in paths.items():
-        rows = run_json_lines([binary, "bench", "--model", ours, "--score-ids", path, "--batch-tokens", str(batch_tokens)])
-        dp = [max(abs(a - b) for a, b in zip(probs(r), probs(q))) for r, q in zip(rows, ref)]
-        dl = [max(abs(a - b) for a, b in zip(r["logits"], q["logits"])) for r, q in zip(rows, ref)]
-        agree = sum((max(probs(r)) > 0.5) == (max(probs(q)) > 0.5) for r, q in zip(rows, ref))
-        unsafe_ref = sum(max(probs(q)) > 0.5 for q in ref)
-        # A random-weight model calls nearly every text unsafe (12 sigmoids around 0.5), so the
-        # per-category verdicts (12 per text) are the informative agreement figure.
-        cat = sum((a > 0.5) == (b > 0.5) for r, q in zip(rows, ref) for a, b in zip(probs(r), probs(q)))
-        out[t] = {"max_abs_dprob": max(dp), "mean_abs_dprob": sum(dp) / len(dp), "max_abs_dlogit": max(dl),
-                  "verdict_agreement": agree / len(rows), "unsafe_in_reference": unsafe_ref,
-                  "category_verdict_agreement": cat / (12 * len(rows))}
-        log(f"  accuracy {t}: {out[t]}")
-    return out
+def best_points(results):
+    best = {}
+    for r in results:
+        key = (r["engine"], r["type"], r.get("test", "throughput"), r.get("length"))
+        better = (r["wall_s"] < best[key]["wall_s"]) if r.get("test") == "whole_process" and key in best else \
+            (key not in best or r["tokens_per_s"] > best[key]["tokens_per_s"])
+        if key not in best or better:
+            best[key] = r
+    return best
 
 
-def table(results, peak, use_wall):
-    key = "tokens_per_s" if use_wall else "cpu_tokens_per_s"
-    rkey = "requests_per_s" if use_wall else "cpu_requests_per_s"
-    by = {(r["engine"], r["type"], r["length"]): r for r in results}
-    peak_tok = (peak["int8_gmac_wall"] if use_wall else peak["int8_gmac_cpu"]) * 1e9 / MACS_PER_TOKEN
-    lines = [f"figures: {'wall-clock' if use_wall else 'CPU time (tokens / (CPU s / threads))'}; "
-             f"int8 peak {peak_tok:.0f} tok/s",
-             "| type | len | duoguard tok/s | req/s | % int8 peak | llama.cpp tok/s | req/s | x llama.cpp | PyTorch f32 tok/s | x PyTorch | RSS ours / llama.cpp / torch MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    types = sorted({r["type"] for r in results if r["engine"] == "duoguard"})
-    lengths = sorted({r["length"] for r in results})
+def table(best, peak_tok, lengths, types):
+    lines = ["| type | L | duoguard tok/s | % int8 peak | llama.cpp tok/s | % int8 peak | x llama.cpp | PyTorch f32 tok/s | x PyTorch | peak RSS ours / llama.cpp / torch MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for t in types:
         for n in lengths:
-            o, l, p = by.get(("duoguard", t, n)), by.get(("llama.cpp", t, n)), by.get(("pytorch", "f32", n))
+            o = best.get(("duoguard", t, "throughput", n))
+            l = best.get(("llama.cpp", t, "throughput", n))
+            p = best.get(("pytorch", "f32", "throughput", n))
             if not o:
                 continue
-            f = lambda r, k, fmt="%.1f": fmt % r[k] if r else "—"
-            ratio = lambda r: "%.2f" % (o[key] / r[key]) if r else "—"
+            f = lambda r: "%.1f" % r["tokens_per_s"] if r else "—"
+            pc = lambda r: "%.0f%%" % (100 * r["tokens_per_s"] / peak_tok) if r else "—"
+            x = lambda r: "**%.2f**" % (o["tokens_per_s"] / r["tokens_per_s"]) if r else "—"
             rss = " / ".join("%.0f" % r["peak_rss_mb"] if r else "—" for r in (o, l, p))
-            lines.append(f"| {t} | {n} | {o[key]:.1f} | {o[rkey]:.2f} | {100 * o[key] / peak_tok:.0f}% | "
-                         f"{f(l, key)} | {f(l, rkey, '%.2f')} | {ratio(l)} | {f(p, key)} | {ratio(p)} | {rss} |")
+            lines.append(f"| {t} | {n} | {f(o)} | {pc(o)} | {f(l)} | {pc(l)} | {x(l)} | {f(p)} | {x(p).strip('*')} | {rss} |")
+    o = best.get(("duoguard", "q4_0", "whole_process", None))
+    l = best.get(("llama.cpp", "q4_0", "whole_process", None))
+    if o or l:
+        lines += ["", "| whole process, 64 short prompts, q4_0 | wall s | CPU s | peak RSS MB | outputs |", "|---|---:|---:|---:|---:|"]
+        for name, r in (("duoguard classify", o), ("llama-embedding --pooling last", l)):
+            if r:
+                lines.append(f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['outputs']} |")
+        if o and l:
+            lines.append(f"| **x llama.cpp** | **{l['wall_s'] / o['wall_s']:.2f}** | | | |")
     return "\n".join(lines)
 
 
-def chart(results, peak, path):
+def chart(best, peak_tok, lengths, types, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lengths = sorted({r["length"] for r in results})
-    types = sorted({r["type"] for r in results if r["engine"] == "duoguard"})
-    by = {(r["engine"], r["type"], r["length"]): r["tokens_per_s"] for r in results}
     series = []
     for t in types:
-        series.append((f"duoguard {t}", [by.get(("duoguard", t, n), 0) for n in lengths]))
-        series.append((f"llama.cpp {t}", [by.get(("llama.cpp", t, n), 0) for n in lengths]))
-    series.append(("PyTorch fp32", [by.get(("pytorch", "f32", n), 0) for n in lengths]))
+        series.append((f"duoguard {t}", [best.get(("duoguard", t, "throughput", n), {}).get("tokens_per_s", 0) for n in lengths]))
+        series.append((f"llama.cpp {t}", [best.get(("llama.cpp", t, "throughput", n), {}).get("tokens_per_s", 0) for n in lengths]))
+    series.append(("PyTorch fp32", [best.get(("pytorch", "f32", "throughput", n), {}).get("tokens_per_s", 0) for n in lengths]))
     series = [s for s in series if any(s[1])]
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(10.5, 4.8))
+    width = 0.8 / max(1, len(series))
     for i, (name, vals) in enumerate(series):
         ax.bar([x + i * width for x in range(len(lengths))], vals, width, label=name)
-    peak_tok = peak["int8_gmac_wall"] * 1e9 / MACS_PER_TOKEN
     ax.axhline(peak_tok, color="k", linestyle="--", linewidth=1)
-    ax.text(len(lengths) - 0.6, peak_tok, f"int8 peak {peak_tok:.0f} tok/s", va="bottom", ha="right", fontsize=8)
+    ax.text(-0.35, peak_tok, f"AVX2 int8 peak (cpu-peak.c) {peak_tok:.0f} tok/s", va="bottom", ha="left", fontsize=8)
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(lengths))])
     ax.set_xticklabels([f"{n}-token requests" for n in lengths])
     ax.set_ylabel("tokens/s, 2 threads, wall-clock")
-    ax.set_title("DuoGuard-1B classifier, end to end, same weights and threads")
-    ax.legend(fontsize=8, ncol=2)
+    ax.set_title("DuoGuard-1B classifier, same weights and threads, one run")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--engines", nargs="+", default=["duoguard", "llama", "torch"])
-    p.add_argument("--types", nargs="+", default=["q8_0", "q4_0"])
+    p.add_argument("--engines", nargs="+", default=["duoguard", "llama", "torch"], choices=["duoguard", "llama", "torch"])
+    p.add_argument("--types", nargs="+", default=["q4_0", "q8_0"])
     p.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 128, 512])
-    p.add_argument("--tokens", type=int, default=512, help="tokens per length and repetition")
+    p.add_argument("--tokens", type=int, default=512, help="tokens of requests per length (ours and PyTorch)")
     p.add_argument("--batch-tokens", type=int, default=2048)
-    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3, help="repetitions per point inside each engine (best counts)")
+    p.add_argument("--rounds", type=int, default=1, help="interleaved rounds over all engines (best round per point)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds over all engines; best round per point")
-    p.add_argument("--torch-rounds", type=int, default=1, help="rounds that include PyTorch (slow, 7 GB)")
+    p.add_argument("--no-whole-process", dest="whole_process", action="store_false")
+    p.add_argument("--prompts", type=int, default=64, help="short prompts of the whole-process test")
     p.add_argument("--binary", help="a built duoguard (default: build it)")
-    p.add_argument("--accuracy", type=int, default=0, help="texts of the tokenizer corpus to compare (0 = skip)")
+    p.add_argument("--llama-bin", help="directory with llama-bench and llama-embedding (default: build-llama.sh)")
+    p.add_argument("--max-load", type=float, default=1.5, help="1-minute load average above which the run is marked")
+    p.add_argument("--max-foreign", type=float, default=0.25,
+                   help="average cores other processes may take while an engine runs before the run is marked")
     p.add_argument("--json", default=os.path.join(HERE, "results.json"))
     p.add_argument("--chart", default=os.path.join(ROOT, "docs", "benchmark-e2e.png"))
-    p.add_argument("--cpu-basis", action="store_true",
-                   help="figures from CPU time (tokens / (CPU s / threads)) instead of wall-clock; flatters engines "
-                        "whose extra threads sleep in serial parts and penalises spinning ones (llama.cpp's OpenMP)")
+    p.add_argument("--replot", metavar="JSON", help="only redraw the chart (and print the table) from a results JSON")
     a = p.parse_args()
 
-    binary = a.binary
-    if not binary:
-        subprocess.run(["swift", "build", "-c", "release", "--scratch-path", ".build-speed", "--product", "duoguard"],
-                       cwd=ROOT, check=True)
-        binary = os.path.join(ROOT, ".build-speed", "release", "duoguard")
+    if a.replot:
+        saved = json.load(open(a.replot))
+        best = {tuple(None if x == "None" else (int(x) if x.isdigit() else x) for x in r["key"]): r for r in saved["best"]}
+        peak = max(saved["cpu_peak"], key=lambda x: x["int8_gmac"])
+        peak_tok = peak["int8_gmac"] * 1e9 / MACS_PER_TOKEN
+        lengths = saved["meta"]["settings"]["lengths"]
+        types = saved["meta"]["settings"]["types"]
+        print(table(best, peak_tok, lengths, types))
+        chart(best, peak_tok, lengths, types, a.chart)
+        log("chart:", a.chart)
+        return 0
+
+    binary = ensure_duoguard(a)
+    llama_bin = ensure_llama(a) if "llama" in a.engines else None
     hf, paths = ensure_models(binary, a.types)
+    prompts_file = "/tmp/duoguard-bench-prompts.txt"
+    n_prompts, n_tokens = short_prompts(a.prompts, prompts_file)
+
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg_start": os.getloadavg(), "nproc": os.cpu_count(),
-            "settings": {k: v for k, v in vars(a).items() if k not in ("json", "chart")}}
-    peak = cpu_peak(a.threads)
-    peaks = [peak]
-    log("cpu-peak:", peak["raw"].replace("\n", " | "), f"busy {peak['busy_fraction']:.2f}")
-    runs = []
-    # Rounds interleave the engines (ours, llama.cpp per type; PyTorch), so slow phases of
-    # a shared machine hit every engine alike; each point keeps its best round.
+            "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
+            "settings": {k: v for k, v in vars(a).items() if k not in ("json", "chart")},
+            "short_prompts": {"count": n_prompts, "tokens": n_tokens}}
+    peaks = [cpu_peak(a.threads)]
+    log("cpu-peak (start):", peaks[0]["raw"].splitlines()[0])
+    results = []
     for rnd in range(a.rounds):
         log(f"round {rnd + 1}/{a.rounds}")
-        if rnd > 0:
-            peaks.append(cpu_peak(a.threads))
-        for t in a.types:
-            ours, peer = paths[t]
-            if "duoguard" in a.engines:
-                runs += run_json_lines([binary, "bench", "--model", ours, *common_args(a)])
-            if "llama" in a.engines:
-                try:
-                    runs += run_json_lines([PY, os.path.join(HERE, "peers.py"), "llama", "--model", peer, "--type", t, *common_args(a)])
-                except Exception as e:  # noqa: BLE001 - reported, the rest of the run still counts
-                    log(f"llama.cpp {t}: {e}")
-        if "torch" in a.engines and rnd < a.torch_rounds:
-            runs += run_json_lines([PY, os.path.join(HERE, "peers.py"), "torch", "--model", hf, *common_args(a)])
-    best = {}
-    for r in runs:
-        key = (r["engine"], r["type"], r["length"])
-        if key not in best or r["wall_s"] < best[key]["wall_s"]:
-            best[key] = r
-    results = list(best.values())
-    peak_after = cpu_peak(a.threads)
-    peaks.append(peak_after)
-    # Like the engines' points, the peak is the best of its measurements in this run.
-    peak = max(peaks, key=lambda p: p["int8_gmac_wall"])
+        run_round(a, binary, llama_bin, hf, paths, prompts_file, results)
+    peaks.append(cpu_peak(a.threads))
+    log("cpu-peak (end):", peaks[-1]["raw"].splitlines()[0])
     meta["loadavg_end"] = os.getloadavg()
-    acc = accuracy(binary, hf, paths, a.accuracy, a.batch_tokens) if a.accuracy else None
-    text = table(results, peak, not a.cpu_basis)
-    print(text)
-    print("\ncpu-peak int8 GMAC/s (wall) per measurement: " + ", ".join(f"{p['int8_gmac_wall']:.1f}" for p in peaks)
-          + f"; best used for % peak: {peak['raw'].splitlines()[0]}")
-    print(f"load average start {meta['loadavg_start'][0]:.1f}, end {meta['loadavg_end'][0]:.1f} on {os.cpu_count()} cores")
-    if acc:
-        print("accuracy vs PyTorch fp32:", json.dumps(acc))
+
+    best = best_points(results)
+    peak = max(peaks, key=lambda x: x["int8_gmac"])
+    peak_tok = peak["int8_gmac"] * 1e9 / MACS_PER_TOKEN
+    foreign = max([r.get("foreign_cores", 0) for r in results] + [x["foreign_cores"] for x in peaks])
+    quiet = meta["loadavg_start"][0] <= a.max_load and foreign <= a.max_foreign
+    meta.update({"quiet": quiet, "max_foreign_cores": foreign})
+    text = table(best, peak_tok, a.lengths, a.types)
+    banner = "" if quiet else (
+        f"**LOADED MACHINE: not a benchmark result** (load average {meta['loadavg_start'][0]:.2f} at the start, "
+        f"other processes took up to {foreign:.2f} cores while an engine ran; limits {a.max_load} / {a.max_foreign})\n\n")
+    print(banner + text)
+    print(f"\n{meta['cpu']}, {os.cpu_count()} cores, {a.threads} threads. cpu-peak int8 (2 threads) start "
+          f"{peaks[0]['int8_gmac']:.1f}, end {peaks[-1]['int8_gmac']:.1f} GMAC/s; % int8 peak against "
+          f"{peak['int8_gmac']:.1f} GMAC/s = {peak_tok:.0f} tok/s at {MACS_PER_TOKEN / 1e9:.3f} GMAC/token.")
+    print(f"load average start {meta['loadavg_start'][0]:.2f}, end {meta['loadavg_end'][0]:.2f} (the end figure includes "
+          f"this run's own {a.threads} busy threads); other processes took at most {foreign:.2f} cores during any measurement.")
     with open(a.json, "w") as f:
-        json.dump({"meta": meta, "cpu_peak": peaks, "results": results, "all_runs": runs, "accuracy": acc, "table": text}, f, indent=1)
-    try:
-        chart(results, peak, a.chart)
-        log("chart:", a.chart)
-    except ImportError as e:
-        log("no chart (pip install matplotlib):", e)
+        json.dump({"meta": meta, "cpu_peak": peaks, "best": [dict(v, key=list(map(str, k))) for k, v in best.items()],
+                   "all_runs": results, "table": text}, f, indent=1)
+    log("json:", a.json)
+    if quiet or a.chart != p.get_default("chart"):
+        try:
+            chart(best, peak_tok, a.lengths, a.types, a.chart)
+            log("chart:", a.chart)
+        except ImportError as e:
+            log("no chart (pip install matplotlib):", e)
+    else:
+        log("chart not written (loaded machine); pass --chart PATH to draw it anyway")
+    return 0 if quiet else 3
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

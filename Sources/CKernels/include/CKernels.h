@@ -74,6 +74,32 @@ void ck_matmul_ref(ck_type type, const void *W, int64_t k,
                    const void *X, int64_t n_tokens,
                    float *Y, int64_t ldy, int64_t row_begin, int64_t row_end);
 
+// --- packed weights: repacked once, at load, into the kernels' layout -------------------
+/// Rows per packed panel (docs/kernels.md). Row ranges of `ck_matmul_packed` that start on a
+/// multiple of it never compute a neighbour's rows.
+#define CK_PANEL_ROWS 16
+
+/// Bytes of the packed copy of a `rows x k` Q8_0/Q4_0 matrix: the same as the ggml layout
+/// plus the padding of the last panel (and at most 32 B per panel). 0 for other types,
+/// negative sizes, k not a multiple of CK_QK, or a size that overflows.
+size_t ck_packed_size(ck_type type, int64_t rows, int64_t k);
+/// Packs the panels [panel_begin, panel_end) (panel p = rows 16p..16p+15) of W (ggml layout,
+/// `rows x k`) into `out`, the start of a ck_packed_size buffer. Disjoint panel ranges may be
+/// packed concurrently. The packed layout is the same whatever implementation is dispatched.
+void ck_pack_weights(ck_type type, const void *W, int64_t rows, int64_t k,
+                     int64_t panel_begin, int64_t panel_end, void *out);
+/// `ck_matmul` with packed weights `P` (ck_pack_weights): same contract, same results up to
+/// float summation order. Any row range works; ranges starting on a multiple of
+/// CK_PANEL_ROWS waste no work.
+void ck_matmul_packed(ck_type type, const void *P, int64_t k,
+                      const void *X, int64_t n_tokens,
+                      float *Y, int64_t ldy, int64_t row_begin, int64_t row_end);
+/// The scalar reference of `ck_matmul_packed`: bit-identical to `ck_matmul_ref` on the
+/// unpacked weights (same integer sums, same float order).
+void ck_matmul_packed_ref(ck_type type, const void *P, int64_t k,
+                          const void *X, int64_t n_tokens,
+                          float *Y, int64_t ldy, int64_t row_begin, int64_t row_end);
+
 /// Bytes that `ck_prepare_activations` writes for `n_tokens` rows of length `k`.
 size_t ck_activations_size(ck_type weight_type, int64_t k, int64_t n_tokens);
 /// Converts f32 activations (`n_tokens x k`, row stride `ldx` floats) into the layout
@@ -112,15 +138,17 @@ void ck_attention_ref(const float *q, int64_t ldq, int64_t n_queries, int64_t fi
                       const float *k, const float *v, int64_t ldkv,
                       float *out, int64_t ldo, int64_t d, int64_t group, float scale, float *scratch);
 
-/// Name of the implementation `ck_matmul` dispatches to on this CPU ("avx2", "scalar").
-/// The environment variable DUOGUARD_KERNELS=scalar (read once, at first use) forces the
-/// scalar reference.
+/// Name of the implementation `ck_matmul` dispatches to on this CPU: "avx512vnni" (AVX-512
+/// F/BW/VL + VNNI: the matrix multiplies use vpdpbusd on 16 rows; the row-wise kernels stay
+/// AVX2), "avx2" (AVX2/FMA/F16C) or "scalar". The environment variable DUOGUARD_KERNELS
+/// (read once, at first use) caps it: "scalar" forces the reference, "avx2" the AVX2 kernels.
 const char *ck_kernel_name(void);
-/// Overrides the dispatch for the whole process (tests, A/B benchmarks): "scalar", "avx2"
-/// (ignored with return 0 when the CPU lacks it) or NULL to re-detect (honouring
+/// Overrides the dispatch for the whole process (tests, A/B benchmarks): "scalar", "avx2",
+/// "avx512vnni" (ignored with return 0 when the CPU lacks it) or NULL to re-detect (honouring
 /// DUOGUARD_KERNELS). Returns 1 if the requested implementation is now active. Not meant to
 /// be called while other threads are inside ck_matmul/ck_prepare_activations: activations
-/// prepared under one implementation are valid for every other (the layout is shared).
+/// prepared and weights packed under one implementation are valid for every other (the
+/// layouts are shared).
 int ck_set_kernels(const char *name);
 
 #ifdef __cplusplus

@@ -1,0 +1,120 @@
+// AVX-512 VNNI kernels for the packed panels (ck_internal.h), compiled with per-function
+// target attributes and called only after a run-time CPU check (ck_dispatch.c).
+//
+// Why a second SIMD level: on CPUs with AVX-512 VNNI (Intel Ice Lake and later, AMD Zen 4
+// and later) one vpdpbusd multiplies 64 unsigned x signed byte pairs and adds them in groups
+// of 4 into 16 int32 lanes: 64 MACs per instruction, where AVX2 needs vpmaddubsw + vpmaddwd
+// (or vpaddw) for 32. It also makes Q8_0 as cheap as Q4_0: the panel stores w + 128
+// (unsigned), and the activations carry -128 * sum(x) (ck_act.corr), so signed x signed
+// needs no sign trick and no widening.
+//
+// The tile: one panel = 16 rows = one zmm (32-bit lane = row, 4 consecutive k per lane) for T
+// tokens. Per block of 32 k, each token's int32 accumulator starts at its correction and gets
+// 8 vpdpbusd (Q4_0: 4 chunks of 64 B, low nibbles = elements 4c.., high = 16+4c.., unpacked
+// with and / shift, each reused for T tokens); then it is converted and FMA'd with
+// d_w (16 lanes, fp16 in the panel) * d_x (broadcast) into the f32 accumulator. The
+// activation values are broadcast straight from memory as vpdpbusd's second operand. The
+// exact integer part never overflows: |sum| <= 32 * 255 * 128 per block.
+#include "ck_internal.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#define CK_512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define CK_INLINE512 static inline __attribute__((always_inline)) CK_512
+
+#ifndef CK_T512
+#define CK_T512 10 // tokens per tile: 10 independent vpdpbusd chains (latency 5, 2 per cycle)
+#endif
+#define CK_T512MAX 12
+
+int ck_avx512vnni_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+static inline int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+// 16 rows x T tokens over blocks [kb0, kb0 + kc); lanes outside `mask` are neither loaded nor stored.
+// `next`: the panel after this one (same layout), whose blocks [kb0, kb0 + kc) are prefetched
+// into L2 while this tile runs (NULL: no prefetch). The weights stream from DRAM once per
+// forward pass and the hardware prefetchers stop at 4 KB pages, so without this the first
+// token tile of every panel chunk waits on memory.
+CK_INLINE512 void tile512(const uint8_t *panel, const uint8_t *next, size_t sbytes, int64_t kb0, int kc, const ck_act *x,
+                          int64_t nb, float *y, int64_t ldy, __mmask16 mask, int first, const int q4, const int T) {
+    __m512 acc[CK_T512MAX];
+    for (int t = 0; t < T; t++)
+        acc[t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, y + t * ldy);
+    const __m512i m0f = _mm512_set1_epi8(0x0f);
+    const size_t qb = q4 ? CK_Q4_PANEL_BLOCK : CK_Q8_PANEL_BLOCK;
+    for (int64_t b = kb0; b < kb0 + kc; b++) {
+        const uint8_t *q = panel + sbytes + (size_t)b * qb;
+        const ck_act *xb = x + b;
+        if (next) {
+            const uint8_t *nq = next + sbytes + (size_t)b * qb;
+            for (size_t line = 0; line < qb; line += 64) _mm_prefetch((const char *)(nq + line), _MM_HINT_T1);
+            if ((b & 1) == 0) _mm_prefetch((const char *)(next + (size_t)b * 32), _MM_HINT_T1);
+        }
+        __m512i isum[CK_T512MAX];
+        for (int t = 0; t < T; t++) isum[t] = _mm512_set1_epi32(xb[t * nb].corr);
+        if (q4) {
+            for (int c = 0; c < 4; c++) {
+                const __m512i v = _mm512_load_si512((const void *)(q + 64 * c));
+                const __m512i lo = _mm512_and_si512(v, m0f);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
+                for (int t = 0; t < T; t++) {
+                    isum[t] = _mm512_dpbusd_epi32(isum[t], lo, _mm512_set1_epi32(load_i32(xb[t * nb].qs + 4 * c)));
+                    isum[t] = _mm512_dpbusd_epi32(isum[t], hi, _mm512_set1_epi32(load_i32(xb[t * nb].qs + 16 + 4 * c)));
+                }
+            }
+        } else {
+            for (int s = 0; s < 8; s++) {
+                const __m512i w = _mm512_load_si512((const void *)(q + 64 * s));
+                for (int t = 0; t < T; t++)
+                    isum[t] = _mm512_dpbusd_epi32(isum[t], w, _mm512_set1_epi32(load_i32(xb[t * nb].qs + 4 * s)));
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(panel + (size_t)b * 32)));
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(xb[t * nb].d)), acc[t]);
+    }
+    for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
+}
+
+typedef void (*tile512_fn)(const uint8_t *, const uint8_t *, size_t, int64_t, int, const ck_act *, int64_t, float *,
+                           int64_t, __mmask16, int);
+
+#define TILE512(Q, T)                                                                                        \
+    CK_512 static void t512_##Q##_##T(const uint8_t *panel, const uint8_t *next, size_t sbytes, int64_t kb0,   \
+                                      int kc, const ck_act *x, int64_t nb, float *y, int64_t ldy,             \
+                                      __mmask16 mask, int first) {                                            \
+        tile512(panel, next, sbytes, kb0, kc, x, nb, y, ldy, mask, first, Q, T);                               \
+    }
+#define TILE512_ALL(Q) \
+    TILE512(Q, 1) TILE512(Q, 2) TILE512(Q, 3) TILE512(Q, 4) TILE512(Q, 5) TILE512(Q, 6) \
+    TILE512(Q, 7) TILE512(Q, 8) TILE512(Q, 9) TILE512(Q, 10) TILE512(Q, 11) TILE512(Q, 12)
+TILE512_ALL(0)
+TILE512_ALL(1)
+
+CK_512 void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                                const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
+    static const tile512_fn tq8[CK_T512MAX + 1] = {0, t512_0_1, t512_0_2, t512_0_3, t512_0_4, t512_0_5, t512_0_6,
+                                                   t512_0_7, t512_0_8, t512_0_9, t512_0_10, t512_0_11, t512_0_12};
+    static const tile512_fn tq4[CK_T512MAX + 1] = {0, t512_1_1, t512_1_2, t512_1_3, t512_1_4, t512_1_5, t512_1_6,
+                                                   t512_1_7, t512_1_8, t512_1_9, t512_1_10, t512_1_11, t512_1_12};
+    const tile512_fn *tab = q4 ? tq4 : tq8;
+    const size_t sbytes = ck_panel_scale_bytes(nb);
+    const __mmask16 mask = (__mmask16)(((1u << lane_hi) - 1u) & ~((1u << lane_lo) - 1u));
+    const int kc = (int)(kb_end - kb_begin);
+    // Prefetching past the last panel is harmless (prefetches never fault).
+    const uint8_t *next = panel + ck_panel_bytes(q4, nb);
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += CK_T512) {
+        const int T = (int)(n_tokens - t0 < CK_T512 ? n_tokens - t0 : CK_T512);
+        tab[T](panel, t0 == 0 ? next : NULL, sbytes, kb_begin, kc, X + t0 * nb, nb, y + t0 * ldy, ldy, mask, kb_begin == 0);
+    }
+}
+
+#endif
