@@ -4,12 +4,6 @@
 // Swift 6 language mode (tools version 6.0) means complete strict concurrency checking.
 import PackageDescription
 
-/// Optimise the C kernels even in debug builds: the parity tests run the full forward pass,
-/// and `-O0` C would make them needlessly slow without making them more exact.
-let kernelCSettings: [CSetting] = [
-    .unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"]),
-]
-
 let package = Package(
     name: "duoguard-worker",
     platforms: [.macOS(.v15)],
@@ -43,10 +37,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(
-            name: "CKernels",
-            cSettings: kernelCSettings
-        ),
+        // No flags: every SIMD function carries its own target attribute (run-time dispatch),
+        // and the sources say `#pragma STDC FP_CONTRACT OFF`, so the library products need no
+        // `unsafeFlags` and can be used as a dependency. Release builds are -O2, as fast as -O3
+        // here; the debug test build passes `-Xcc -O2` itself (scripts/test.sh): at -O0 the
+        // kernels would make the parity tests crawl.
+        .target(name: "CKernels"),
         .target(name: "Tokenizer"),
         // Wire schema: generated code (scripts/generate-proto.sh, committed) + codec.
         .target(name: "ModerationProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -104,7 +100,7 @@ let package = Package(
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).

@@ -17,7 +17,7 @@ bash scripts/system-deps.sh
 bash scripts/python-env.sh
 bash scripts/prepare-tokenizers.sh >/dev/null
 echo "== building duoguard"
-swift build --product duoguard 2>&1 | tail -n 1
+swift build --product duoguard -Xcc -O2 2>&1 | tail -n 1
 bin="$(swift build --show-bin-path)/duoguard"
 
 work="$(mktemp -d)"

@@ -26,7 +26,7 @@ targets=(
   TokenizerFuzzTests/testEncodeLlama32
 )
 
-swift build --build-tests >/dev/null || { echo "build failed"; exit 2; }
+swift build --build-tests -Xcc -O2 >/dev/null || { echo "build failed"; exit 2; }
 logs=".build/fuzz-logs"
 mkdir -p "$logs"
 echo "fuzz: seed $seed, $per_target s per target; load average $(cut -d' ' -f1-3 /proc/loadavg)"

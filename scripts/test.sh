@@ -21,7 +21,9 @@ cleanup() {
 trap cleanup EXIT
 
 export DUOGUARD_TEST_BROKERS="${DUOGUARD_TEST_BROKERS:-127.0.0.1:${DUOGUARD_BROKER_PORT:-9092}}"
-swift build --build-tests
+# -Xcc -O2: the C kernels optimised in this debug build (Package.swift sets no flags so
+# that its libraries stay usable as a dependency; at -O0 the parity tests would crawl).
+swift build --build-tests -Xcc -O2
 status=0
 swift test --skip-build "$@" || status=$?
 exit $status

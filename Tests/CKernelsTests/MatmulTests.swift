@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import TestSupport
 import XCTest
 
 final class MatmulTests: XCTestCase {
@@ -50,7 +51,7 @@ final class MatmulTests: XCTestCase {
     /// The packed scalar kernel is bit-identical to the ggml-layout reference, and packing
     /// disjoint panel ranges (as the loader does on several threads) gives the same bytes.
     func testPackedReferenceIsBitIdentical() {
-        var rng = SplitMix(seed: 6)
+        var rng = SplitMix64(seed: 6)
         for type in [CK_TYPE_Q8_0, CK_TYPE_Q4_0] {
             for (rows, k, n) in [(1, 32, 1), (17, 96, 3), (40, 2080, 5), (33, 64, 9)] {
                 let w = quantize((0..<(rows * k)).map { _ in rng.normal() * 0.1 }, type)
@@ -77,7 +78,7 @@ final class MatmulTests: XCTestCase {
 
     /// The dispatched activation preparation writes exactly the reference bytes.
     func testPrepareActivationsMatchesScalar() {
-        var rng = SplitMix(seed: 3)
+        var rng = SplitMix64(seed: 3)
         for type in Self.types {
             for (k, n) in [(32, 1), (96, 5), (2080, 17), (4096, 3)] {
                 let ldx = k + 7
@@ -113,7 +114,7 @@ final class MatmulTests: XCTestCase {
     /// Q4_0 byte, extreme activations): every level, both layouts, agrees with the reference.
     /// The integer sums stay exact (|sum| <= 32 * 255 * 128 per block), so the bound is tight.
     func testArbitraryQuantBytesMatchReference() {
-        var rng = SplitMix(seed: 9)
+        var rng = SplitMix64(seed: 9)
         let rows = 37, k = 320, n = 13
         for type in [CK_TYPE_Q8_0, CK_TYPE_Q4_0] {
             let rowBytes = Int(ck_row_size(type, Int64(k)))
@@ -165,7 +166,7 @@ final class MatmulTests: XCTestCase {
     /// with weights in ggml layout and packed, on every implementation, also for ranges that
     /// start inside a 16-row panel.
     func testRowSplitsAreIndependent() {
-        var rng = SplitMix(seed: 4)
+        var rng = SplitMix64(seed: 4)
         let rows = 77, k = 256, n = 19
         for level in ["scalar"] + Self.simd {
             XCTAssertEqual(ck_set_kernels(level), 1)
@@ -197,7 +198,7 @@ final class MatmulTests: XCTestCase {
 
     private func runShapes(rowsList: [Int] = [1, 3, 7, 33, 65], kList: [Int] = [32, 64, 96, 2080],
                            tokensList: [Int] = [1, 2, 3, 5, 17, 64, 65], types: [ck_type] = MatmulTests.types) {
-        var rng = SplitMix(seed: 5)
+        var rng = SplitMix64(seed: 5)
         for type in types {
             for rows in rowsList {
                 for k in kList {

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import TestSupport
 import XCTest
 
 /// The forward pass's other kernels (ck_ops.c, ck_ops_avx512.c): every SIMD level this CPU has
@@ -26,7 +27,7 @@ final class OpsTests: XCTestCase {
     }
 
     func testRMSNormMatchesReference() {
-        var rng = SplitMix(seed: 11)
+        var rng = SplitMix64(seed: 11)
         for n in [1, 7, 8, 33, 2048, 2053] {
             let x = (0 ..< n).map { _ in rng.normal() * 3 }
             let w = (0 ..< n).map { _ in rng.normal() }
@@ -41,7 +42,7 @@ final class OpsTests: XCTestCase {
     }
 
     func testSwiGLUWithinTwoUlpOfReference() {
-        var rng = SplitMix(seed: 12)
+        var rng = SplitMix64(seed: 12)
         for n in [1, 9, 64, 1000, 8195] {
             var g = (0 ..< n).map { _ in rng.normal() * 6 }
             g[0] = -100 // exp overflow side: silu -> -0
@@ -62,7 +63,7 @@ final class OpsTests: XCTestCase {
     }
 
     func testRoPEIsBitIdentical() {
-        var rng = SplitMix(seed: 13)
+        var rng = SplitMix64(seed: 13)
         for (heads, d) in [(1, 16), (3, 64), (2, 6), (32, 64)] {
             let x = (0 ..< heads * d).map { _ in rng.normal() }
             let cs = (0 ..< d / 2).map { _ in rng.uniform() * 2 - 1 }
@@ -77,7 +78,7 @@ final class OpsTests: XCTestCase {
     }
 
     func testAddMatchesReference() {
-        var rng = SplitMix(seed: 14)
+        var rng = SplitMix64(seed: 14)
         let x = (0 ..< 37).map { _ in rng.normal() }, y = (0 ..< 37).map { _ in rng.normal() }
         let r = both { () -> [Float] in
             var z = x
@@ -90,7 +91,7 @@ final class OpsTests: XCTestCase {
     /// Causal GQA attention: prefixes of odd lengths, several group sizes, a single query at a
     /// late position (the last layer's pooled token), strided rows.
     func testAttentionMatchesReference() {
-        var rng = SplitMix(seed: 15)
+        var rng = SplitMix64(seed: 15)
         let cases: [(queries: Int, first: Int, d: Int, group: Int)] = [
             (1, 0, 64, 4), (13, 0, 64, 4), (37, 0, 16, 2), (1, 100, 64, 4), (1, 20, 32, 1),
             (9, 0, 64, 8), (5, 3, 64, 3), (70, 0, 64, 4), (6, 0, 8, 2), // d = 8: reference fallback

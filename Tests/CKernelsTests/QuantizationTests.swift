@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import TestSupport
 import XCTest
 
 final class QuantizationTests: XCTestCase {
@@ -16,7 +17,7 @@ final class QuantizationTests: XCTestCase {
     }
 
     func testQ8_0RoundTripError() {
-        var rng = SplitMix(seed: 1)
+        var rng = SplitMix64(seed: 1)
         for scale: Float in [1e-3, 1, 300] {
             let x = (0..<4096).map { _ in rng.normal() * scale }
             let y = dequantize(quantize(x, CK_TYPE_Q8_0), CK_TYPE_Q8_0, count: x.count)
@@ -30,7 +31,7 @@ final class QuantizationTests: XCTestCase {
     }
 
     func testQ4_0RoundTripError() {
-        var rng = SplitMix(seed: 2)
+        var rng = SplitMix64(seed: 2)
         for scale: Float in [1e-3, 1, 300] {
             let x = (0..<4096).map { _ in rng.normal() * scale }
             let y = dequantize(quantize(x, CK_TYPE_Q4_0), CK_TYPE_Q4_0, count: x.count)
@@ -99,17 +100,8 @@ func dequantize(_ bytes: [UInt8], _ type: ck_type, count: Int) -> [Float] {
     return y
 }
 
-/// Small deterministic generator (SplitMix64) with a Box-Muller normal.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Uniform and normal (Box-Muller) values for the kernel tests, from the shared generator.
+extension SplitMix64 {
     mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
     mutating func normal() -> Float {
         let u1 = max(uniform(), 1e-7), u2 = uniform()
