@@ -6,6 +6,12 @@ import Foundation
 /// and from GGUF metadata when loading. Defaults are the published
 /// DuoGuard-1B-Llama-3.2-transfer values.
 public struct ModelConfig: Sendable, Equatable {
+    /// The reference usage's truncation (DuoGuard's model card: 512 tokens). The one place
+    /// this number is written: files, scoring and the command line take it from here.
+    public static let referenceMaxTokens = 512
+    /// The model card's decision threshold on each probability.
+    public static let referenceThreshold: Float = 0.5
+
     public var vocabSize: Int = 128_256
     public var hiddenSize: Int = 2048
     public var intermediateSize: Int = 8192
@@ -25,9 +31,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var eosTokenID: Int32? = 128_001
     public var labelCount: Int = 12
     /// Inputs are truncated to this many tokens by default (the reference truncates at 512).
-    public var maxTokens: Int = 512
+    public var maxTokens: Int = ModelConfig.referenceMaxTokens
     /// A text is unsafe when its largest probability exceeds this (default 0.5).
-    public var threshold: Float = 0.5
+    public var threshold: Float = ModelConfig.referenceThreshold
     /// One name per label; the 12 DuoGuard categories by default.
     public var categoryNames: [String] = DuoGuardModel.categoryNames
 

@@ -8,12 +8,15 @@ public struct ConversionOptions: Sendable {
     public var type: TensorType = .q8_0
     /// `tokenizer.json` to embed; `nil` takes the one in the model directory.
     public var tokenizerPath: String?
-    /// Default truncation stored in the file (the reference truncates at 512).
-    public var maxTokens: Int = 512
-    /// Default decision threshold stored in the file.
-    public var threshold: Float = 0.5
+    /// Default truncation stored in the file (the reference's 512).
+    public var maxTokens: Int = ModelConfig.referenceMaxTokens
+    /// Default decision threshold stored in the file (the model card's 0.5).
+    public var threshold: Float = ModelConfig.referenceThreshold
 
-    public init(type: TensorType = .q8_0, tokenizerPath: String? = nil, maxTokens: Int = 512, threshold: Float = 0.5) {
+    public init(
+        type: TensorType = .q8_0, tokenizerPath: String? = nil, maxTokens: Int = ModelConfig.referenceMaxTokens,
+        threshold: Float = ModelConfig.referenceThreshold
+    ) {
         self.type = type
         self.tokenizerPath = tokenizerPath
         self.maxTokens = maxTokens

@@ -9,7 +9,7 @@ import Tokenizer
 public struct TextScoring: Sendable, Equatable {
     /// Tokens per text, or per window, `<|begin_of_text|>` included. Default: 512, the model
     /// card's truncation.
-    public var maxTokens: Int = 512
+    public var maxTokens: Int = ModelConfig.referenceMaxTokens
     /// What to do with texts over `maxTokens`. Default: `.truncate`.
     public var longText: LongTextMode = .truncate
     /// Tokens shared by consecutive windows in `.windows` mode. Default: 64.

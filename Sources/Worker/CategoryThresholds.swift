@@ -10,7 +10,7 @@ import Inference
 /// exceeds it); a request's own threshold must be strictly inside it.
 public struct CategoryThresholds: Sendable, Equatable {
     /// The model card's threshold, the default of every category.
-    public static let modelCardDefault: Float = 0.5
+    public static let modelCardDefault: Float = ModelConfig.referenceThreshold
 
     /// One threshold per category, in model order (`DuoGuardModel.categoryNames`).
     public private(set) var values: [Float]

@@ -29,8 +29,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "tokenizer.json to embed (default: MODEL_DIR/tokenizer.json).")
     var tokenizer: String?
 
-    @Option(name: .long, help: "Default truncation stored in the file.")
-    var maxTokens: Int = 512
+    @Option(name: .long, help: "Default truncation stored in the file (default \(ModelConfig.referenceMaxTokens)).")
+    var maxTokens: Int = ModelConfig.referenceMaxTokens
 
     @Option(name: .long, help: "Default decision threshold stored in the file, strictly between 0 and 1 (default \(CategoryThresholds.modelCardDefault)).")
     var threshold: Float = CategoryThresholds.modelCardDefault
