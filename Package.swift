@@ -1,7 +1,8 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 //
 // DuoGuard Worker: a Kafka moderation worker running the DuoGuard-1B classifier on CPU.
-// Swift 6 language mode (tools version 6.0) means complete strict concurrency checking.
+// Swift 6 language mode (tools version 6.x) means complete strict concurrency checking;
+// 6.1 is the first with package traits (the OTLP exporter is one).
 import PackageDescription
 
 let package = Package(
@@ -13,6 +14,16 @@ let package = Package(
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "Inference", targets: ["Inference"]),
     ],
+    traits: [
+        // Not a default trait: swift-otel's OTLP/HTTP exporter brings async-http-client,
+        // swift-nio-ssl (BoringSSL), swift-nio-http2 and more, which nearly triple a clean
+        // build of `duoguard` (docs/operations.md, Tracing). `swift build --traits OTLP`;
+        // the container image has it.
+        .trait(
+            name: "OTLP",
+            description: "OTLP/HTTP span exporter for `--otlp-endpoint` (swift-otel)"
+        ),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -22,6 +33,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
+        // Only the OTLP/HTTP exporter (its gRPC one would add grpc-swift); used by the OTLP trait
+        // only, but resolved by every build (its manifest needs a Swift 6.2 toolchain).
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // librdkafka from the system (Debian: librdkafka-dev), never vendored.
@@ -82,6 +96,8 @@ let package = Package(
                 "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // The OTLP exporter (OTLPExporter.swift, compiled under `#if OTLP`).
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLP"])),
             ]
         ),
         // Benchmarks (not tests): bench/kafka/run.sh compares this with kcat on the same broker.
