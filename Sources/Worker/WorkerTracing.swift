@@ -1,4 +1,5 @@
 import Kafka
+import ModerationProto
 import Tracing
 
 /// The worker's spans, through swift-distributed-tracing (no-op unless a tracer is
@@ -18,7 +19,7 @@ struct WorkerTracing: Sendable {
 
     func process(_ message: KafkaConsumerMessage) -> any Span {
         var context = ServiceContext.topLevel
-        tracer.extract(message.headers, into: &context, using: KafkaHeaderCarrier())
+        tracer.extract(Self.validatedTraceHeaders(message.headers), into: &context, using: KafkaHeaderCarrier())
         let span = tracer.startAnySpan("process \(message.topic)", context: context, ofKind: .consumer)
         span.attributes["messaging.system"] = "kafka"
         span.attributes["messaging.operation.type"] = "process"
@@ -52,6 +53,21 @@ struct WorkerTracing: Sendable {
         span.attributes["messaging.destination.name"] = message.topic
         tracer.inject(span.context, into: &message.headers, using: KafkaHeaderCarrier())
         return span
+    }
+
+    /// The headers the tracer extracts from: W3C `traceparent`/`tracestate` only when valid
+    /// (`TraceHeaders`: a binary-mode CloudEvent's `ce_traceparent` when there is none), so an
+    /// invalid one quietly starts a new trace, as the W3C spec says, instead of making the
+    /// tracer log each such record. (A structured CloudEvent's in-body trace context is read
+    /// later, with the envelope, and continues on the result, not on the process span.)
+    static func validatedTraceHeaders(_ headers: [KafkaHeader]) -> [KafkaHeader] {
+        let w3c: Set<String> = [TraceParent.headerName, TraceState.headerName]
+        guard headers.contains(where: { w3c.contains($0.key) || $0.key == "ce_traceparent" }) else { return headers }
+        let valid = TraceHeaders.extract(
+            from: headers, fallbackTraceParent: headers.last(named: "ce_traceparent")?.stringValue,
+            fallbackTraceState: headers.last(named: "ce_tracestate")?.stringValue)
+        return headers.filter { !w3c.contains($0.key) }
+            + valid.headers.filter { w3c.contains($0.key) }.map { KafkaHeader(key: $0.key, value: $0.value) }
     }
 
     /// Marks a span failed with the OpenTelemetry `error.type` (a dead-letter code, a status,

@@ -56,6 +56,8 @@ struct ReplayCommand: AsyncParsableCommand {
         let signals = ShutdownSignals()
         let logger = try pipeline.makeLogger(label: "duoguard.replay")
         let kafka = try pipeline.kafkaConfiguration(clientID: "duoguard-replay")
+        // Before the model loads: a bad endpoint fails at once.
+        let tracing = try pipeline.tracingExport(serviceName: "duoguard-replay", logger: logger)
         let groupID = group ?? "duoguard-replay-\(topic)-\(outputTopic)"
         let plan = try await resolvePlan(kafka: kafka, group: groupID, logger: logger)
         let (configuration, model) = try pipeline.makeConfiguration(
@@ -68,7 +70,6 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         logger.info("replay plan", metadata: ["ranges": "\(plan.ranges.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })"])
 
-        let tracing = try pipeline.tracingExport(serviceName: "duoguard-replay", logger: logger)
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
         let progress = ReplayProgress(total: plan.total)
         let reporter = Task { await progress.report { (worker.answeredCount, worker.deadLetteredCount) } }

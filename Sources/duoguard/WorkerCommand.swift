@@ -42,6 +42,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let env = pipeline.environment
         let logger = try pipeline.makeLogger(label: "duoguard.worker")
         let inputs = env.list(inputTopic, "INPUT_TOPIC")
+        // Before the model loads: a bad endpoint fails at once.
+        let tracing = try pipeline.tracingExport(serviceName: "duoguard-worker", logger: logger)
         guard !inputs.isEmpty else { throw ValidationError("missing --input-topic (or DUOGUARD_INPUT_TOPIC)") }
         let (configuration, model) = try pipeline.makeConfiguration(
             kafka: try pipeline.kafkaConfiguration(clientID: "duoguard-worker"),
@@ -52,7 +54,6 @@ struct WorkerCommand: AsyncParsableCommand {
             if let host = try env.value(metricsHost, "METRICS_HOST") { configuration.metricsHost = host }
             if let port = try env.value(metricsPort, "METRICS_PORT") { configuration.metricsPort = port }
         }
-        let tracing = try pipeline.tracingExport(serviceName: "duoguard-worker", logger: logger)
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
         try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, tracing: tracing, logger: logger)
     }

@@ -196,4 +196,23 @@ final class WorkerRulesTests: XCTestCase {
         windows = [Classification(logits: [0.5, 0.25])]
         XCTAssertEqual(PreparedText(sequences: [[1]], truncated: true).score(windows).logits, [0.5, 0.25])
     }
+
+    func testTracerSeesOnlyValidTraceHeaders() {
+        let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let keep = KafkaHeader(key: "x-app", string: "a")
+        // Without trace headers the list passes through untouched.
+        XCTAssertEqual(WorkerTracing.validatedTraceHeaders([keep]).map(\.key), ["x-app"])
+        // An invalid traceparent (and the tracestate that rides on it) is dropped.
+        let invalid = WorkerTracing.validatedTraceHeaders([
+            keep, KafkaHeader(key: "traceparent", string: "00-zz-00f067aa0ba902b7-01"), KafkaHeader(key: "tracestate", string: "v=1"),
+        ])
+        XCTAssertEqual(invalid.map(\.key), ["x-app"])
+        // A valid one is kept with its state.
+        let kept = WorkerTracing.validatedTraceHeaders([KafkaHeader(key: "traceparent", string: valid), KafkaHeader(key: "tracestate", string: "v=1")])
+        XCTAssertEqual(kept.last(named: "traceparent")?.stringValue, valid)
+        XCTAssertEqual(kept.last(named: "tracestate")?.stringValue, "v=1")
+        // A binary CloudEvent's ce_traceparent stands in when there is no traceparent.
+        let cloudEvent = WorkerTracing.validatedTraceHeaders([KafkaHeader(key: "ce_traceparent", string: valid)])
+        XCTAssertEqual(cloudEvent.last(named: "traceparent")?.stringValue, valid)
+    }
 }
