@@ -226,18 +226,24 @@ def forward_batch(model, batch, pad):
 
 def quantized_reference(spec, prompts):
     """Logits of the model whose matrices went through ggml's quantizers (weights only)."""
-    from gguf import GGMLQuantizationType, quants
+    from gguf import GGMLQuantizationType
     out = {}
     for qtype in (GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q4_0):
-        model = build_model(spec)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if p.ndim == 2 and not name.startswith("score"):
-                    a = p.numpy().astype(np.float32)
-                    q = quants.dequantize(quants.quantize(a, qtype), qtype).reshape(a.shape)
-                    p.copy_(torch.from_numpy(q))
+        model = weight_rounded_model(spec, qtype)
         out[qtype.name] = [forward_single(model, ids) for ids in prompts]
     return out
+
+
+def weight_rounded_model(spec, qtype):
+    """The fixture model with every matrix but the f32 head through ggml's quantize → dequantize."""
+    from gguf import quants
+    model = build_model(spec)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim == 2 and not name.startswith("score"):
+                a = p.numpy().astype(np.float32)
+                p.copy_(torch.from_numpy(quants.dequantize(quants.quantize(a, qtype), qtype).reshape(a.shape)))
+    return model
 
 
 def q8_0_activations(x):
@@ -261,15 +267,10 @@ def emulate_activation_quantization(model):
 
 def activation_reference(spec, prompts):
     """`quantized_reference` with ggml's activation quantization emulated too."""
-    from gguf import GGMLQuantizationType, quants
+    from gguf import GGMLQuantizationType
     out = {}
     for qtype in (GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q4_0):
-        model = build_model(spec)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if p.ndim == 2 and not name.startswith("score"):
-                    a = p.numpy().astype(np.float32)
-                    p.copy_(torch.from_numpy(quants.dequantize(quants.quantize(a, qtype), qtype).reshape(a.shape)))
+        model = weight_rounded_model(spec, qtype)
         hooks = emulate_activation_quantization(model)
         out[qtype.name] = [forward_single(model, ids) for ids in prompts]
         for h in hooks:
