@@ -133,9 +133,12 @@ public enum ChildProcess {
     /// Foundation's `Process` on Linux sometimes misses a child's exit (the child stays a
     /// zombie, `isRunning` stays true and `waitUntilExit()` never returns: seen in this suite
     /// with children that exit within milliseconds of starting). So a zombie is also
-    /// recognised here from /proc and reaped with `waitpid`.
+    /// recognised here from /proc and reaped with `waitpid`. A child killed by a signal reads
+    /// 128 + the signal number (the shell's convention) whichever of the two saw it exit.
+    /// Never read `Process.terminationReason`/`terminationStatus` directly in a test: for a
+    /// child reaped here Foundation still thinks it runs, and those getters trap.
     public static func exitStatus(_ process: Process) -> Int32? {
-        if !process.isRunning { return process.terminationStatus }
+        if !process.isRunning { return foundationStatus(process) }
         let pid = process.processIdentifier
         if let status = reaped.withLock({ $0[pid] }) { return status }
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -143,12 +146,16 @@ public enum ChildProcess {
             stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first == "Z"
         else { return nil }
         var status: Int32 = 0
-        guard waitpid(pid, &status, WNOHANG) == pid else { return process.isRunning ? nil : process.terminationStatus }
+        guard waitpid(pid, &status, WNOHANG) == pid else { return process.isRunning ? nil : foundationStatus(process) }
         // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out (they are C macros).
         let signal = status & 0x7F
         let exit = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
         reaped.withLock { $0[pid] = exit }
         return exit
+    }
+
+    private static func foundationStatus(_ process: Process) -> Int32 {
+        process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 
     /// SIGKILL for a child that has not exited (cleanup in `defer`: never signals a pid that
