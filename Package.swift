@@ -115,7 +115,7 @@ let package = Package(
                 "Worker", "Kafka", "Inference", "Tokenizer", "ModerationProto", "TestSupport",
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto"]),

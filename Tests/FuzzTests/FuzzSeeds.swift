@@ -22,18 +22,7 @@ enum FuzzSeeds {
     /// A miniature Llama-3-style tokenizer.json: the 256 byte tokens, a few merges and vocab
     /// words, two added tokens, the Llama-3 split, and a post-processor.
     static func tokenizerJSON(pairMerges: Bool = false, llama32Post: Bool = true, ignoreMerges: Bool = false) -> [UInt8] {
-        func quoted(_ s: String) -> String {
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                default:
-                    if u.value < 0x20 || u.value == 0x7F { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-                }
-            }
-            return out + "\""
-        }
+        let quoted = JSONStringLiteral.quote
         var vocab: [String] = []
         for b in 0 ..< 256 {
             guard let scalar = Unicode.Scalar(ByteLevelAlphabet.scalarForByte[b]) else { continue }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import Tokenizer
@@ -28,7 +29,7 @@ final class HostileTokenizerFileTests: XCTestCase {
     private func mini(extraVocab: [String: Int] = [:], postProcessor: String? = nil, addedTokens: String? = nil) -> Data {
         var text = String(decoding: LoadingAndErrorTests.miniJSON(), as: UTF8.self)
         if !extraVocab.isEmpty {
-            let entries = extraVocab.map { "\(LoadingAndErrorTests.jsonString($0.key)): \($0.value)" }.joined(separator: ", ")
+            let entries = extraVocab.map { "\(JSONStringLiteral.quote($0.key)): \($0.value)" }.joined(separator: ", ")
             text = text.replacingOccurrences(of: #""vocab": {"#, with: #""vocab": {"# + entries + ", ")
         }
         if let postProcessor {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import Tokenizer
@@ -21,8 +22,8 @@ final class LoadingAndErrorTests: XCTestCase {
             vocab.append(String(Character(scalar)))
         }
         vocab += extraVocab
-        let vocabJSON = vocab.enumerated().map { "\(jsonString($0.element)): \($0.offset)" }.joined(separator: ", ")
-        let pattern = jsonString(Llama3PreTokenizer.pattern)
+        let vocabJSON = vocab.enumerated().map { "\(JSONStringLiteral.quote($0.element)): \($0.offset)" }.joined(separator: ", ")
+        let pattern = JSONStringLiteral.quote(Llama3PreTokenizer.pattern)
         let pre = preTokenizer ?? """
             {"type": "Sequence", "pretokenizers": [
               {"type": "Split", "pattern": {"Regex": \(pattern)}, "behavior": "Isolated", "invert": false},
@@ -39,23 +40,6 @@ final class LoadingAndErrorTests: XCTestCase {
                                           : "\"vocab\": {\(vocabJSON)}, \"merges\": \(merges)")}}
             """
         return Data(text.utf8)
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    out += String(format: "\\u%04x", u.value)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 
     private func loadError(_ data: Data) -> TokenizerError? {
