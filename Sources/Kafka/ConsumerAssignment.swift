@@ -90,12 +90,6 @@ struct ConsumerAssignment {
         currentEpochs[partition.withoutOffset]
     }
 
-    /// The epoch a message fetched now from `partition` belongs to (0: not assigned, which
-    /// librdkafka does not deliver).
-    func stamp(_ partition: KafkaTopicPartition) -> UInt64 {
-        currentEpochs[partition] ?? 0
-    }
-
     /// True when `message` was fetched under the partition's current assignment.
     func isCurrent(_ message: KafkaConsumerMessage) -> Bool {
         currentEpochs[message.topicPartition] == message.assignmentEpoch

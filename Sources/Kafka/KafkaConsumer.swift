@@ -301,14 +301,9 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Makes librdkafka raise a fatal error on this consumer through its real fatal-error
-    /// path (`rd_kafka_test_fatal_error`), for tests.
+    /// path, for tests.
     func raiseFatalErrorForTesting(code: Int32, reason: String) throws(KafkaError) {
-        try client.withHandle { handle throws(KafkaError) in
-            let result = rd_kafka_test_fatal_error(handle, rd_kafka_resp_err_t(rawValue: code), reason)
-            guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(code: result, context: "test fatal error")
-            }
-        }
+        try client.raiseFatalErrorForTesting(code: code, reason: reason)
     }
 
     // MARK: poll thread
@@ -318,8 +313,10 @@ public final class KafkaConsumer: Sendable {
         let timeout = Int32(clamping: configuration.pollTimeout.milliseconds)
         var batch: [KafkaConsumerMessage] = []
         var batchBytes = 0
+        // The epoch a message fetched now belongs to (0: not assigned, which librdkafka does
+        // not deliver).
         let stamp: (KafkaTopicPartition) -> UInt64 = { partition in
-            self.assignmentState.withLock { $0.stamp(partition) }
+            self.assignmentState.withLock { $0.epoch(of: partition) ?? 0 }
         }
         while !shutdown.isStopRequested {
             // Wait for one message, then gather what arrives within the next 2 ms, and hand the
@@ -340,10 +337,8 @@ public final class KafkaConsumer: Sendable {
                     batch.append(converted)
                     batchBytes += converted.bufferedSize
                 case .error(let error):
-                    if error.isFatal, fatal.record(error) {
-                        logger.error("Kafka consumer fatal error: \(error)")
-                    }
-                    eventContinuation.yield(.error(error))
+                    // The same handling as librdkafka's error callback: latch, log, deliver.
+                    client.callbacks.onError?(error)
                 case .nothing:
                     break
                 }

@@ -166,12 +166,7 @@ public final class KafkaProducer: Sendable {
     /// Makes librdkafka raise a fatal error on this producer, through its real fatal-error
     /// path (`rd_kafka_test_fatal_error`), for tests: a real one needs a misbehaving broker.
     func raiseFatalErrorForTesting(code: Int32, reason: String) throws(KafkaError) {
-        try client.withHandle { handle throws(KafkaError) in
-            let result = rd_kafka_test_fatal_error(handle, rd_kafka_resp_err_t(rawValue: code), reason)
-            guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(code: result, context: "test fatal error")
-            }
-        }
+        try client.raiseFatalErrorForTesting(code: code, reason: reason)
     }
 
     private func pollLoop() {

@@ -49,11 +49,8 @@ final class RdKafkaClient: @unchecked Sendable {
                 code: rd_kafka_resp_err_t(rawValue: code), context: "librdkafka", detail: text)
             if code == RD_KAFKA_RESP_ERR__FATAL.rawValue, let rk {
                 // The callback carries only `_FATAL`; the underlying error is asked for here.
-                error = RdKafkaClient.fatalError(of: rk) ?? {
-                    var fatal = error
-                    fatal.markFatal()
-                    return fatal
-                }()
+                // (`_FATAL` itself is already classified fatal, for when that is gone.)
+                error = RdKafkaClient.fatalError(of: rk) ?? error
             }
             context.onError?(error)
         }
@@ -161,6 +158,17 @@ final class RdKafkaClient: @unchecked Sendable {
             result[String(cString: topic.topic)] = Int(topic.partition_cnt)
         }
         return result
+    }
+
+    /// Raises a fatal error on the handle through librdkafka's real fatal-error path
+    /// (`rd_kafka_test_fatal_error`), for tests: a real one needs a misbehaving broker.
+    func raiseFatalErrorForTesting(code: Int32, reason: String) throws(KafkaError) {
+        try withHandle { handle throws(KafkaError) in
+            let result = rd_kafka_test_fatal_error(handle, rd_kafka_resp_err_t(rawValue: code), reason)
+            guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(code: result, context: "test fatal error")
+            }
+        }
     }
 
     /// The fatal error librdkafka has raised on `handle`, if any (marked fatal).

@@ -107,7 +107,7 @@ final class KafkaRulesTests: XCTestCase {
         _ = state.assign([p0, p1])
         XCTAssertEqual(state.epoch(of: p0), 1)
         XCTAssertEqual(state.epoch(of: KafkaTopicPartition(topic: "t", partition: 1, offset: 42)), 1, "offset is ignored")
-        let old = KafkaConsumerMessage(topic: "t", partition: 0, offset: 5, assignmentEpoch: state.stamp(p0))
+        let old = KafkaConsumerMessage(topic: "t", partition: 0, offset: 5, assignmentEpoch: state.epoch(of: p0) ?? 0)
         XCTAssertTrue(state.isCurrent(old))
 
         // A revoke makes the epoch non-current at once, before the revoke completes.
