@@ -9,16 +9,13 @@ import Inference
 /// Operators may use the closed range 0...1 (1 switches a category off: no probability
 /// exceeds it); a request's own threshold must be strictly inside it.
 public struct CategoryThresholds: Sendable, Equatable {
-    /// The model card's threshold, the default of every category.
-    public static let modelCardDefault: Float = ModelConfig.referenceThreshold
-
     /// One threshold per category, in model order (`DuoGuardModel.categoryNames`).
     public private(set) var values: [Float]
     /// The threshold of categories without an override (reported as the result's `threshold`).
     public let defaultValue: Float
 
     /// Every category at `value` (default: the model card's 0.5).
-    public init(default value: Float = CategoryThresholds.modelCardDefault) {
+    public init(default value: Float = ModelConfig.referenceThreshold) {
         defaultValue = value
         values = Array(repeating: value, count: DuoGuardModel.categoryNames.count)
     }
@@ -54,9 +51,15 @@ public struct CategoryThresholds: Sendable, Equatable {
         }
     }
 
-    /// Reads a file of `NAME=P` lines (`#` comments), at most 64 KiB.
+    /// Reads a file of `NAME=P` lines (`#` comments), at most 64 KiB. Reads no more than that
+    /// plus one byte, so a huge file or a device such as /dev/zero fails at once.
     public mutating func load(file path: String) throws(ConfigurationError) {
-        guard let data = FileManager.default.contents(atPath: path), data.count <= 65_536,
+        let limit = 65_536
+        let handle = FileHandle(forReadingAtPath: path)
+        defer { try? handle?.close() }
+        // `read` returns nil at end of file: an empty file is an empty list.
+        let read: Data?? = try? handle?.read(upToCount: limit + 1)
+        guard handle != nil, let data = read.map({ $0 ?? Data() }), data.count <= limit,
             let text = String(data: data, encoding: .utf8)
         else {
             throw ConfigurationError("--category-thresholds", "cannot read '\(path)' as a UTF-8 text file of at most 64 KiB")

@@ -31,7 +31,7 @@ public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
 
     /// `reply-to` names a topic the operator's allow-list does not contain.
     public static func replyToDenied(_ topic: String) -> Self {
-        Self(code: "REPLY_TO_DENIED", message: "reply-to topic is not allowed by --reply-to-allow", targetTopic: topic)
+        Self(code: "REPLY_TO_DENIED", message: "reply-to topic is not allowed by --reply-to-allow (the input and dead-letter topics never are)", targetTopic: topic)
     }
 
     /// `reply-to` is not a valid Kafka topic name.

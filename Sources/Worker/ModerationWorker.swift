@@ -88,7 +88,7 @@ public final class ModerationWorker: Service, Sendable {
         }
         let preparer = RequestPreparer(
             maxRequestBytes: configuration.maxRequestBytes, maxTextBytes: configuration.maxTextBytes,
-            replyTo: configuration.replyTo, envelope: configuration.envelope, scoring: configuration.scoring,
+            replyTo: configuration.replyTo.reserving(configuration.inputTopics + [configuration.deadLetterTopic]), envelope: configuration.envelope, scoring: configuration.scoring,
             tokenizer: model.tokenizer,
             results: ResultComposer(
                 outputTopic: configuration.outputTopic, workerID: configuration.workerID, model: ResultComposer.identity(of: model),
@@ -107,7 +107,7 @@ public final class ModerationWorker: Service, Sendable {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         await RebalanceHandler(
-                            consumer: consumer, tracker: self.tracker, metrics: self.metrics, state: self.state,
+                            consumer: consumer, tracker: self.tracker, metrics: self.metrics,
                             drainTimeout: self.configuration.drainTimeout, logger: self.logger,
                             abandonQueued: { self.abandonQueued($0) }
                         ).run()

@@ -7,12 +7,12 @@ import Logging
 /// (dropped, offsets frozen below them); what is in flight is finished within the drain
 /// time; stored offsets are committed; then the revoke is acknowledged, which lets the
 /// consumer release the partitions. Lost (the group moved on without us): drop everything
-/// of those partitions, nothing may be committed. A fatal consumer error stops the worker.
+/// of those partitions, nothing may be committed. (A fatal consumer error stops the worker
+/// through the consumer's fatal-error latch, not here.)
 struct RebalanceHandler: Sendable {
     let consumer: KafkaConsumer
     let tracker: OffsetTracker
     let metrics: WorkerMetrics
-    let state: WorkerState
     let drainTimeout: Duration
     let logger: Logger
     /// Hands queued requests matching the predicate back (see `ModerationWorker.abandonQueued`).
@@ -46,12 +46,9 @@ struct RebalanceHandler: Sendable {
                 abandonQueued { lost.contains($0.source.topicPartition) }
                 metrics.assignedPartitions.set(Double(consumer.assignment.count))
             case .error(let error):
-                if error.isFatal {
-                    logger.critical("fatal Kafka consumer error: \(error)")
-                    state.fail("consumer: \(error)")
-                } else {
-                    logger.warning("Kafka error: \(error)")
-                }
+                // A fatal one stops the worker through the consumer's fatal-error latch
+                // (`ModerationWorker.stopOnFatalError`), which logs it once.
+                if !error.isFatal { logger.warning("Kafka error: \(error)") }
             }
         }
     }

@@ -7,10 +7,14 @@ import Inference
 /// any topic. So the default denies every `reply-to`; an operator allows topics with a
 /// regular expression that must match the whole name (`--reply-to-allow 'replies-.*'`).
 /// A denied `reply-to` is answered with PERMISSION_DENIED on the output topic and a dead letter.
+/// The worker's own input and dead-letter topics are never allowed, whatever the pattern
+/// says: a result written there would come back as a request, or pose as a dead letter.
 public struct ReplyToPolicy: Sendable {
     /// The allow-list pattern, `nil` when every `reply-to` is denied.
     public let pattern: String?
     private let regex: UncheckedRegex?
+    /// Topics denied even when the pattern matches them (`reserving(_:)`).
+    public private(set) var reserved: Set<String> = []
 
     /// No `reply-to` is honoured.
     public static let denyAll = ReplyToPolicy()
@@ -30,24 +34,17 @@ public struct ReplyToPolicy: Sendable {
         self.pattern = pattern
     }
 
-    /// Whether results may go to `topic`.
-    public func allows(_ topic: String) -> Bool {
-        guard let regex else { return false }
-        return (try? regex.value.wholeMatch(in: topic)) != nil
+    /// The same policy, also denying `topics` (the worker's input and dead-letter topics).
+    public func reserving(_ topics: some Sequence<String>) -> ReplyToPolicy {
+        var policy = self
+        policy.reserved.formUnion(topics)
+        return policy
     }
 
-    /// Why `topic` is not a valid Kafka topic name, or `nil` when it is: 1 to 249 characters
-    /// of ASCII letters, digits, `.`, `_` and `-`, and not `.` or `..` (Kafka's own rule,
-    /// checked here so a bad name is the requester's error, not a broker round trip).
-    public static func invalidTopicReason(_ topic: String) -> String? {
-        if topic.isEmpty { return "empty" }
-        if topic.utf8.count > 249 { return "longer than 249 characters" }
-        if topic == "." || topic == ".." { return "'.' and '..' are reserved" }
-        let allowed = topic.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
-        return allowed ? nil : "only ASCII letters, digits, '.', '_' and '-' are allowed"
+    /// Whether results may go to `topic`.
+    public func allows(_ topic: String) -> Bool {
+        guard let regex, !reserved.contains(topic) else { return false }
+        return (try? regex.value.wholeMatch(in: topic)) != nil
     }
 
     /// `Regex<AnyRegexOutput>` is an immutable value that is safe to match from any thread,

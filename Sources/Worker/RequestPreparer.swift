@@ -67,7 +67,9 @@ struct RequestPreparer: Sendable {
             guard let topic = String(validating: header, as: UTF8.self) else {
                 return reject(.invalidArgument, .replyToInvalid("<\(header.count) bytes>", "not UTF-8"), to: results.outputTopic)
             }
-            if let why = ReplyToPolicy.invalidTopicReason(topic) {
+            // Kafka's own naming rule, checked here so a bad name is the requester's error,
+            // not a broker round trip.
+            if let why = KafkaTopicName.problem(with: topic) {
                 return reject(.invalidArgument, .replyToInvalid(topic, why), to: results.outputTopic)
             }
             guard replyTo.allows(topic) else {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Inference
-import Worker
 
 /// `duoguard convert`: a Hugging Face DuoGuard directory to one self-contained GGUF file
 /// (weights, head, hyperparameters, categories, tokenizer, content hash).
@@ -32,8 +31,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Default truncation stored in the file (default \(ModelConfig.referenceMaxTokens)).")
     var maxTokens: Int = ModelConfig.referenceMaxTokens
 
-    @Option(name: .long, help: "Default decision threshold stored in the file, strictly between 0 and 1 (default \(CategoryThresholds.modelCardDefault)).")
-    var threshold: Float = CategoryThresholds.modelCardDefault
+    @Option(name: .long, help: "Default decision threshold stored in the file, strictly between 0 and 1 (default \(ModelConfig.referenceThreshold)).")
+    var threshold: Float = ModelConfig.referenceThreshold
 
     func validate() throws {
         guard let t = TensorType(name: type), t != .bf16 else {

@@ -137,6 +137,17 @@ final class RequestPreparerTests: XCTestCase {
         XCTAssertEqual(item.destination, "replies-team")
         let partial = try record(request("hi"), headers: [KafkaHeader(key: "reply-to", string: "replies-team2")])
         XCTAssertEqual(try answer(try preparer(replyTo: policy).prepare(partial, read: .now, now: Date())).deadLetter?.code, "REPLY_TO_DENIED")
+        // The worker's own input and dead-letter topics stay refused under a pattern that matches them.
+        let everything = try ReplyToPolicy(allowing: ".*").reserving(["requests", "dead"])
+        for topic in ["requests", "dead"] {
+            let loop = try record(request("hi"), headers: [KafkaHeader(key: "reply-to", string: topic)])
+            let refused = try answer(try preparer(replyTo: everything).prepare(loop, read: .now, now: Date()))
+            XCTAssertEqual(refused.deadLetter?.code, "REPLY_TO_DENIED", topic)
+            XCTAssertEqual(try XCTUnwrap(try self.result(of: refused)).1.topic, "results", topic)
+        }
+        guard case .ready = try preparer(replyTo: everything).prepare(allowed, read: .now, now: Date()) else {
+            return XCTFail("other topics stay allowed")
+        }
         let empty = try record(request("hi"), headers: [KafkaHeader(key: "reply-to", string: "")])
         guard case .ready(let plain) = try preparer().prepare(empty, read: .now, now: Date()) else { return XCTFail("empty reply-to = none") }
         XCTAssertEqual(plain.destination, "results")

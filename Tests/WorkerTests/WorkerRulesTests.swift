@@ -108,13 +108,13 @@ final class WorkerRulesTests: XCTestCase {
         XCTAssertThrowsError(try ReplyToPolicy(allowing: "([")) { error in
             XCTAssertEqual((error as? ConfigurationError)?.setting, "--reply-to-allow")
         }
-        XCTAssertNil(ReplyToPolicy.invalidTopicReason("a.b_c-D9"))
-        XCTAssertNotNil(ReplyToPolicy.invalidTopicReason(""))
-        XCTAssertNotNil(ReplyToPolicy.invalidTopicReason("."))
-        XCTAssertNotNil(ReplyToPolicy.invalidTopicReason("a/b"))
-        XCTAssertNotNil(ReplyToPolicy.invalidTopicReason("ü"))
-        XCTAssertNotNil(ReplyToPolicy.invalidTopicReason(String(repeating: "a", count: 250)))
-        XCTAssertNil(ReplyToPolicy.invalidTopicReason(String(repeating: "a", count: 249)))
+        XCTAssertNil(KafkaTopicName.problem(with: "a.b_c-D9"))
+        XCTAssertNotNil(KafkaTopicName.problem(with: ""))
+        XCTAssertNotNil(KafkaTopicName.problem(with: "."))
+        XCTAssertNotNil(KafkaTopicName.problem(with: "a/b"))
+        XCTAssertNotNil(KafkaTopicName.problem(with: "ü"))
+        XCTAssertNotNil(KafkaTopicName.problem(with: String(repeating: "a", count: 250)))
+        XCTAssertNil(KafkaTopicName.problem(with: String(repeating: "a", count: 249)))
     }
 
     func testInFlightBudgetWaitsForBytesAndLetsAnOversizedRecordThroughAlone() async {
@@ -214,5 +214,25 @@ final class WorkerRulesTests: XCTestCase {
         // A binary CloudEvent's ce_traceparent stands in when there is no traceparent.
         let cloudEvent = WorkerTracing.validatedTraceHeaders([KafkaHeader(key: "ce_traceparent", string: valid)])
         XCTAssertEqual(cloudEvent.last(named: "traceparent")?.stringValue, valid)
+    }
+
+    func testCategoryThresholdFileIsReadWithinItsLimit() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("thresholds-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func file(_ name: String, _ text: String) throws -> String {
+            let url = directory.appendingPathComponent(name)
+            try Data(text.utf8).write(to: url)
+            return url.path
+        }
+        var thresholds = CategoryThresholds()
+        try thresholds.load(file: try file("ok", "# stricter\nPrivacy=0.3\n"))
+        XCTAssertEqual(thresholds.values[DuoGuardModel.categoryNames.firstIndex(of: "Privacy")!], 0.3)
+        try thresholds.load(file: try file("empty", ""))
+        for path in [try file("big", String(repeating: "#", count: 65_537)), "/dev/zero", directory.path + "/missing"] {
+            XCTAssertThrowsError(try thresholds.load(file: path), path) { error in
+                XCTAssertEqual((error as? ConfigurationError)?.setting, "--category-thresholds")
+            }
+        }
     }
 }
