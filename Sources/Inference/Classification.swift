@@ -14,14 +14,6 @@ public struct Classification: Sendable, Equatable {
 
     public var maxProbability: Float { probabilities.max() ?? 0 }
 
-    /// Unsafe when the largest probability exceeds the threshold (the model card's rule).
-    public func isUnsafe(threshold: Float) -> Bool { maxProbability > threshold }
-
-    /// Indices of the categories whose probability exceeds the threshold.
-    public func categories(over threshold: Float) -> [Int] {
-        probabilities.indices.filter { probabilities[$0] > threshold }
-    }
-
     /// Per category, the maximum over a long text's windows (the single classification when
     /// there is one), so content anywhere in the text counts. Taken on logits, which sigmoid
     /// maps monotonically to probabilities.

@@ -10,7 +10,7 @@ import ModerationProto
 /// the source headers say exactly where.
 struct DeadLetterComposer: Sendable {
     /// How much of the request a dead letter carries.
-    enum Form: Int, Sendable, CaseIterable, Comparable {
+    enum Form: Int, Sendable {
         /// Key, value and headers as they arrived.
         case whole
         /// Key and headers; the value left out (`dead-letter-omitted: value`).
@@ -20,8 +20,6 @@ struct DeadLetterComposer: Sendable {
 
         /// The next smaller form, if any.
         var smaller: Form? { Form(rawValue: rawValue + 1) }
-
-        static func < (a: Form, b: Form) -> Bool { a.rawValue < b.rawValue }
     }
 
     /// The dead-letter topic.
