@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),
-        .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto"]),
+        .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto", "TestSupport"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
         .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "TestSupport"]),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.

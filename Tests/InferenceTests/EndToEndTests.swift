@@ -29,4 +29,12 @@ final class EndToEndTests: XCTestCase {
             XCTAssertTrue(r.classification.probabilities.allSatisfy { $0 >= 0 && $0 <= 1 })
         }
     }
+
+    /// The 12 names, in model order, against the list the fixture script writes from the
+    /// model card (scripts/model-fixtures.py CATEGORIES), not against our own copy.
+    func testCategoryNamesMatchTheModelCard() throws {
+        let data = try Data(contentsOf: ModelFixtures.fixtures.appendingPathComponent("categories.json"))
+        let card = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String])
+        XCTAssertEqual(DuoGuardModel.categoryNames, card)
+    }
 }

@@ -127,6 +127,7 @@ final class ParityTests: XCTestCase {
                     XCTAssertEqual(ck_set_kernels(level), 1)
                     let model = try ModelFixtures.model(name, type: type)
                     let results = try model.classify(batch: reference.prompts.map(\.ids))
+                    XCTAssertEqual(results.count, expected.count, "\(name) \(type) \(level): one result per reference prompt")
                     let distances = zip(results, expected).map { ModelFixtures.maxAbsDifference($0.logits, $1.map(Float.init)) }
                     let close = distances.filter { $0 <= 1e-3 }.count
                     let worst = distances.max() ?? 0

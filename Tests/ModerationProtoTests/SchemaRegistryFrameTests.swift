@@ -39,6 +39,7 @@ final class SchemaRegistryFrameTests: XCTestCase {
         }
         do {
             _ = try RequestEnvelope.open(value: fixture.value, headers: none)
+            XCTFail("a JSON Schema frame read as protobuf was accepted")
         } catch {
             XCTAssertTrue(error.description.contains("JSON Schema frame read as protobuf"), error.description)
         }
