@@ -38,7 +38,7 @@ public struct KafkaConsumerMessage: Sendable, Hashable {
 
     /// What the message costs in the consumer's buffer: its bytes (key, value, headers,
     /// topic name) plus a fixed overhead for the value itself and its arrays.
-    var bufferedSize: Int {
+    public var bufferedSize: Int {
         var size = Self.overhead + topic.utf8.count + (key?.count ?? 0) + (value?.count ?? 0)
         for header in headers {
             size += Self.headerOverhead + header.key.utf8.count + (header.value?.count ?? 0)

@@ -5,7 +5,9 @@ import Synchronization
 /// Counting requests is not enough: 256 queued requests of 1 MB each is 256 MB. Every
 /// record's size is acquired when intake reads it and released once it is answered (or
 /// dropped), so the memory held by queued, batched and in-flight requests, including poison
-/// and expired ones that never reach the model, is bounded in bytes. A single record larger
+/// and expired ones that never reach the model, is bounded in bytes. The size is the Kafka
+/// buffer's `bufferedSize` (its bytes plus per-message and per-header bookkeeping), so a
+/// record of many empty headers is not free. A single record larger
 /// than the limit is still let through when nothing else is held, so nothing can wedge.
 final class InFlightBudget: Sendable {
     private struct State: ~Copyable {

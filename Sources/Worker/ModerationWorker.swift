@@ -236,7 +236,7 @@ public final class ModerationWorker: Service, Sendable {
     private func abandonQueued(_ predicate: (WorkItem) -> Bool) {
         for item in batcher.removeAll(where: predicate) {
             tracker.abandon(item.source)
-            budget.release(item.source.byteSize)
+            budget.release(item.source.bufferedSize)
             WorkerTracing.fail(item.span, "abandoned")
             item.span?.end()
         }

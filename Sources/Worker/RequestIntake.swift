@@ -25,12 +25,12 @@ struct RequestIntake: Sendable {
         while !state.isStopping, let message = await messages.next() {
             if state.isStopping { break }  // read after shutdown began: not ours to answer any more
             if let replay, !(takeForReplay(message, replay)) { continue }
-            guard await budget.acquire(message.byteSize) else { break }
+            guard await budget.acquire(message.bufferedSize) else { break }
             metrics.inFlightBytes.set(Double(budget.used))
             // A message of an assignment that was revoked meanwhile is its new owner's.
             guard consumer.assignmentEpoch(of: message.topicPartition) == message.assignmentEpoch, tracker.register(message) else {
                 // Fetched under an assignment that has since been revoked: its owner re-reads it.
-                budget.release(message.byteSize)
+                budget.release(message.bufferedSize)
                 metrics.staleDropped.increment()
                 continue
             }
@@ -45,7 +45,7 @@ struct RequestIntake: Sendable {
                 item.span = span
                 if !(await batcher.enqueue(item, tokens: item.prepared.tokenCount)) {
                     tracker.abandon(message)
-                    budget.release(message.byteSize)
+                    budget.release(message.bufferedSize)
                     WorkerTracing.fail(span, "abandoned")
                     span.end()
                 }

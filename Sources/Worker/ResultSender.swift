@@ -151,7 +151,7 @@ final class ResultSender: Sendable {
         span?.end()
         metrics.endToEndSeconds.record(seconds(ContinuousClock.now - read))
         counts.answered.add(1, ordering: .relaxed)
-        budget.release(source.byteSize)
+        budget.release(source.bufferedSize)
         guard let position = tracker.complete(source) else { return }
         do {
             try consumer.storeOffsets([KafkaTopicPartition(topic: source.topic, partition: source.partition, offset: position)])

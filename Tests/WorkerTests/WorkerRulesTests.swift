@@ -117,6 +117,13 @@ final class WorkerRulesTests: XCTestCase {
         XCTAssertNil(KafkaTopicName.problem(with: String(repeating: "a", count: 249)))
     }
 
+    func testEmptyHeadersAreNotFreeForTheBudget() {
+        let headers = Array(repeating: KafkaHeader(key: "", value: nil), count: 10_000)
+        let record = KafkaConsumerMessage(topic: "requests", partition: 0, offset: 0, key: nil, value: nil, headers: headers)
+        XCTAssertEqual(record.byteSize, 0, "nothing on the wire but framing")
+        XCTAssertGreaterThanOrEqual(record.bufferedSize, 10_000 * 32, "what the budget counts covers the header array")
+    }
+
     func testInFlightBudgetWaitsForBytesAndLetsAnOversizedRecordThroughAlone() async {
         let budget = InFlightBudget(limit: 100)
         let first = await budget.acquire(60)
