@@ -210,9 +210,6 @@ public struct CloudEvent: Sendable, Hashable {
 
     private func validateTime() throws(ModerationDecodeError) {
         guard let time else { return }
-        // DeadlineHeader also takes all-digit epoch milliseconds; CloudEvents only RFC 3339.
-        guard !time.isEmpty, !time.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-              DeadlineHeader.parse(time) != nil
-        else { throw .cloudEventAttribute(name: "time", problem: "not an RFC 3339 timestamp") }
+        guard DeadlineHeader.parseRFC3339(time) != nil else { throw .cloudEventAttribute(name: "time", problem: "not an RFC 3339 timestamp") }
     }
 }

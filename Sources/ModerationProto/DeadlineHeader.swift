@@ -27,6 +27,12 @@ public enum DeadlineHeader {
         return parseRFC3339(bytes)
     }
 
+    /// An RFC 3339 timestamp only, exactly as given (no epoch form, no surrounding spaces):
+    /// what CloudEvents' `time` attribute allows.
+    static func parseRFC3339(_ value: String) -> Date? {
+        parseRFC3339(Array(value.utf8))
+    }
+
     private static let space = UInt8(ascii: " ")
 
     private static func isDigit(_ byte: UInt8) -> Bool {

@@ -70,7 +70,7 @@ final class CloudEventTests: XCTestCase {
                 try open(Self.binaryHeaders(removing: "ce_\(name)") + [RecordHeader(key: "ce_\(name)", value: nil)])
             }
         }
-        for time in ["yesterday", "1738324800000", "2025-02-30T00:00:00Z", "2025-01-31T12:00:00"] {
+        for time in ["yesterday", "1738324800000", "2025-02-30T00:00:00Z", "2025-01-31T12:00:00", " 2025-01-31T12:00:00Z ", ""] {
             assertDecodeError(.cloudEventAttribute(name: "time", problem: "not an RFC 3339 timestamp")) {
                 () throws(ModerationDecodeError) in try open(Self.binaryHeaders(replacing: "ce_time", with: time))
             }
