@@ -154,7 +154,7 @@ public struct KafkaConfiguration: Sendable, CustomStringConvertible {
 extension Duration {
     /// Whole milliseconds, rounded down, as librdkafka's `*.ms` properties want them;
     /// saturates instead of trapping on durations beyond `Int64` milliseconds.
-    var milliseconds: Int64 {
+    public var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
         if overflow { return seconds < 0 ? .min : .max }

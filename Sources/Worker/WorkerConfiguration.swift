@@ -113,7 +113,9 @@ public struct WorkerConfiguration: Sendable {
         try require(maxWait >= .zero && maxWait <= .seconds(60), "--max-wait-ms", "must be within 0...60000 ms")
         try require((1...1_000_000).contains(queueCapacity), "--queue-capacity", "must be within 1...1000000, not \(queueCapacity)")
         try require(maxTextBytes >= 1, "--max-text-bytes", "must be at least 1, not \(maxTextBytes)")
-        try require(maxRequestBytes >= 1, "--max-request-bytes", "must be at least 1, not \(maxRequestBytes)")
+        try require(
+            (1...1_000_000_000).contains(maxRequestBytes), "--max-request-bytes",
+            "must be within 1...1000000000 (librdkafka's largest message), not \(maxRequestBytes)")
         try require(
             maxInFlightBytes >= maxRequestBytes, "--max-in-flight-bytes",
             "must be at least --max-request-bytes (\(maxRequestBytes)), not \(maxInFlightBytes)")

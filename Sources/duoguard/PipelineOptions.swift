@@ -134,7 +134,12 @@ struct PipelineOptions: ParsableArguments {
         configuration.resultEnvelope.schemaID = try env.value(resultSchemaId, "RESULT_SCHEMA_ID")
         let source = try env.value(cloudeventsSource, "CLOUDEVENTS_SOURCE")
         if env.flag(cloudeventsOutput, "CLOUDEVENTS_OUTPUT") || source != nil {
-            guard source.map({ !$0.isEmpty }) ?? true else { throw ValidationError("--cloudevents-source must not be empty") }
+            if let source {
+                // A URI reference that goes into every result's ce_source header: visible ASCII.
+                guard !source.isEmpty, source.utf8.count <= 1_024, source.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                    throw ValidationError("--cloudevents-source: must be a URI reference of 1...1024 visible ASCII characters")
+                }
+            }
             configuration.resultEnvelope.cloudEvents = source.map { CloudEventOutput(source: $0) } ?? CloudEventOutput()
         }
         if let value = try env.value(maxBatch, "MAX_BATCH") { configuration.maxBatch = value }
@@ -158,12 +163,5 @@ struct PipelineOptions: ParsableArguments {
             throw ValidationError(error.description)
         }
         return (configuration, loaded)
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds (for help texts and librdkafka properties).
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

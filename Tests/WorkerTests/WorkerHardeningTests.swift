@@ -128,6 +128,16 @@ final class WorkerHardeningTests: XCTestCase {
             (["--reply-to-allow", "(["], "--reply-to-allow"),
             (["--batch-tokens", "0"], "--batch-tokens"),
             (["--max-tokens", "4096"], "--max-tokens"),
+            (["--schema-ids", "12,x"], "--schema-ids"),
+            (["--result-schema-id", "-1"], "--result-schema-id"),
+            (["--result-schema-id", "4294967296"], "--result-schema-id"),
+            (["--cloudevents-source", ""], "--cloudevents-source"),
+            (["--cloudevents-source", "/a\u{1}b"], "--cloudevents-source"),
+            (["--default-content-type", "xml"], "--default-content-type"),
+            (["--metrics-host", "", "--metrics-port", "9999"], "--metrics-host"),
+            (["--max-request-bytes", "0"], "--max-request-bytes"),
+            (["--max-request-bytes", "2000000000"], "--max-request-bytes"),
+            (["--max-buffered-bytes", "1"], "--max-buffered-bytes"),
         ]
         for (extra, option) in cases {
             let (status, output) = try await ChildProcess.capture(
