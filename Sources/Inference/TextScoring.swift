@@ -88,11 +88,18 @@ extension DuoGuardModel {
     /// Call from one thread at a time (see `classify(batch:)`).
     public func score(_ texts: [String], scoring: TextScoring) throws(InferenceError) -> [(prepared: PreparedText, classification: Classification)] {
         let prepared = texts.map { scoring.prepare($0, tokenizer: tokenizer) }
+        return Array(zip(prepared, try classify(prepared)))
+    }
+
+    /// Classifies prepared texts in one batch (all their sequences together); one
+    /// classification per text, its sequences' per-category maximum. Call from one thread at
+    /// a time (see `classify(batch:)`).
+    public func classify(_ prepared: [PreparedText]) throws(InferenceError) -> [Classification] {
         let flat = try classify(batch: prepared.flatMap(\.sequences))
         var start = 0
         return prepared.map { text in
             defer { start += text.sequences.count }
-            return (text, text.score(flat[start..<start + text.sequences.count]))
+            return text.score(flat[start..<start + text.sequences.count])
         }
     }
 }

@@ -41,12 +41,12 @@ struct InferenceLoop: Sendable {
 
     private func classify(_ batch: [WorkItem]) async {
         let started = ContinuousClock.now
-        let sequences = batch.flatMap(\.prepared.sequences)
-        let tokens = sequences.reduce(0) { $0 + $1.count }
+        let prepared = batch.map(\.prepared)
+        let tokens = prepared.reduce(0) { $0 + $1.sequences.reduce(0) { $0 + $1.count } }
         let span = tracing.inference(batch, tokens: tokens)
         let outcome: Result<[Classification], InferenceError> = await withCheckedContinuation { continuation in
             queue.async { [model] in
-                continuation.resume(returning: Result { () throws(InferenceError) in try model.classify(batch: sequences) })
+                continuation.resume(returning: Result { () throws(InferenceError) in try model.classify(prepared) })
             }
         }
         let inferenceSeconds = seconds(ContinuousClock.now - started)
@@ -55,15 +55,12 @@ struct InferenceLoop: Sendable {
         metrics.batchTokens.record(Double(tokens))
         if case .failure = outcome { WorkerTracing.fail(span, "inference") }
         span.end()
-        var first = 0
-        for item in batch {
-            let range = first..<(first + item.prepared.sequences.count)
-            first = range.upperBound
+        for (index, item) in batch.enumerated() {
             let result: ModerationResult
             switch outcome {
             case .success(let classifications):
                 result = preparer.results.scored(
-                    item, classification: item.prepared.score(classifications[range]), operatorThresholds: thresholds,
+                    item, classification: classifications[index], operatorThresholds: thresholds,
                     queueSeconds: seconds(started - item.read), inferenceSeconds: inferenceSeconds)
             case .failure(let error):
                 logger.error("inference failed", metadata: ["error": "\(error)"])
