@@ -25,8 +25,7 @@ public struct Baggage: Sendable, Hashable {
     public init?(_ value: String) {
         guard value.utf8.count <= Self.maxBytes else { return nil }
         // Bytes, not Characters: this runs for every request that carries baggage.
-        var bytes = Array(value.utf8)[...]
-        Self.trim(&bytes)
+        let bytes = Array(value.utf8)[...].trimmingOptionalWhitespace()
         var count = 0
         var start = bytes.startIndex
         while start <= bytes.endIndex {
@@ -48,20 +47,11 @@ public struct Baggage: Sendable, Hashable {
         self.headerValue = String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func trim(_ bytes: inout ArraySlice<UInt8>) {
-        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
-        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
-    }
-
     private static func isValidPair(_ text: ArraySlice<UInt8>, valueRequired: Bool) -> Bool {
         guard let equals = text.firstIndex(of: UInt8(ascii: "=")) else {
-            var key = text
-            trim(&key)
-            return !valueRequired && isToken(key)
+            return !valueRequired && isToken(text.trimmingOptionalWhitespace())
         }
-        var key = text[..<equals], value = text[(equals + 1)...]
-        trim(&key)
-        trim(&value)
+        let key = text[..<equals].trimmingOptionalWhitespace(), value = text[(equals + 1)...].trimmingOptionalWhitespace()
         return isToken(key) && value.allSatisfy(isValueByte)
     }
 

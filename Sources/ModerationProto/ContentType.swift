@@ -61,22 +61,10 @@ public enum ContentType: String, Sendable, Hashable, CaseIterable {
     static func mediaType(of header: String) -> String {
         var utf8 = header.utf8[...]
         if let semicolon = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<semicolon] }
-        while let first = utf8.first, first == 0x20 || first == 0x09 { utf8 = utf8.dropFirst() }
-        while let last = utf8.last, last == 0x20 || last == 0x09 { utf8 = utf8.dropLast() }
+        utf8 = utf8.trimmingOptionalWhitespace()
         if !utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) {
             return String(Substring(utf8))
         }
         return String(decoding: utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }, as: UTF8.self)
-    }
-}
-
-extension Substring {
-    /// Trims spaces and tabs, the only whitespace HTTP-style header values may carry, without
-    /// pulling in Foundation's character sets.
-    func trimmingASCIIWhitespace() -> Substring {
-        var slice = self
-        while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
-        return slice
     }
 }

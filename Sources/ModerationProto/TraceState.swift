@@ -43,10 +43,8 @@ public struct TraceState: Sendable, Hashable {
             var start = 0
             while start <= bytes.count {
                 let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.count
-                var member = bytes[start..<end]
+                let member = bytes[start..<end].trimmingOptionalWhitespace()
                 start = end + 1
-                while let first = member.first, first == 0x20 || first == 0x09 { member = member.dropFirst() }
-                while let last = member.last, last == 0x20 || last == 0x09 { member = member.dropLast() }
                 if member.isEmpty { continue }
                 guard members.count < Self.maxMembers,
                       let equals = member.firstIndex(of: UInt8(ascii: "=")),
