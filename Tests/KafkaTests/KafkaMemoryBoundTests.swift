@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import TestSupport
 import XCTest
 
 /// Memory is bounded in bytes, not messages: a flood of ~1 MB records read slowly keeps the
@@ -33,7 +34,7 @@ final class KafkaMemoryBoundTests: XCTestCase {
         configuration.maxPrefetchKilobytes = 4 << 10
         // The message count limit is far away: only bytes can hold the buffer back.
         configuration.maxBufferedMessages = 2_000
-        let baseline = KafkaTestSupport.memory()
+        let baseline = ProcessFigures.memory()
         let consumer = try KafkaConsumer(configuration: configuration, logger: KafkaTestSupport.logger)
         try consumer.subscribe(topics: [topic])
 
@@ -43,7 +44,7 @@ final class KafkaMemoryBoundTests: XCTestCase {
             while !Task.isCancelled {
                 let bytes = consumer.bufferedByteCount
                 let messages = consumer.bufferedMessageCount
-                let rss = KafkaTestSupport.memory()?.current ?? 0
+                let rss = ProcessFigures.memory()?.current ?? 0
                 let paused = !consumer.pausedPartitions.isEmpty
                 samples.update {
                     $0 = (max($0.maxBytes, bytes), max($0.maxMessages, messages), max($0.maxRSS, rss), $0.pausedSeen || paused, $0.count + 1)
@@ -56,7 +57,7 @@ final class KafkaMemoryBoundTests: XCTestCase {
             var result: [KafkaConsumerMessage] = []
             for await message in consumer.messages {
                 if result.count % max(1, count / 6) == 0 {
-                    let rss = KafkaTestSupport.memory()?.current ?? 0
+                    let rss = ProcessFigures.memory()?.current ?? 0
                     trajectory.update { $0.append(rss / 1_048_576) }
                 }
                 result.append(KafkaConsumerMessage(
@@ -99,7 +100,7 @@ final class KafkaMemoryBoundTests: XCTestCase {
             buffer peak \(result.maxBytes) bytes / \(result.maxMessages) messages (bound \(bound)); \
             process RSS growth while consuming \(rssGrowth / 1_048_576) MiB (formula bound \(formula / 1_048_576) MiB; \
             RSS MiB from \((baseline?.current ?? 0) / 1_048_576) along the read: \(trajectory.value)); \
-            \(result.count) samples; load average \(KafkaTestSupport.loadAverage)
+            \(result.count) samples; load average \(ProcessFigures.loadAverage)
             """)
     }
 }

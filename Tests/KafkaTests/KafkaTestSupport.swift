@@ -151,22 +151,6 @@ enum KafkaTestSupport {
         await ChildProcess.waitForExit(process, timeout: timeout, file: file, line: line)
     }
 
-    /// Peak and current resident memory of this process, from /proc (Linux), in bytes.
-    static func memory() -> (peak: Int, current: Int)? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        func field(_ name: String) -> Int? {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
-            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
-        }
-        guard let peak = field("VmHWM"), let current = field("VmRSS") else { return nil }
-        return (peak, current)
-    }
-
-    /// The 1-minute load average, printed with every speed or memory figure.
-    static var loadAverage: String {
-        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
-    }
-
     /// Produces `count` messages `prefix-i` (key `k-i`) in order, one request each, and waits
     /// for all deliveries. One message per request keeps the local broker's high watermark
     /// right: tansu answers ListOffsets(latest) with the last batch's base offset + 1.

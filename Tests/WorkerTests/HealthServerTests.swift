@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import Synchronization
-import Worker
 import TestSupport
+import Worker
 import XCTest
 
 /// The health/metrics server against hostile and slow clients (issue 13, item 3). Real TCP on
@@ -52,17 +52,6 @@ final class HealthServerTests: XCTestCase {
         return condition()
     }
 
-    private static func loadAverage() -> String {
-        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
-    }
-
-    /// Resident memory of this process in KiB (Linux), for the figures printed by the tests.
-    private static func residentKiB() -> Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
-    }
-
     private static func percentile(_ values: [Double], _ p: Double) -> Double {
         let sorted = values.sorted()
         guard !sorted.isEmpty else { return .nan }
@@ -89,7 +78,7 @@ final class HealthServerTests: XCTestCase {
         let requestTimeout = 10.0
         let server = try makeServer(.init(requestTimeout: .seconds(requestTimeout)))
         defer { server.stop() }
-        let residentBefore = Self.residentKiB()
+        let residentBefore = (ProcessFigures.memory()?.current ?? -1024) / 1024
         let swarm = SlowClients(host: "127.0.0.1", port: server.port, idle: 100, trickling: 100)
         defer { XCTAssertTrue(swarm.stop(), "slow clients did not stop") }
         XCTAssertEqual(swarm.report.opened, 200, "slow clients connected")
@@ -110,13 +99,13 @@ final class HealthServerTests: XCTestCase {
         }
         let report = swarm.report
         XCTAssertEqual(report.open, 200, "all slow clients were still connected while probing")
-        print("resident memory of the test process (server and clients): \(residentBefore) KiB before the slow clients, \(Self.residentKiB()) KiB with them")
+        print("resident memory of the test process (server and clients): \(residentBefore) KiB before the slow clients, \((ProcessFigures.memory()?.current ?? -1024) / 1024) KiB with them")
         let maximum = latencies.max() ?? .nan
         print(
             String(
                 format: "health probes with 200 slow clients: %d answered, %d failed, median %.2f ms, p99 %.2f ms, max %.2f ms (load average %@)",
                 latencies.count, failures, Self.percentile(latencies, 0.5) * 1000, Self.percentile(latencies, 0.99) * 1000,
-                maximum * 1000, Self.loadAverage()))
+                maximum * 1000, ProcessFigures.loadAverage))
         XCTAssertEqual(failures, 0, "probes that got no 200 within 1 s")
         XCTAssertGreaterThan(latencies.count, 50)
         XCTAssertLessThan(maximum, 0.1, "slowest probe")
@@ -174,7 +163,7 @@ final class HealthServerTests: XCTestCase {
         XCTAssertEqual(server.statistics.open, 50)
         let latencies = (0..<20).map { _ in probe(server.port) }
         XCTAssertEqual(latencies.compactMap { $0 }.count, 20, "probes while the cap is full: \(latencies)")
-        print(String(format: "probes at a full cap (closeOldest): max %.2f ms (load average %@)", (latencies.compactMap { $0 }.max() ?? .nan) * 1000, Self.loadAverage()))
+        print(String(format: "probes at a full cap (closeOldest): max %.2f ms (load average %@)", (latencies.compactMap { $0 }.max() ?? .nan) * 1000, ProcessFigures.loadAverage))
         XCTAssertLessThan(latencies.compactMap { $0 }.max() ?? 1, 0.1)
         XCTAssertLessThanOrEqual(server.statistics.open, 50)
     }
@@ -473,7 +462,7 @@ final class HealthServerTests: XCTestCase {
         let start = RawSocket.now()
         server.stop()
         let elapsed = RawSocket.now() - start
-        print(String(format: "HealthServer.stop() with 61 clients connected: %.1f ms (load average %@)", elapsed * 1000, Self.loadAverage()))
+        print(String(format: "HealthServer.stop() with 61 clients connected: %.1f ms (load average %@)", elapsed * 1000, ProcessFigures.loadAverage))
         XCTAssertLessThan(elapsed, 2.5)
         var rest: [UInt8] = []
         XCTAssertTrue(keepAlive.waitForClose(timeout: 2, received: &rest), "keep-alive client closed")

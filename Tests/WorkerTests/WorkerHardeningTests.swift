@@ -192,7 +192,7 @@ final class WorkerHardeningTests: XCTestCase {
         let sampler = Task {
             var peak = 0
             while !Task.isCancelled {
-                peak = max(peak, WorkerTestSupport.residentBytes(of: worker.processIdentifier) ?? 0)
+                peak = max(peak, ProcessFigures.memory(of: worker.processIdentifier)?.current ?? 0)
                 try? await Task.sleep(for: .milliseconds(50))
             }
             return peak

@@ -111,7 +111,7 @@ final class WorkerResilienceTests: XCTestCase {
         let sampler = Task {
             var peak = 0
             while !Task.isCancelled {
-                peak = max(peak, WorkerTestSupport.residentBytes(of: worker.processIdentifier) ?? 0)
+                peak = max(peak, ProcessFigures.memory(of: worker.processIdentifier)?.current ?? 0)
                 try? await Task.sleep(for: .milliseconds(100))
             }
             return peak

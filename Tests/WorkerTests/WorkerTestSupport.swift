@@ -245,14 +245,4 @@ enum WorkerTestSupport {
             return try ModerationCodec.decodeResult(message.value ?? [], contentType: contentType)
         }
     }
-
-    /// Resident memory of a process, from /proc (bytes).
-    static func residentBytes(of pid: Int32) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first
-            return kilobytes.map { $0 * 1024 }
-        }
-        return nil
-    }
 }
