@@ -66,16 +66,31 @@ public final class OffsetTracker: Sendable {
     /// Records that `message` is answered; returns the new position to store ("next offset
     /// to read") when it advanced, `nil` otherwise (also for a message of an earlier assignment).
     public func complete(_ message: KafkaConsumerMessage) -> Int64? {
+        partitions.withLock { partitions in Self.advance(&partitions, message) }
+    }
+
+    /// Records that `message` is answered and, when its partition's position advanced, hands
+    /// the new position to `store` (the consumer's offset store) before releasing the lock.
+    /// So positions reach the store in the order they advance (two completions cannot store
+    /// 7 and then 5), and `pendingCount()` reads 0 only once the last position is stored:
+    /// shutdown and revoke commit right after it, and a position stored a moment later would
+    /// be missing from that commit (its request answered again after a restart). `store` must
+    /// not call back into the tracker.
+    public func complete(_ message: KafkaConsumerMessage, store: (Int64) -> Void) {
         partitions.withLock { partitions in
-            guard var state = partitions[message.topicPartition], state.epoch == message.assignmentEpoch,
-                state.pending.remove(message.offset) != nil
-            else { return nil }
-            let position = state.committable
-            defer { partitions[message.topicPartition] = state }
-            guard position > state.lastStored else { return nil }
-            state.lastStored = position
-            return position
+            if let position = Self.advance(&partitions, message) { store(position) }
         }
+    }
+
+    private static func advance(_ partitions: inout [KafkaTopicPartition: Partition], _ message: KafkaConsumerMessage) -> Int64? {
+        guard var state = partitions[message.topicPartition], state.epoch == message.assignmentEpoch,
+            state.pending.remove(message.offset) != nil
+        else { return nil }
+        let position = state.committable
+        defer { partitions[message.topicPartition] = state }
+        guard position > state.lastStored else { return nil }
+        state.lastStored = position
+        return position
     }
 
     /// Forgets `message` without answering it (the partition's next reader re-reads it) and

@@ -152,12 +152,13 @@ final class ResultSender: Sendable {
         metrics.endToEndSeconds.record(seconds(ContinuousClock.now - read))
         counts.answered.add(1, ordering: .relaxed)
         budget.release(source.bufferedSize)
-        guard let position = tracker.complete(source) else { return }
-        do {
-            try consumer.storeOffsets([KafkaTopicPartition(topic: source.topic, partition: source.partition, offset: position)])
-        } catch {
-            // The partition was revoked meanwhile: its next owner re-reads from the last commit.
-            logger.debug("offset not stored", metadata: ["partition": "\(source.topicPartition)", "error": "\(error)"])
+        tracker.complete(source) { position in
+            do {
+                try consumer.storeOffsets([KafkaTopicPartition(topic: source.topic, partition: source.partition, offset: position)])
+            } catch {
+                // The partition was revoked meanwhile: its next owner re-reads from the last commit.
+                logger.debug("offset not stored", metadata: ["partition": "\(source.topicPartition)", "error": "\(error)"])
+            }
         }
     }
 

@@ -71,4 +71,21 @@ final class OffsetTrackerTests: XCTestCase {
         XCTAssertEqual(tracker.complete(message(p0, 2, epoch: 2)), 4)
         XCTAssertEqual(tracker.pendingCount(), 0)
     }
+
+    /// The store runs inside the completion: when `pendingCount()` reads 0 the last position
+    /// is already stored (shutdown commits right after), and stores arrive in order.
+    func testPositionsAreStoredInOrderBeforeTheMessageStopsCountingAsPending() {
+        let tracker = OffsetTracker()
+        let p0 = KafkaTopicPartition(topic: "t", partition: 0)
+        for offset in Int64(0)..<3 { XCTAssertTrue(tracker.register(message(p0, offset))) }
+        var stored: [Int64] = []
+        tracker.complete(message(p0, 1)) { stored.append($0) }
+        XCTAssertEqual(stored, [], "0 is still open")
+        tracker.complete(message(p0, 0)) { stored.append($0) }
+        XCTAssertEqual(stored, [2])
+        XCTAssertEqual(tracker.pendingCount(), 1)
+        tracker.complete(message(p0, 2)) { stored.append($0) }
+        XCTAssertEqual(stored, [2, 3])
+        XCTAssertEqual(tracker.pendingCount(), 0)
+    }
 }
