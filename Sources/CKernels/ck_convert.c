@@ -50,6 +50,7 @@ size_t ck_row_size(ck_type type, int64_t n) {
     case CK_TYPE_BF16: return (size_t)n * 2;
     case CK_TYPE_Q8_0: return (size_t)(n / CK_QK) * sizeof(ck_block_q8_0);
     case CK_TYPE_Q4_0: return (size_t)(n / CK_QK) * sizeof(ck_block_q4_0);
+    case CK_TYPE_Q8_R: return 0; // packed only: no row layout
     }
     return 0;
 }
@@ -90,6 +91,8 @@ void ck_dequantize_row(ck_type type, const void *x, float *y, int64_t n) {
         }
         break;
     }
+    case CK_TYPE_Q8_R: // packed only: no row layout
+        break;
     }
 }
 

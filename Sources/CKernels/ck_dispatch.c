@@ -70,6 +70,12 @@ size_t ck_activations_size(ck_type weight_type, int64_t k, int64_t n_tokens) {
     switch (weight_type) {
     case CK_TYPE_Q4_0:
     case CK_TYPE_Q8_0: per = (size_t)(k / CK_QK) * sizeof(ck_act); break;
+    case CK_TYPE_Q8_R: {
+        if (k % CK_Q8R_GROUP != 0) return 0;
+        const size_t tiles = (size_t)(n_tokens / CK_Q8R_TILE + (n_tokens % CK_Q8R_TILE != 0));
+        if (__builtin_mul_overflow((size_t)(k / CK_Q8R_GROUP) * CK_Q8R_GROUP_BYTES, tiles, &total)) return 0;
+        return total;
+    }
     case CK_TYPE_F32:
     case CK_TYPE_F16:
     case CK_TYPE_BF16: per = (size_t)k * sizeof(float); break;
@@ -90,15 +96,42 @@ void ck_prepare_activations(ck_type weight_type, const float *x, int64_t ldx,
     ck_prepare_activations_ref(weight_type, x, ldx, k, n_tokens, out);
 }
 
-static ck_panel_fn panel_kernel(void) {
+void ck_prepare_activations_at(ck_type weight_type, const float *x, int64_t ldx, int64_t k,
+                               int64_t first_token, int64_t n_tokens, void *out) {
+    if (first_token < 0 || n_tokens <= 0) return;
+    if (weight_type == CK_TYPE_Q8_R) {
+        if (k % CK_Q8R_GROUP != 0) return;
+#if defined(__x86_64__)
+        if (impl() >= CK_IMPL_AVX2) {
+            ck_prepare_q8r_avx2(x, ldx, k, first_token, n_tokens, out);
+            return;
+        }
+#endif
+        ck_prepare_q8r_ref(x, ldx, k, first_token, n_tokens, out);
+        return;
+    }
+    ck_prepare_activations(weight_type, x, ldx, k, n_tokens,
+                           (uint8_t *)out + ck_activations_size(weight_type, k, first_token));
+}
+
+static ck_panel_fn panel_kernel(int fmt) {
 #if defined(__x86_64__)
     switch (impl()) {
-    case CK_IMPL_AVX512VNNI: return ck_panel_avx512vnni;
-    case CK_IMPL_AVX2: return ck_panel_avx2;
+    case CK_IMPL_AVX512VNNI: return fmt == CK_FMT_Q8R ? ck_panel_q8r_avx512vnni : ck_panel_avx512vnni;
+    case CK_IMPL_AVX2: return fmt == CK_FMT_Q8R ? ck_panel_q8r_avx2 : ck_panel_avx2;
     default: break;
     }
 #endif
-    return ck_panel_ref;
+    return fmt == CK_FMT_Q8R ? ck_panel_q8r_ref : ck_panel_ref;
+}
+
+static int packed_format(ck_type type) {
+    switch (type) {
+    case CK_TYPE_Q8_0: return CK_FMT_Q8;
+    case CK_TYPE_Q4_0: return CK_FMT_Q4;
+    case CK_TYPE_Q8_R: return CK_FMT_Q8R;
+    default: return -1;
+    }
 }
 
 // Runs `fn` over the panels that rows [row_begin, row_end) touch, storing only those rows.
@@ -111,11 +144,12 @@ static ck_panel_fn panel_kernel(void) {
 // in L2 and every panel re-read it from L3.
 // The reference takes all of k and all tokens at once (its float order is ck_matmul_ref's).
 #define CK_NT 320
-static void run_panels(ck_panel_fn fn, int q4, const uint8_t *P, int64_t nb, const void *X, int64_t n_tokens,
+static void run_panels(ck_panel_fn fn, int fmt, const uint8_t *P, int64_t nb, const void *X, int64_t n_tokens,
                        float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
-    const size_t pb = ck_panel_bytes(q4, nb);
-    const int ref = fn == ck_panel_ref;
-    const int64_t kc = ref ? nb : CK_KC, nt = ref ? n_tokens : CK_NT;
+    const size_t pb = ck_panel_bytes(fmt, nb);
+    const int ref = fn == ck_panel_ref || fn == ck_panel_q8r_ref;
+    // Q8_R: token blocks of whole activation tiles (27 x 12 tokens).
+    const int64_t kc = ref ? nb : CK_KC, nt = ref ? n_tokens : fmt == CK_FMT_Q8R ? CK_NT / CK_Q8R_TILE * CK_Q8R_TILE : CK_NT;
     const ck_act *x = X;
     for (int64_t kb = 0; kb < nb; kb += kc) {
         const int64_t kb_end = nb - kb < kc ? nb : kb + kc;
@@ -125,7 +159,9 @@ static void run_panels(ck_panel_fn fn, int q4, const uint8_t *P, int64_t nb, con
                 const int64_t row0 = p * CK_PANEL;
                 const int lo = (int)(row_begin > row0 ? row_begin - row0 : 0);
                 const int hi = (int)(row_end - row0 < CK_PANEL ? row_end - row0 : CK_PANEL);
-                fn(q4, P + (size_t)p * pb, nb, kb, kb_end, x + t0 * nb, tn, Y + t0 * ldy + row0, ldy, lo, hi);
+                const ck_act *xt = fmt == CK_FMT_Q8R ? (const ck_act *)(const void *)ck_q8r_group(X, nb / CK_Q8R_BLOCKS, t0, 0)
+                                                     : x + t0 * nb;
+                fn(fmt, P + (size_t)p * pb, nb, kb, kb_end, xt, tn, Y + t0 * ldy + row0, ldy, lo, hi);
             }
         }
     }
@@ -134,24 +170,26 @@ static void run_panels(ck_panel_fn fn, int q4, const uint8_t *P, int64_t nb, con
 void ck_matmul_packed(ck_type type, const void *P, int64_t k,
                       const void *X, int64_t n_tokens,
                       float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
-    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0) return;
-    if (type != CK_TYPE_Q4_0 && type != CK_TYPE_Q8_0) return;
-    run_panels(panel_kernel(), type == CK_TYPE_Q4_0, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
+    const int fmt = packed_format(type);
+    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0 || fmt < 0) return;
+    if (fmt == CK_FMT_Q8R && k % CK_Q8R_GROUP != 0) return;
+    run_panels(panel_kernel(fmt), fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
 }
 
 void ck_matmul_packed_ref(ck_type type, const void *P, int64_t k,
                           const void *X, int64_t n_tokens,
                           float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
-    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0) return;
-    if (type != CK_TYPE_Q4_0 && type != CK_TYPE_Q8_0) return;
-    run_panels(ck_panel_ref, type == CK_TYPE_Q4_0, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
+    const int fmt = packed_format(type);
+    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0 || fmt < 0) return;
+    if (fmt == CK_FMT_Q8R && k % CK_Q8R_GROUP != 0) return;
+    run_panels(fmt == CK_FMT_Q8R ? ck_panel_q8r_ref : ck_panel_ref, fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
 }
 
 void ck_matmul(ck_type type, const void *W, int64_t k,
                const void *X, int64_t n_tokens,
                float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
-    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0) return;
-    const ck_panel_fn fn = panel_kernel();
+    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0 || type == CK_TYPE_Q8_R) return;
+    const ck_panel_fn fn = panel_kernel(CK_FMT_Q8);
     if ((type != CK_TYPE_Q4_0 && type != CK_TYPE_Q8_0) || fn == ck_panel_ref) {
         ck_matmul_ref(type, W, k, X, n_tokens, Y, ldy, row_begin, row_end);
         return;

@@ -40,13 +40,47 @@ typedef struct {
 // So one 64-byte load is one vector of 16 rows x 4 consecutive k (row = 32-bit lane) for
 // AVX-512, and each 32-byte half is rows 0-7 / 8-15 for AVX2.
 #define CK_PANEL 16
+// Panel formats of the kernels (ck_panel_fn's `fmt`): 0 and 1 keep the old meaning of the
+// `q4` flag. CK_FMT_Q8R (CK_TYPE_Q8_R): the 16 rows' f32 scales (64 B), then the quants
+// block after block exactly as Q8_0's (8 chunks of 64 B, w + 128).
+enum { CK_FMT_Q8 = 0, CK_FMT_Q4 = 1, CK_FMT_Q8R = 2 };
+#define CK_Q8R_BLOCKS (CK_Q8R_GROUP / CK_QK)
+
+// ---- CK_TYPE_Q8_R activations: token tiles ----------------------------------------------
+//
+// The tokens are stored in tiles of CK_Q8R_TILE (the AVX-512 kernel's token count), so that
+// every activation operand of a kernel tile is at a constant offset from one pointer: with a
+// token stride known only at run time the compiler computed the 12 addresses with a serial
+// chain of adds and spilled, which cost ~10% of the tile. A tile is the k / CK_Q8R_GROUP
+// groups of its tokens; a group is
+//   float d[12]      the group's scale of slot s (amax / 127, not fp16-rounded),
+//   int32 corr[12]   -128 * sum of its quants (the kernels multiply w + 128),
+//   int8  qs[32][12][4]  quad q (elements 4q..4q+3) of slot s at 96 + 48q + 4s.
+// Slots past the last token of a partial tile are never read or written.
+#define CK_Q8R_TILE 12
+#define CK_Q8R_GROUP_BYTES (CK_Q8R_TILE * 8 + CK_Q8R_GROUP * CK_Q8R_TILE)
+#define CK_Q8R_QUAD_STRIDE (4 * CK_Q8R_TILE)
+static inline uint8_t *ck_q8r_group(const void *X, int64_t ng, int64_t t, int64_t g) {
+    return (uint8_t *)X + ((size_t)(t / CK_Q8R_TILE) * (size_t)ng + (size_t)g) * CK_Q8R_GROUP_BYTES;
+}
+static inline float *ck_q8r_d(uint8_t *group, int64_t t) { return (float *)(void *)group + t % CK_Q8R_TILE; }
+static inline int32_t *ck_q8r_corr(uint8_t *group, int64_t t) {
+    return (int32_t *)(void *)(group + 4 * CK_Q8R_TILE) + t % CK_Q8R_TILE;
+}
+static inline int8_t *ck_q8r_quad(uint8_t *group, int64_t t, int q) {
+    return (int8_t *)group + 8 * CK_Q8R_TILE + q * CK_Q8R_QUAD_STRIDE + 4 * (t % CK_Q8R_TILE);
+}
 #define CK_Q4_PANEL_BLOCK 256
 #define CK_Q8_PANEL_BLOCK 512
 
 static inline size_t ck_panel_scale_bytes(int64_t nb) { return ((size_t)nb * 32 + 63) / 64 * 64; }
-static inline size_t ck_panel_block_bytes(int q4) { return q4 ? CK_Q4_PANEL_BLOCK : CK_Q8_PANEL_BLOCK; }
-static inline size_t ck_panel_bytes(int q4, int64_t nb) {
-    return ck_panel_scale_bytes(nb) + (size_t)nb * ck_panel_block_bytes(q4);
+static inline size_t ck_panel_block_bytes(int fmt) { return fmt == CK_FMT_Q4 ? CK_Q4_PANEL_BLOCK : CK_Q8_PANEL_BLOCK; }
+// Bytes before the first block's quants.
+static inline size_t ck_panel_head_bytes(int fmt, int64_t nb) {
+    return fmt == CK_FMT_Q8R ? 64 : ck_panel_scale_bytes(nb);
+}
+static inline size_t ck_panel_bytes(int fmt, int64_t nb) {
+    return ck_panel_head_bytes(fmt, nb) + (size_t)nb * ck_panel_block_bytes(fmt);
 }
 
 // Writes one panel from ggml-layout rows: rows [row0, row0 + nrows) of W (nb blocks per row),
@@ -76,7 +110,7 @@ static inline float ck_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return
 // Returns d (f32, before fp16 rounding) and writes the quants.
 float ck_quantize_block_q8_ref(const float *x, int8_t *qs);
 
-// Scalar activation preparation (the reference layout producer).
+// Scalar activation preparation (the reference layout producer; Q8_R: ck_prepare_q8r_ref).
 void ck_prepare_activations_ref(ck_type weight_type, const float *x, int64_t ldx,
                                 int64_t k, int64_t n_tokens, void *out);
 
@@ -87,6 +121,14 @@ int ck_use_avx2(void);
 int ck_use_avx512(void);
 
 // The scalar panel kernel (same numerics as ck_matmul_ref; ck_pack.c).
+// Q8_R activations of tokens [t0, t0 + n) into the tiled buffer X (its start; ck_act is only
+// the pointer type there), x at token t0 (ref).
+void ck_prepare_q8r_ref(const float *x, int64_t ldx, int64_t k, int64_t t0, int64_t n, void *X);
+// The scalar Q8_R panel kernel (ck_pack.c): per group, the exact int32 sum times d_x,
+// summed in f32, times the row's scale. For Q8_R, X is the tile of the first token and
+// n_tokens counts from there.
+void ck_panel_q8r_ref(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                      const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
                   const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 
@@ -97,8 +139,13 @@ void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, i
                    const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
                          const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+void ck_panel_q8r_avx2(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                       const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+void ck_panel_q8r_avx512vnni(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                             const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 void ck_prepare_activations_avx2(ck_type weight_type, const float *x, int64_t ldx,
                                  int64_t k, int64_t n_tokens, void *out);
+void ck_prepare_q8r_avx2(const float *x, int64_t ldx, int64_t k, int64_t t0, int64_t n, void *X);
 // ck_ops_avx512.c; returns 0 for shapes it does not tile (the caller falls back).
 int ck_attention_avx512(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,
                         const float *k, const float *v, int64_t ldkv,

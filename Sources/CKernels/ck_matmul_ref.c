@@ -29,6 +29,7 @@ static float dot_q4_0(const ck_block_q4_0 *w, const ck_act *x, int64_t nb) {
 void ck_matmul_ref(ck_type type, const void *W, int64_t k,
                    const void *X, int64_t n_tokens,
                    float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
+    if (type == CK_TYPE_Q8_R) return;
     const int64_t nb = k / CK_QK;
     for (int64_t r = row_begin; r < row_end; r++) {
         for (int64_t t = 0; t < n_tokens; t++) {
@@ -51,6 +52,8 @@ void ck_matmul_ref(ck_type type, const void *W, int64_t k,
                 for (int64_t i = 0; i < k; i++) v += ck_fp16_to_fp32(w[i]) * x[i];
                 break;
             }
+            case CK_TYPE_Q8_R: // packed only (ck_matmul_packed); excluded above
+                break;
             case CK_TYPE_BF16: {
                 const uint16_t *w = (const uint16_t *)W + r * k;
                 const float *x = (const float *)X + t * k;

@@ -10,15 +10,23 @@
 // keeping it instead of the file's pages costs no memory.
 #include "ck_internal.h"
 
+#include <math.h>
+#include <stdlib.h>
+
 static int is_packed_type(ck_type type) { return type == CK_TYPE_Q4_0 || type == CK_TYPE_Q8_0; }
 
+static int panel_format(ck_type type) {
+    return type == CK_TYPE_Q4_0 ? CK_FMT_Q4 : type == CK_TYPE_Q8_R ? CK_FMT_Q8R : CK_FMT_Q8;
+}
+
 size_t ck_packed_size(ck_type type, int64_t rows, int64_t k) {
-    if (!is_packed_type(type) || rows < 0 || k < 0 || k % CK_QK != 0) return 0;
+    if (!(is_packed_type(type) || type == CK_TYPE_Q8_R) || rows < 0 || k < 0 || k % CK_QK != 0) return 0;
+    if (type == CK_TYPE_Q8_R && k % CK_Q8R_GROUP != 0) return 0;
     const int64_t nb = k / CK_QK;
     const int64_t panels = rows / CK_PANEL + (rows % CK_PANEL != 0);
     size_t per = 0, total = 0;
     // nb * 512 + 64 cannot overflow for nb < 2^53; the product with the panel count can.
-    per = ck_panel_bytes(type == CK_TYPE_Q4_0, nb);
+    per = ck_panel_bytes(panel_format(type), nb);
     if (__builtin_mul_overflow((size_t)panels, per, &total)) return 0;
     return total;
 }
@@ -76,6 +84,71 @@ void ck_pack_weights(ck_type type, const void *W, int64_t rows, int64_t k,
         const int64_t row0 = p * CK_PANEL;
         const int nrows = (int)(rows - row0 < CK_PANEL ? rows - row0 : CK_PANEL);
         ck_pack_panel(q4, W, nb, row0, nrows, (uint8_t *)out + (size_t)p * pb);
+    }
+}
+
+// Per-row int8 (CK_TYPE_Q8_R): the row is widened to f32 (ck_dequantize_row) and quantized
+// with one scale, d = amax / 127, q = roundf(w / d) (as ggml's Q8_0 quantizer, over the row).
+void ck_pack_weights_q8r(ck_type src_type, const void *W, int64_t rows, int64_t k,
+                         int64_t panel_begin, int64_t panel_end, void *out) {
+    if (rows <= 0 || k <= 0 || k % CK_Q8R_GROUP != 0) return;
+    const size_t src_row = ck_row_size(src_type, k);
+    if (src_row == 0) return;
+    const int64_t nb = k / CK_QK;
+    const int64_t panels = rows / CK_PANEL + (rows % CK_PANEL != 0);
+    if (panel_begin < 0) panel_begin = 0;
+    if (panel_end > panels) panel_end = panels;
+    const size_t pb = ck_panel_bytes(CK_FMT_Q8R, nb);
+    float *row = malloc((size_t)k * sizeof(float));
+    if (!row) return;
+    for (int64_t p = panel_begin; p < panel_end; p++) {
+        uint8_t *panel = (uint8_t *)out + (size_t)p * pb;
+        memset(panel, 0, 64); // missing rows: zero scales
+        for (int r = 0; r < CK_PANEL; r++) {
+            const int64_t src = p * CK_PANEL + r;
+            float d = 0.0f, id = 0.0f;
+            if (src < rows) {
+                ck_dequantize_row(src_type, (const uint8_t *)W + (size_t)src * src_row, row, k);
+                float amax = 0.0f;
+                for (int64_t i = 0; i < k; i++) amax = fmaxf(amax, fabsf(row[i]));
+                d = amax / 127.0f;
+                id = d != 0.0f ? 1.0f / d : 0.0f;
+            }
+            memcpy(panel + 4 * r, &d, 4);
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *q = panel + 64 + (size_t)b * CK_Q8_PANEL_BLOCK + 4 * r;
+                for (int j = 0; j < CK_QK; j++) {
+                    const int v = src < rows ? (int)roundf(row[b * CK_QK + j] * id) : 0;
+                    q[64 * (j / 4) + (j & 3)] = (uint8_t)(v + 128);
+                }
+            }
+        }
+    }
+    free(row);
+}
+
+void ck_panel_q8r_ref(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
+                      const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
+    (void)fmt;
+    const int64_t ng = nb / CK_Q8R_BLOCKS;
+    for (int r = lane_lo; r < lane_hi; r++) {
+        float dw;
+        memcpy(&dw, panel + 4 * r, 4);
+        for (int64_t t = 0; t < n_tokens; t++) {
+            float sum = 0.0f;
+            for (int64_t g = kb_begin / CK_Q8R_BLOCKS; g < kb_end / CK_Q8R_BLOCKS; g++) {
+                uint8_t *grp = ck_q8r_group(X, ng, t, g);
+                int32_t isum = 0;
+                for (int j = 0; j < CK_Q8R_GROUP; j++) {
+                    const int64_t b = g * CK_Q8R_BLOCKS + j / CK_QK;
+                    const int jb = j % CK_QK;
+                    const uint8_t w = panel[64 + (size_t)b * CK_Q8_PANEL_BLOCK + 64 * (jb / 4) + 4 * r + (jb & 3)];
+                    isum += ((int32_t)w - 128) * (int32_t)ck_q8r_quad(grp, t, j / 4)[j % 4];
+                }
+                sum += *ck_q8r_d(grp, t) * (float)isum;
+            }
+            y[t * ldy + r] = kb_begin == 0 ? dw * sum : y[t * ldy + r] + dw * sum;
+        }
     }
 }
 

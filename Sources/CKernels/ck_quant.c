@@ -43,10 +43,36 @@ void ck_quantize_row_q4_0(const float *x, ck_block_q4_0 *y, int64_t n) {
     }
 }
 
+void ck_prepare_q8r_ref(const float *x, int64_t ldx, int64_t k, int64_t t0, int64_t n, void *X) {
+    const int64_t ng = k / CK_Q8R_GROUP;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t t = t0 + i;
+        for (int64_t g = 0; g < ng; g++) {
+            const float *xg = x + i * ldx + g * CK_Q8R_GROUP;
+            uint8_t *grp = ck_q8r_group(X, ng, t, g);
+            float amax = 0.0f;
+            for (int j = 0; j < CK_Q8R_GROUP; j++) amax = fmaxf(amax, fabsf(xg[j]));
+            const float d = amax / 127.0f;
+            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            int32_t s = 0;
+            for (int j = 0; j < CK_Q8R_GROUP; j++) {
+                const int8_t q = (int8_t)roundf(xg[j] * id); // half away from zero
+                ck_q8r_quad(grp, t, j / 4)[j % 4] = q;
+                s += q;
+            }
+            *ck_q8r_d(grp, t) = d;
+            *ck_q8r_corr(grp, t) = -128 * s;
+        }
+    }
+}
+
 void ck_prepare_activations_ref(ck_type weight_type, const float *x, int64_t ldx,
                                 int64_t k, int64_t n_tokens, void *out) {
     const int64_t nb = k / CK_QK;
     switch (weight_type) {
+    case CK_TYPE_Q8_R:
+        ck_prepare_q8r_ref(x, ldx, k, 0, n_tokens, out);
+        break;
     case CK_TYPE_Q4_0:
     case CK_TYPE_Q8_0: {
         // -8 * sum (nibbles n, value n - 8) or -128 * sum (packed Q8_0 weights w + 128).

@@ -40,7 +40,15 @@ typedef enum {
     CK_TYPE_Q4_0 = 2,
     CK_TYPE_Q8_0 = 8,
     CK_TYPE_BF16 = 30,
+    /// Packed-only compute format (no ggml type, never stored in a file): int8 weights with
+    /// one f32 scale per row, made at load from any of the types above
+    /// (`ck_pack_weights_q8r`); its activations are int8 with one scale per CK_Q8R_GROUP
+    /// elements. Keeps a whole group in int32 inside the kernels (docs/kernels.md).
+    CK_TYPE_Q8_R = 1000,
 } ck_type;
+
+/// Elements per activation scale of CK_TYPE_Q8_R; its rows must be a multiple of it.
+#define CK_Q8R_GROUP 128
 
 // --- scalar conversions ----------------------------------------------------------------
 float ck_fp16_to_fp32(ck_fp16 h);
@@ -88,6 +96,12 @@ size_t ck_packed_size(ck_type type, int64_t rows, int64_t k);
 /// packed concurrently. The packed layout is the same whatever implementation is dispatched.
 void ck_pack_weights(ck_type type, const void *W, int64_t rows, int64_t k,
                      int64_t panel_begin, int64_t panel_end, void *out);
+/// Packs panels [panel_begin, panel_end) of W (`rows x k` in `src_type`: F32/F16/BF16/Q8_0/
+/// Q4_0, ggml layout) as CK_TYPE_Q8_R (buffer of ck_packed_size(CK_TYPE_Q8_R, rows, k)):
+/// each row is dequantized to f32 and quantized again with d = amax(row) / 127,
+/// q = roundf(w / d). Requires k % CK_Q8R_GROUP == 0 (else writes nothing).
+void ck_pack_weights_q8r(ck_type src_type, const void *W, int64_t rows, int64_t k,
+                         int64_t panel_begin, int64_t panel_end, void *out);
 /// `ck_matmul` with packed weights `P` (ck_pack_weights): same contract, same results up to
 /// float summation order. Any row range works; ranges starting on a multiple of
 /// CK_PANEL_ROWS waste no work.
@@ -100,12 +114,21 @@ void ck_matmul_packed_ref(ck_type type, const void *P, int64_t k,
                           const void *X, int64_t n_tokens,
                           float *Y, int64_t ldy, int64_t row_begin, int64_t row_end);
 
-/// Bytes that `ck_prepare_activations` writes for `n_tokens` rows of length `k`.
+/// CK_TYPE_Q8_R weights exist only packed: `ck_matmul`/`ck_matmul_ref` do nothing for them.
+/// Bytes that `ck_prepare_activations` writes for `n_tokens` rows of length `k` (0 when
+/// the type cannot take rows of length k).
 size_t ck_activations_size(ck_type weight_type, int64_t k, int64_t n_tokens);
 /// Converts f32 activations (`n_tokens x k`, row stride `ldx` floats) into the layout
 /// `ck_matmul` wants for `weight_type` (Q8_0 blocks per token row for quantized weights).
 void ck_prepare_activations(ck_type weight_type, const float *x, int64_t ldx,
                             int64_t k, int64_t n_tokens, void *out);
+
+/// `ck_prepare_activations` for tokens [first_token, first_token + n_tokens) of a prepared
+/// buffer: `x` is token first_token's row and `out` the start of the whole buffer (sized by
+/// ck_activations_size for all its tokens). Disjoint token ranges may be prepared concurrently.
+/// Prefer it to offsetting `out` yourself: some layouts interleave tokens (CK_TYPE_Q8_R).
+void ck_prepare_activations_at(ck_type weight_type, const float *x, int64_t ldx, int64_t k,
+                               int64_t first_token, int64_t n_tokens, void *out);
 
 // --- the other operations of the forward pass (ck_ops.c) --------------------------------
 // Each dispatches like ck_matmul (AVX2/FMA where present) and has a scalar `_ref` oracle.
