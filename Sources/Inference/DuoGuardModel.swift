@@ -53,11 +53,13 @@ public final class DuoGuardModel: @unchecked Sendable {
         }
         // Packing last: a file rejected above costs no packing.
         let pool = ThreadPool(threadCount: options.threads)
-        let weights = checked.packing(on: pool)
+        let weights = checked.packing(on: pool, format: options.weightFormat)
         let matrixType = weights.layers.first?.query.type ?? weights.embedding.type
+        // Q8_R matrices are requantized at load (rows of a multiple of 128 only): say so and from what.
+        let requantized = weights.matrices.contains { $0.packedType == CK_TYPE_Q8_R }
         identity = ModelIdentity(
             name: file[GGUFNames.sourceModel]?.stringValue ?? file[GGUFNames.name]?.stringValue ?? "unknown",
-            quantization: matrixType.description,
+            quantization: requantized ? "Q8_R from \(matrixType.description)" : matrixType.description,
             contentHash: storedHash
         )
         self.config = config

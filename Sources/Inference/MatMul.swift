@@ -17,12 +17,12 @@ final class MatMul: @unchecked Sendable {
 
     /// - Parameters:
     ///   - maxTokens: the most activation rows ever multiplied at once.
-    ///   - shapes: every (weight type, row length) this instance will see.
-    init(pool: ThreadPool, maxTokens: Int, shapes: [(TensorType, Int)]) {
+    ///   - shapes: every (kernel type, row length) this instance will see (`WeightMatrix.kernelType`).
+    init(pool: ThreadPool, maxTokens: Int, shapes: [(ck_type, Int)]) {
         self.pool = pool
         var bytes = 64
         for (type, k) in shapes {
-            bytes = max(bytes, ck_activations_size(type.ckType, Int64(k), Int64(maxTokens)))
+            bytes = max(bytes, ck_activations_size(type, Int64(k), Int64(maxTokens)))
         }
         scratchBytes = bytes
         scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
@@ -50,10 +50,10 @@ final class MatMul: @unchecked Sendable {
         guard tokens > 0 else { return }
         var start = 0
         while start < weights.count {
-            let type = weights[start].type, k = weights[start].cols
+            let type = weights[start].kernelType, k = weights[start].cols
             var end = start + 1
-            while end < weights.count, weights[end].type == type, weights[end].cols == k { end += 1 }
-            let needed = ck_activations_size(type.ckType, Int64(k), Int64(tokens))
+            while end < weights.count, weights[end].kernelType == type, weights[end].cols == k { end += 1 }
+            let needed = ck_activations_size(type, Int64(k), Int64(tokens))
             precondition(needed <= scratchBytes, "MatMul scratch sized for fewer tokens than requested")
             prepare(type, input: input, ldx: ldx, k: k, tokens: tokens)
             run(Array(weights[start ..< end]), tokens: tokens, outputs: Array(outputs[start ..< end]), ldy: Array(ldy[start ..< end]))
@@ -64,9 +64,7 @@ final class MatMul: @unchecked Sendable {
     /// Quantizes the activations on every thread of the pool (token ranges; each token's
     /// blocks are contiguous in the prepared layout). Done on the caller alone it left the
     /// other core idle for ~3% of a forward pass (11 ms for 512 x 8192 at Q8_0).
-    private func prepare(_ type: TensorType, input: UnsafePointer<Float>, ldx: Int, k: Int, tokens: Int) {
-        let ck = type.ckType
-        let perToken = ck_activations_size(ck, Int64(k), 1)
+    private func prepare(_ ck: ck_type, input: UnsafePointer<Float>, ldx: Int, k: Int, tokens: Int) {
         let tasks = tokens < 16 || pool.threadCount == 1 ? 1 : pool.threadCount * 2
         let per = (tokens + tasks - 1) / tasks
         let out = scratch
@@ -74,7 +72,7 @@ final class MatMul: @unchecked Sendable {
             let begin = task * per
             let end = min(tokens, begin + per)
             guard begin < end else { return }
-            ck_prepare_activations(ck, input + begin * ldx, Int64(ldx), Int64(k), Int64(end - begin), out + begin * perToken)
+            ck_prepare_activations_at(ck, input + begin * ldx, Int64(ldx), Int64(k), Int64(begin), Int64(end - begin), out)
         }
     }
 
@@ -117,7 +115,7 @@ final class MatMul: @unchecked Sendable {
                 let task = list[index]
                 let w = weights[task.weight]
                 if let packed = w.packed {
-                    ck_matmul_packed(w.type.ckType, packed, Int64(w.cols), prepared, Int64(tokens),
+                    ck_matmul_packed(w.kernelType, packed, Int64(w.cols), prepared, Int64(tokens),
                                      outputs[task.weight], Int64(ldy[task.weight]), Int64(task.begin), Int64(task.end))
                 } else {
                     ck_matmul(w.type.ckType, w.data, Int64(w.cols), prepared, Int64(tokens),

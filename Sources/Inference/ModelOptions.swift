@@ -10,6 +10,8 @@ public struct ModelOptions: Sendable, Equatable {
     /// Recompute the SHA-256 of the tensor data on load and compare with the header (reads
     /// every weight page once). Default: `false`.
     public var verifyContentHash: Bool = false
+    /// How the layer matrices are held for the kernels (`WeightFormat`). Default: `.stored`.
+    public var weightFormat: WeightFormat = .stored
 
     /// The largest accepted `batchTokenBudget`: the run state grows linearly with it (about
     /// 150 KB per token for the 1B shape), and larger batches no longer make matmuls faster.
@@ -18,8 +20,10 @@ public struct ModelOptions: Sendable, Equatable {
     public static let maxThreads = 512
 
     /// Defaults, with the given fields replaced (`nil`: keep the default).
-    public init(threads: Int? = nil, batchTokenBudget: Int? = nil, tokenizerPath: String? = nil, verifyContentHash: Bool? = nil) {
+    public init(threads: Int? = nil, batchTokenBudget: Int? = nil, tokenizerPath: String? = nil, verifyContentHash: Bool? = nil,
+                weightFormat: WeightFormat? = nil) {
         self.threads = threads
+        if let weightFormat { self.weightFormat = weightFormat }
         if let batchTokenBudget { self.batchTokenBudget = batchTokenBudget }
         self.tokenizerPath = tokenizerPath
         if let verifyContentHash { self.verifyContentHash = verifyContentHash }

@@ -26,12 +26,15 @@ final class PackedWeights: @unchecked Sendable {
     /// Packs every matrix of `matrices` whose type the kernels pack and returns them with
     /// `packed` set, in the same order. If the memory cannot be had, nothing is packed and the
     /// matrices come back unchanged (the kernels then read the ggml layout, a little slower).
-    init(packing matrices: inout [WeightMatrix], pool: ThreadPool) {
+    /// `targets[i]` (a ck_type raw value) requantizes matrix i into that packed type instead
+    /// (CK_TYPE_Q8_R: `WeightFormat.q8Row`); nil or a missing entry packs it as stored.
+    init(packing matrices: inout [WeightMatrix], targets: [UInt32?] = [], pool: ThreadPool) {
         let alignment = 4096
         var offsets: [Int?] = []
         var total = 0
-        for m in matrices {
-            let bytes = m.packedBytes
+        let target = { (i: Int) -> ck_type? in i < targets.count ? targets[i].map { ck_type(rawValue: $0) } : nil }
+        for (i, m) in matrices.enumerated() {
+            let bytes = m.packedBytes(as: target(i))
             guard bytes > 0, total <= Int.max - bytes - alignment else {
                 offsets.append(nil)
                 continue
@@ -54,13 +57,19 @@ final class PackedWeights: @unchecked Sendable {
             let tasks = min(panels, pool.threadCount == 1 ? 1 : pool.threadCount * 4)
             let per = (panels + tasks - 1) / tasks
             let type = m.type.ckType, data = m.data, rows = Int64(m.rows), cols = Int64(m.cols)
+            let requantized = target(i)
             pool.parallelFor(tasks) { task in
                 let begin = task * per
                 let end = min(panels, begin + per)
                 guard begin < end else { return }
-                ck_pack_weights(type, data, rows, cols, Int64(begin), Int64(end), out)
+                if requantized == CK_TYPE_Q8_R {
+                    ck_pack_weights_q8r(type, data, rows, cols, Int64(begin), Int64(end), out)
+                } else {
+                    ck_pack_weights(type, data, rows, cols, Int64(begin), Int64(end), out)
+                }
             }
             matrices[i].packed = UnsafeRawPointer(out)
+            matrices[i].packedType = requantized
             Self.releasePages(m.data, count: m.rowBytes * m.rows)
         }
     }

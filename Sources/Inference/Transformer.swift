@@ -23,8 +23,8 @@ final class Transformer: @unchecked Sendable {
         self.config = config
         self.weights = weights
         self.pool = pool
-        var shapes: [(TensorType, Int)] = []
-        for w in weights.matrices { shapes.append((w.type, w.cols)) }
+        var shapes: [(ck_type, Int)] = []
+        for w in weights.matrices { shapes.append((w.kernelType, w.cols)) }
         matmul = MatMul(pool: pool, maxTokens: tokenBudget, shapes: shapes)
         state = RunState(config: config, capacity: tokenBudget)
         let pairs = config.headDim / 2

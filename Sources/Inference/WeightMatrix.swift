@@ -14,9 +14,16 @@ struct WeightMatrix: @unchecked Sendable {
     let cols: Int
     /// The kernel-layout copy, or nil (float types, or packing was not possible).
     var packed: UnsafeRawPointer? = nil
+    /// The type of `packed` when it is not `type` (CK_TYPE_Q8_R: requantized at load).
+    var packedType: ck_type? = nil
+
+    /// The type the kernels multiply (and prepare activations for).
+    var kernelType: ck_type { packed != nil ? packedType ?? type.ckType : type.ckType }
 
     var rowBytes: Int { type.rowSize(cols) }
 
-    /// Bytes of the packed copy; 0 for types the kernels do not pack.
-    var packedBytes: Int { ck_packed_size(type.ckType, Int64(rows), Int64(cols)) }
+    /// Bytes of the packed copy as `target` (default: as stored); 0 for types the kernels do not pack.
+    func packedBytes(as target: ck_type? = nil) -> Int {
+        ck_packed_size(target ?? type.ckType, Int64(rows), Int64(cols))
+    }
 }

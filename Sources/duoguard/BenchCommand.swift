@@ -44,6 +44,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Repetitions per length; the fastest (least CPU time) is reported, and the median too.")
     var repeats: Int = 1
 
+    @Option(name: .long, help: "Weight format in memory: stored (the file's) or q8_r (per-row int8, requantized at load).")
+    var weightFormat: String = WeightFormat.stored.rawValue
+
     @Option(name: .long, help: "Threads (default: all cores).")
     var threads: Int?
 
@@ -59,11 +62,15 @@ struct BenchCommand: ParsableCommand {
         }
         guard tokens >= 1, repeats >= 1 else { throw ValidationError("--tokens and --repeats must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard WeightFormat(rawValue: weightFormat) != nil else {
+            throw ValidationError("--weight-format must be one of \(WeightFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
         let loadStart = Self.now()
-        let loaded = try DuoGuardModel.load(path: model, options: ModelOptions(threads: threads, batchTokenBudget: batchTokens))
+        let loaded = try DuoGuardModel.load(path: model, options: ModelOptions(
+            threads: threads, batchTokenBudget: batchTokens, weightFormat: WeightFormat(rawValue: weightFormat)))
         let loadSeconds = Self.now() - loadStart
         if let scoreIds {
             try score(file: scoreIds, model: loaded)

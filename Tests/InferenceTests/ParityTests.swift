@@ -100,6 +100,29 @@ final class ParityTests: XCTestCase {
         }
     }
 
+    /// `WeightFormat.q8Row`: the matrices whose rows are a multiple of 128 (tiny-b's down
+    /// projections; tiny-a has none) are requantized to per-row int8 at load, the others stay
+    /// as stored, and the mixed model stays within the Q8_0 bound of the fp32 reference, from
+    /// an f32 and from a Q8_0 file (the second rounding), on every SIMD level and the scalar one.
+    func testQ8RowFormatStaysWithinTheQ8Bound() throws {
+        let reference = try ModelFixtures.reference("tiny-b")
+        defer { _ = ck_set_kernels(nil) }
+        for level in ["scalar", "avx2", "avx512vnni"] where ck_set_kernels(level) == 1 {
+            for type in [TensorType.f32, .q8_0] {
+                let model = try DuoGuardModel.load(path: ModelFixtures.gguf("tiny-b", type: type),
+                                                   options: ModelOptions(batchTokenBudget: 1024, weightFormat: .q8Row))
+                XCTAssertEqual(model.identity.quantization, "Q8_R from \(type.description)")
+                let results = try model.classify(batch: reference.prompts.map(\.ids))
+                let worst = zip(results, reference.prompts).map { ModelFixtures.maxAbsDifference($0.logits, $1.logits) }.max() ?? .infinity
+                print("[parity] tiny-b Q8_R from \(type) (\(level)) vs fp32: max |dlogit| = \(worst)")
+                XCTAssertLessThanOrEqual(worst, 0.25, "\(level) from \(type)")
+            }
+        }
+        let stored = try DuoGuardModel.load(path: ModelFixtures.gguf("tiny-a", type: .q8_0),
+                                            options: ModelOptions(batchTokenBudget: 1024, weightFormat: .q8Row))
+        XCTAssertEqual(stored.identity.quantization, "Q8_0", "no row of tiny-a is a multiple of 128")
+    }
+
     /// The quantized path against transformers with the same GGUF-rounded weights *and*
     /// ggml's activation quantization emulated (`quantized_activations` in the fixtures,
     /// scripts/model-fixtures.py): what our kernels compute, up to float summation order. Most

@@ -315,8 +315,10 @@ int main(int argc, char **argv) {
     }
     const int64_t shapes[][2] = {{2048, 2048}, {8192, 2048}, {2048, 8192}, {512, 2048}};
     const int64_t tokens[] = {64, 512};
-    const ck_type types[] = {CK_TYPE_Q8_0, CK_TYPE_Q4_0};
+    const ck_type types[] = {CK_TYPE_Q8_0, CK_TYPE_Q4_0, CK_TYPE_Q8_R};
     const double own_peak = int8_peak_gmacs();
+    const double vnni = vnni_peak_gmacs();
+    if (vnni > 0) printf("vpdpbusd loop (1 thread, CPU time): %.1f GMAC/s\n", vnni);
     printf("kernel: %s, %s weights; int8 peak (cpu-peak mix, 1 thread, CPU time): %.1f GMAC/s\n", ck_kernel_name(), ggml_layout ? "ggml-layout" : "packed", own_peak);
     if (peak1 <= 0) peak1 = own_peak;
     if (peak2 <= 0) peak2 = 2 * own_peak;
@@ -328,15 +330,18 @@ int main(int argc, char **argv) {
         if (only_rows && (rows != only_rows || k != only_k)) continue;
         float *wf = malloc(sizeof(float) * rows * k);
         for (int64_t i = 0; i < rows * k; i++) wf[i] = frand() * 0.05f;
-        for (int ti = 0; ti < 2; ti++) {
+        for (int ti = 0; ti < 3; ti++) {
             const ck_type type = types[ti];
-            void *W = malloc(ck_row_size(type, rows * k));
-            for (int64_t r = 0; r < rows; r++) {
+            if ((only_type != (ck_type)-1 && type != only_type) || (ggml_layout && type == CK_TYPE_Q8_R)) continue;
+            // Q8_R exists only packed (from the f32 weights); the reference column is empty.
+            void *W = type == CK_TYPE_Q8_R ? NULL : malloc(ck_row_size(type, rows * k));
+            for (int64_t r = 0; W && r < rows; r++) {
                 if (type == CK_TYPE_Q8_0) ck_quantize_row_q8_0(wf + r * k, (ck_block_q8_0 *)((char *)W + ck_row_size(type, k) * r), k);
                 else ck_quantize_row_q4_0(wf + r * k, (ck_block_q4_0 *)((char *)W + ck_row_size(type, k) * r), k);
             }
             void *P = aligned_alloc(64, (ck_packed_size(type, rows, k) + 63) / 64 * 64);
-            ck_pack_weights(type, W, rows, k, 0, (rows + CK_PANEL_ROWS - 1) / CK_PANEL_ROWS, P);
+            if (type == CK_TYPE_Q8_R) ck_pack_weights_q8r(CK_TYPE_F32, wf, rows, k, 0, (rows + CK_PANEL_ROWS - 1) / CK_PANEL_ROWS, P);
+            else ck_pack_weights(type, W, rows, k, 0, (rows + CK_PANEL_ROWS - 1) / CK_PANEL_ROWS, P);
             for (int ni = 0; ni < 2; ni++) {
                 const int64_t n = only_n ? only_n : tokens[ni];
                 if (only_n && ni) break;
@@ -350,11 +355,11 @@ int main(int argc, char **argv) {
                 const double macs = (double)rows * k * n;
                 for (int threads = 1; threads <= 2; threads++) {
                     double tref = 0, wall_ref = 0, wall = 0;
-                    if (with_ref && !(quick && threads == 2)) tref = time_matmul(1, threads, type, W, P, X, k, n, rows, Y, 0.0, &wall_ref);
+                    if (with_ref && W && !(quick && threads == 2)) tref = time_matmul(1, threads, type, W, P, X, k, n, rows, Y, 0.0, &wall_ref);
                     double tf = time_matmul(0, threads, type, W, P, X, k, n, rows, Y, 0.5, &wall);
                     const double peak = threads == 1 ? peak1 : peak2;
                     printf("%-5s %5ldx%-5ld %4ld %3d | %10.2f | %10.1f %5.0f%% %6.1f | %9.1f | %7.2f\n",
-                           type == CK_TYPE_Q8_0 ? "Q8_0" : "Q4_0", rows, k, n, threads,
+                           type_name(type), rows, k, n, threads,
                            tref > 0 ? macs / tref / 1e9 : 0.0, macs / tf / 1e9,
                            peak > 0 ? 100.0 * macs / tf / 1e9 / peak : 0.0, tref > 0 ? tref / tf : 0.0,
                            macs / wall / 1e9, tp * 1e3);

@@ -84,7 +84,7 @@ def logits(model, prompts):
     return np.array(out)
 
 
-def ours(binary, directory, qtype, prompts, work):
+def ours(binary, directory, qtype, prompts, work, weight_format="stored"):
     gguf = os.path.join(work, f"{os.path.basename(directory.rstrip('/'))}-{qtype}.gguf")
     if not os.path.exists(gguf):
         cmd = [binary, "convert", directory, "--output", gguf, "--type", qtype]
@@ -96,8 +96,8 @@ def ours(binary, directory, qtype, prompts, work):
         for p in prompts:
             f.write(json.dumps(p) + "\n")
     budget = max(2048, max(len(p) for p in prompts))
-    p = subprocess.run([binary, "bench", "--model", gguf, "--score-ids", ids, "--batch-tokens", str(budget)],
-                       check=True, capture_output=True, text=True)
+    p = subprocess.run([binary, "bench", "--model", gguf, "--score-ids", ids, "--batch-tokens", str(budget),
+                        "--weight-format", weight_format], check=True, capture_output=True, text=True)
     return np.array([json.loads(l)["logits"] for l in p.stdout.splitlines() if l.startswith("{")], dtype=np.float64)
 
 
@@ -136,6 +136,24 @@ def study(binary, directory, prompts, types, work, label):
     return row
 
 
+def side_by_side(binary, directory, prompts, formats, work, label):
+    """Each format we offer against transformers fp32 on the same ids: max and mean |Δlogit|
+    and the share of category verdicts (logit > 0, i.e. probability > 0.5) that agree.
+    A format is a file type (f32, f16, q8_0, q4_0) or `q8_r:<file type>`: that file loaded
+    with --weight-format q8_r (per-row int8 requantized at load from it)."""
+    fp32 = logits(load_hf(directory), prompts)
+    row = {"model": label, "prompts": len(prompts), "logit_std": float(fp32.std())}
+    for f in formats:
+        stored, _, source = f.partition(":")
+        o = ours(binary, directory, source, prompts, work, "q8_r") if stored == "q8_r" else ours(binary, directory, stored, prompts, work)
+        d = np.abs(o - fp32)
+        row[f] = {"max_abs_dlogit": float(d.max()), "mean_abs_dlogit": float(d.mean()),
+                  "verdicts_agree": float(((o > 0) == (fp32 > 0)).mean())}
+        log(f"{label} {f}: max |dlogit| {d.max():.4f}, mean {d.mean():.5f}, verdicts agree "
+            f"{100 * row[f]['verdicts_agree']:.2f}% (logit std {row['logit_std']:.2f})")
+    return row
+
+
 def random_tiny(seed, init, work, hidden=64, layers=3, inter=128, heads=4, kv=1, head_dim=16):
     """A tiny random configuration built the way scripts/model-fixtures.py builds its fixtures."""
     mf = fixtures_module()
@@ -155,6 +173,14 @@ def random_tiny(seed, init, work, hidden=64, layers=3, inter=128, heads=4, kv=1,
     return directory, prompts
 
 
+def full_prompts(count):
+    """`count` corpus texts' ids (at most 128 tokens each), spread over the corpus."""
+    corpus = os.path.join(ROOT, "Tests", "TokenizerTests", "Fixtures", "parity.jsonl")
+    lists = [json.loads(l)["l32"][:128] for l in open(corpus)]
+    lists = [l for l in lists if len(l) > 1]
+    return lists[:: max(1, len(lists) // count)][:count]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "debug", "duoguard"))
@@ -163,16 +189,37 @@ def main():
     p.add_argument("--full", help="a full-size HF directory (scripts/model-fixtures.py --full-size DIR)")
     p.add_argument("--prompts", type=int, default=16, help="prompts for --full (corpus texts' ids, <= 128 tokens)")
     p.add_argument("--json", default=os.path.join(ROOT, "bench", "model", "accuracy.json"))
+    p.add_argument("--side-by-side", nargs="*", metavar="FORMAT",
+                   help="instead of the cause study: each format vs fp32 (default: f32 q8_0 q4_0 q8_r:f16 q8_r:q8_0; "
+                        "f32 is skipped with --full: our float path is the scalar reference)")
+    p.add_argument("--work", help="keep converted files here (default: a temporary directory)")
     a = p.parse_args()
     torch.set_num_threads(2)
     rows = []
+    if a.side_by_side is not None:
+        formats = a.side_by_side or (["q8_0", "q4_0", "q8_r:f16", "q8_r:q8_0"] if a.full else
+                                     ["f32", "q8_0", "q4_0", "q8_r:f32", "q8_r:q8_0"])
+        work = a.work or tempfile.mkdtemp(prefix="duoguard-accuracy-")
+        os.makedirs(work, exist_ok=True)
+        if a.full:
+            rows.append(side_by_side(a.binary, a.full, full_prompts(a.prompts), formats, work, os.path.basename(a.full.rstrip("/"))))
+        else:
+            for name in ("tiny-a", "tiny-b"):
+                ref = json.load(open(os.path.join(FIXTURES, name, "reference.json")))
+                rows.append(side_by_side(a.binary, os.path.join(FIXTURES, name), [pr["ids"] for pr in ref["prompts"]],
+                                         formats, work, name))
+            for i in range(a.configs):
+                seed, init = 1000 + i, [0.13, 0.18, 0.25, 0.06][i % 4]
+                # hidden 128 / intermediate 256: every matrix's rows are whole Q8_R groups
+                directory, prompts = random_tiny(seed, init, work, hidden=128, inter=256, head_dim=32)
+                rows.append(side_by_side(a.binary, directory, prompts, formats, work, f"tiny seed {seed} init {init}"))
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+        log("wrote", a.json)
+        return
     with tempfile.TemporaryDirectory(prefix="duoguard-accuracy-") as work:
         if a.full:
-            corpus = os.path.join(ROOT, "Tests", "TokenizerTests", "Fixtures", "parity.jsonl")
-            lists = [json.loads(l)["l32"][:128] for l in open(corpus)]
-            lists = [l for l in lists if len(l) > 1]
-            prompts = lists[:: max(1, len(lists) // a.prompts)][: a.prompts]
-            rows.append(study(a.binary, a.full, prompts, a.types, work, os.path.basename(a.full.rstrip("/"))))
+            rows.append(study(a.binary, a.full, full_prompts(a.prompts), a.types, work, os.path.basename(a.full.rstrip("/"))))
         else:
             for name in ("tiny-a", "tiny-b"):
                 ref = json.load(open(os.path.join(FIXTURES, name, "reference.json")))

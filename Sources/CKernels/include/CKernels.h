@@ -83,6 +83,13 @@ void ck_matmul_ref(ck_type type, const void *W, int64_t k,
                    float *Y, int64_t ldy, int64_t row_begin, int64_t row_end);
 
 // --- packed weights: repacked once, at load, into the kernels' layout -------------------
+/// Version of the packed byte layouts below (ck_pack_weights, ck_pack_weights_q8r): bump it
+/// whenever the bytes a packer writes change, so that packed copies kept outside the process
+/// (files mapped by several workers) are not read with the wrong layout. 1: Q8_0/Q4_0 panels;
+/// 2: unchanged Q8_0/Q4_0 panels plus CK_TYPE_Q8_R panels. A stored copy must also be keyed by
+/// the packed type of each matrix (WeightFormat: the same file packs as Q8_0 or as Q8_R).
+#define CK_PACKED_LAYOUT_VERSION 2
+
 /// Rows per packed panel (docs/kernels.md). Row ranges of `ck_matmul_packed` that start on a
 /// multiple of it never compute a neighbour's rows.
 #define CK_PANEL_ROWS 16
