@@ -145,6 +145,7 @@ void ck_panel_q8r_avx512vnni(int fmt, const uint8_t *panel, int64_t nb, int64_t 
                              const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 void ck_prepare_activations_avx2(ck_type weight_type, const float *x, int64_t ldx,
                                  int64_t k, int64_t n_tokens, void *out);
+void ck_quantize_q8r_row_avx2(const float *x, int64_t n, float id, int8_t *q);
 void ck_prepare_q8r_avx2(const float *x, int64_t ldx, int64_t k, int64_t t0, int64_t n, void *X);
 // ck_ops_avx512.c; returns 0 for shapes it does not tile (the caller falls back).
 int ck_attention_avx512(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,

@@ -100,7 +100,12 @@ void ck_pack_weights_q8r(ck_type src_type, const void *W, int64_t rows, int64_t 
     if (panel_end > panels) panel_end = panels;
     const size_t pb = ck_panel_bytes(CK_FMT_Q8R, nb);
     float *row = malloc((size_t)k * sizeof(float));
-    if (!row) return;
+    int8_t *qrow = malloc((size_t)k);
+    if (!row || !qrow) {
+        free(row);
+        free(qrow);
+        return;
+    }
     for (int64_t p = panel_begin; p < panel_end; p++) {
         uint8_t *panel = (uint8_t *)out + (size_t)p * pb;
         memset(panel, 0, 64); // missing rows: zero scales
@@ -115,16 +120,20 @@ void ck_pack_weights_q8r(ck_type src_type, const void *W, int64_t rows, int64_t 
                 id = d != 0.0f ? 1.0f / d : 0.0f;
             }
             memcpy(panel + 4 * r, &d, 4);
+            if (src >= rows) memset(qrow, 0, (size_t)k);
+#if defined(__x86_64__)
+            else if (ck_use_avx2()) ck_quantize_q8r_row_avx2(row, k, id, qrow);
+#endif
+            else
+                for (int64_t i = 0; i < k; i++) qrow[i] = (int8_t)roundf(row[i] * id); // half away from zero
             for (int64_t b = 0; b < nb; b++) {
                 uint8_t *q = panel + 64 + (size_t)b * CK_Q8_PANEL_BLOCK + 4 * r;
-                for (int j = 0; j < CK_QK; j++) {
-                    const int v = src < rows ? (int)roundf(row[b * CK_QK + j] * id) : 0;
-                    q[64 * (j / 4) + (j & 3)] = (uint8_t)(v + 128);
-                }
+                for (int j = 0; j < CK_QK; j++) q[64 * (j / 4) + (j & 3)] = (uint8_t)(qrow[b * CK_QK + j] + 128);
             }
         }
     }
     free(row);
+    free(qrow);
 }
 
 void ck_panel_q8r_ref(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,

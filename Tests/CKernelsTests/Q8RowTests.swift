@@ -112,7 +112,8 @@ final class Q8RowTests: XCTestCase {
     }
 
     /// Packing from Q8_0/F16 requantizes the dequantized rows: the same bytes as packing
-    /// those rows from f32; a zero row gets a zero scale.
+    /// those rows from f32, on every level (the AVX2 row quantizer reproduces roundf); a zero
+    /// row gets a zero scale.
     func testPackingFromStoredTypes() {
         var rng = SplitMix64(seed: 34)
         let (rows, k) = (19, 256)
@@ -141,7 +142,12 @@ final class Q8RowTests: XCTestCase {
             }
             XCTAssertEqual(pack(stored, type: type, rows: rows, k: k), pack(widened, type: CK_TYPE_F32, rows: rows, k: k))
         }
+        XCTAssertEqual(ck_set_kernels("scalar"), 1)
         let packed = pack(w, type: CK_TYPE_F32, rows: rows, k: k)
+        for level in Self.levels {
+            XCTAssertEqual(ck_set_kernels(level), 1)
+            XCTAssertEqual(pack(w, type: CK_TYPE_F32, rows: rows, k: k), packed, "\(level) quantizes rows like roundf")
+        }
         XCTAssertEqual(packed.pointer.load(fromByteOffset: 8, as: Float.self), 0, "zero row, zero scale")
         XCTAssertGreaterThan(packed.pointer.load(fromByteOffset: 4 * 3, as: Float.self), 0)
         let panelBytes = 64 + (k / 32) * 512

@@ -8,10 +8,20 @@
 # usage: bench/model/build-llama.sh            # prints the bin directory on its last line
 #   LLAMA_BUILD_DIR   where to build (default: .build-llama, ignored by git)
 #   LLAMA_CPP_PYTHON  sdist version (default 0.3.36, the one measured in docs/benchmarks.md)
+#   LLAMA_AVX2_ONLY=1 build for AVX2/FMA/F16C only (GGML_NATIVE=OFF, no AVX-512/VNNI), into
+#                     .build-llama-avx2 by default: the peer of `DUOGUARD_KERNELS=avx2` (what
+#                     users of pre-AVX-512 machines get)
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-OUT=${LLAMA_BUILD_DIR:-$ROOT/.build-llama}
+ISA="-DGGML_NATIVE=ON"
+DEFAULT_OUT=$ROOT/.build-llama
+if [ "${LLAMA_AVX2_ONLY:-0}" = 1 ]; then
+    ISA="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+         -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF"
+    DEFAULT_OUT=$ROOT/.build-llama-avx2
+fi
+OUT=${LLAMA_BUILD_DIR:-$DEFAULT_OUT}
 VERSION=${LLAMA_CPP_PYTHON:-0.3.36}
 BIN=$OUT/build/bin
 TOOLS="llama-bench llama-embedding llama-quantize"
@@ -40,7 +50,7 @@ GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
 # shellcheck disable=SC2086
 cmake -S "$SRC" -B "$OUT/build" $GEN -DCMAKE_BUILD_TYPE=Release \
-    -DGGML_NATIVE=ON -DGGML_OPENMP=ON -DBUILD_SHARED_LIBS=OFF \
+    $ISA -DGGML_OPENMP=ON -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
     -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF >&2
 # shellcheck disable=SC2086
