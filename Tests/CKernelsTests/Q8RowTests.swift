@@ -12,10 +12,8 @@ final class Q8RowTests: XCTestCase {
         super.tearDown()
     }
 
-    static let levels: [String] = {
-        defer { _ = ck_set_kernels(nil) }
-        return ["avx2", "avx512vnni"].filter { ck_set_kernels($0) == 1 }
-    }()
+    /// The SIMD levels this CPU has (MatmulTests' list).
+    static var levels: [String] { MatmulTests.simd }
 
     func testSizes() {
         // 16 f32 row scales + the Q8_0-sized quants per panel.
