@@ -10,6 +10,11 @@ public struct ModelOptions: Sendable, Equatable {
     /// Recompute the SHA-256 of the tensor data on load and compare with the header (reads
     /// every weight page once). Default: `false`.
     public var verifyContentHash: Bool = false
+    /// Where the packed weights live: `.besideModel` maps `<model>.packed` when it exists and
+    /// matches (made by `duoguard pack`), never writing; `.directory` also builds it there;
+    /// `.privateMemory` always packs a private copy. With `verifyContentHash`, the packed
+    /// file's data digest is checked too. Default: `.besideModel`.
+    public var packedWeights: PackedWeightsStorage = .besideModel
 
     /// The largest accepted `batchTokenBudget`: the run state grows linearly with it (about
     /// 150 KB per token for the 1B shape), and larger batches no longer make matmuls faster.
@@ -18,8 +23,10 @@ public struct ModelOptions: Sendable, Equatable {
     public static let maxThreads = 512
 
     /// Defaults, with the given fields replaced (`nil`: keep the default).
-    public init(threads: Int? = nil, batchTokenBudget: Int? = nil, tokenizerPath: String? = nil, verifyContentHash: Bool? = nil) {
+    public init(threads: Int? = nil, batchTokenBudget: Int? = nil, tokenizerPath: String? = nil, verifyContentHash: Bool? = nil,
+                packedWeights: PackedWeightsStorage? = nil) {
         self.threads = threads
+        if let packedWeights { self.packedWeights = packedWeights }
         if let batchTokenBudget { self.batchTokenBudget = batchTokenBudget }
         self.tokenizerPath = tokenizerPath
         if let verifyContentHash { self.verifyContentHash = verifyContentHash }

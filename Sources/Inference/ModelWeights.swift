@@ -94,11 +94,12 @@ final class ModelWeights: @unchecked Sendable {
     }
 
     /// The same weights with every Q8_0/Q4_0 matrix repacked into the kernels' layout on
-    /// `pool` (`PackedWeights`: the file's pages of each packed matrix are given back). Called
-    /// last at load, once the file has passed every check.
-    func packing(on pool: ThreadPool) -> ModelWeights {
+    /// `pool`, or mapped from `packedFile` (`PackedWeights`: the model file's
+    /// pages of each packed matrix are given back). Called last at load, once the file has
+    /// passed every check.
+    func packing(on pool: ThreadPool, packedFile: PackedWeights.FileRequest? = nil) -> ModelWeights {
         var all = layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] } + [classifier]
-        let owner = PackedWeights(packing: &all, pool: pool)
+        let owner = PackedWeights(packing: &all, pool: pool, file: packedFile)
         var packedLayers = layers
         for l in packedLayers.indices {
             let m = Array(all[(7 * l) ..< (7 * l + 7)])
