@@ -285,7 +285,7 @@ def main():
     p.add_argument("--brokers", help="default: start scripts/broker.sh")
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--words", type=int, default=38, help="words per request (38 of this vocabulary ~ 50 Llama-3 tokens)")
+    p.add_argument("--words", type=int, default=49, help="words per request (each word of this vocabulary is one Llama-3 token; 49 + begin-of-text = 50)")
     p.add_argument("--duration", type=float, default=60, help="seconds of arrivals per load level")
     p.add_argument("--saturation", type=int, default=300, help="requests of the max-rate measurement")
     p.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 0.75, 0.9, 1.0])
