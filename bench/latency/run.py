@@ -36,6 +36,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bench", "model"))
+from run import busy_seconds  # noqa: E402  (bench/model/run.py: CPU seconds of all processes)
 VOCAB = ("the a moderation request text worker model kafka batch token safe unsafe category "
          "message topic partition offset result probability threshold window stream cluster "
          "queue latency throughput memory core thread kernel matrix vector attention layer").split()
@@ -43,13 +45,6 @@ VOCAB = ("the a moderation request text worker model kafka batch token safe unsa
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
-
-
-def busy_seconds():
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu(pid):

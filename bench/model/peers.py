@@ -71,6 +71,13 @@ def split_batches(batch, budget):
     return out
 
 
+def id_lists(path):
+    """The token-id lists of a --score-ids file (a JSON list, or an object with "ids", per line)."""
+    with open(path) as f:
+        lists = [json.loads(line) for line in f if line.strip()]
+    return [l["ids"] if isinstance(l, dict) else l for l in lists]
+
+
 def cpu_seconds():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -93,6 +100,25 @@ def report(engine, typ, args, length, batch, runs, load_s, extra=None):
     if extra:
         obj.update(extra)
     print(json.dumps(obj), flush=True)
+
+
+def drive(args, forward, engine, typ, load_s, extra):
+    """With --score-ids: the logits of each id list, one at a time (no padding effect on the
+    reference). Otherwise: the workloads of `duoguard bench`, each length's requests as
+    `forward` takes them (best of --repeats), one JSON line per length."""
+    if args.score_ids:
+        for seq in id_lists(args.score_ids):
+            print(json.dumps({"logits": forward([seq[:args.batch_tokens]])[0].tolist()}), flush=True)
+        return
+    warm, loads = workloads(args)
+    forward(warm)
+    for length, batch in loads:
+        runs = []
+        for _ in range(args.repeats):
+            w, c = time.monotonic(), cpu_seconds()
+            forward(batch)
+            runs.append((time.monotonic() - w, cpu_seconds() - c))
+        report(engine, typ, args, length, batch, runs, load_s, extra)
 
 
 def run_torch(args):
@@ -119,26 +145,7 @@ def run_torch(args):
                 out.append(model(input_ids=ids, attention_mask=mask).logits)
         return torch.cat(out)
 
-    if args.score_ids:
-        with open(args.score_ids) as f:
-            lists = [json.loads(line) for line in f if line.strip()]
-        lists = [l["ids"] if isinstance(l, dict) else l for l in lists]
-        for start in range(0, len(lists), 16):
-            # Same-length groups avoid any padding effect on the reference.
-            for seq in lists[start:start + 16]:
-                logits = forward([seq[:args.batch_tokens]])[0]
-                print(json.dumps({"logits": logits.tolist()}), flush=True)
-        return
-
-    warm, loads = workloads(args)
-    forward(warm)
-    for length, batch in loads:
-        runs = []
-        for _ in range(args.repeats):
-            w, c = time.monotonic(), cpu_seconds()
-            forward(batch)
-            runs.append((time.monotonic() - w, cpu_seconds() - c))
-        report("pytorch", "f32", args, length, batch, runs, load_s, {"torch": torch.__version__})
+    drive(args, forward, "pytorch", "f32", load_s, {"torch": torch.__version__})
 
 
 ONNX_VARIANTS = {"fp32": "model-fp32.onnx", "int8-tensor": "model-int8-tensor.onnx", "int8-channel": "model-int8-channel.onnx"}
@@ -218,25 +225,11 @@ def run_onnx(args):
     load_s = time.monotonic() - t0
 
     def forward(batch):
+        # One [requests, length] batch: what an ONNX Runtime server runs.
         ids = np.array(batch, dtype=np.int64)
         return sess.run(["logits"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0]
 
-    if args.score_ids:
-        with open(args.score_ids) as f:
-            lists = [json.loads(line) for line in f if line.strip()]
-        for seq in (l["ids"] if isinstance(l, dict) else l for l in lists):
-            print(json.dumps({"logits": forward([seq[:args.batch_tokens]])[0].tolist()}), flush=True)
-        return
-
-    warm, loads = workloads(args)
-    forward(warm)
-    for length, batch in loads:
-        runs = []
-        for _ in range(args.repeats):
-            w, c = time.monotonic(), cpu_seconds()
-            forward(batch)  # one [requests, length] batch: what an ONNX Runtime server runs
-            runs.append((time.monotonic() - w, cpu_seconds() - c))
-        report("onnxruntime", args.type, args, length, batch, runs, load_s, {"onnxruntime": ort.__version__})
+    drive(args, forward, "onnxruntime", args.type, load_s, {"onnxruntime": ort.__version__})
 
 
 def main():
