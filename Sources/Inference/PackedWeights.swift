@@ -84,11 +84,13 @@ final class PackedWeights: @unchecked Sendable {
         for (i, offset) in offsets.enumerated() {
             guard let offset else { continue }
             matrices[i].packed = UnsafeRawPointer(data + offset)
+            // The spot check of a mapped file read a few pages; packing gave the rest back.
             Self.releasePages(matrices[i].data, count: matrices[i].rowBytes * matrices[i].rows)
         }
     }
 
-    /// Packs every matrix with an offset into `out` (the start of the packed data).
+    /// Packs every matrix with an offset into `out` (the start of the packed data), giving
+    /// back each matrix's pages of the model file once it is packed.
     private static func pack(_ matrices: [WeightMatrix], offsets: [Int?], into out: UnsafeMutableRawPointer, pool: ThreadPool) {
         for (m, offset) in zip(matrices, offsets) {
             guard let offset else { continue }
@@ -103,6 +105,8 @@ final class PackedWeights: @unchecked Sendable {
                 guard begin < end else { return }
                 ck_pack_weights(type, data, rows, cols, Int64(begin), Int64(end), target)
             }
+            // Matrix by matrix, so that the process never holds both whole copies.
+            releasePages(m.data, count: m.rowBytes * m.rows)
         }
     }
 
