@@ -203,7 +203,8 @@ def run_round(a, binary, llama_bin, hf, paths, onnx_paths, prompts_file, results
     for t in a.types:
         ours, peer = paths[t]
         if "duoguard" in a.engines:
-            c = Child([binary, "bench", "--model", ours, "--repeats", str(a.repeats), *common_args(a)])
+            c = Child([binary, "bench", "--model", ours, "--repeats", str(a.repeats), "--packed-weights", a.packed_weights,
+                       *common_args(a)])
             for r in c.json_lines():
                 results.append({**r, "engine": "duoguard", "type": t, "process_rss_mb": c.rss_mb, "foreign_cores": c.foreign})
         if "llama" in a.engines:
@@ -407,6 +408,8 @@ def main():
     p.add_argument("--llama-ubatch", default="128,256,512", help="llama-bench -ub values tried (best counts)")
     p.add_argument("--llama-embd-ubatch", default="128,256,512,2048",
                    help="llama-embedding -ub values of the whole-process test (fastest counts)")
+    p.add_argument("--packed-weights", default="private",
+                   help="ours: private (packed at load, as without a packed-weights file), beside or a directory")
     p.add_argument("--accuracy-prompts", type=int, default=16, help="corpus prompts of the accuracy comparison (0: skip)")
     p.add_argument("--types", nargs="+", default=["q4_0", "q8_0"])
     p.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 128, 512])
