@@ -18,7 +18,8 @@ What it does (docs/benchmarks.md, "Latency under load"):
    worker's producer) - the request's Kafka timestamp (set by our producer at send), matched by
    key; p50/p90/p99/max; the worker's mean batch size and model time per batch from its /metrics
    (duoguard_batch_requests, duoguard_inference_seconds) over the same interval;
-4. prints the table, writes JSON (--json) and the chart (--chart, matplotlib).
+4. prints the table, writes JSON (--json) and the chart (--chart, matplotlib; the one in docs/
+   only from a quiet run).
 
 A figure is a result only on a quiet machine: the 1-minute load average at the start and the CPU
 time other processes took are recorded, and the run is marked LOADED otherwise (as bench/model).
@@ -336,6 +337,9 @@ def main():
         json.dump({"quiet": quiet, "smoke": a.smoke, "loadavg_start": loadavg_start, "max_rate": max_rate, "worker": cmd, "batcher": batcher,
                    "settings": {k: v for k, v in vars(a).items()}, "rows": rows, "table": text}, f, indent=1)
     log("json:", a.json)
+    if not quiet and a.chart == p.get_default("chart"):
+        log("chart not written (loaded machine); pass --chart PATH to draw it anyway")
+        return 3
     try:
         chart(rows, max_rate, settings, a.chart)
         log("chart:", a.chart)
