@@ -23,13 +23,16 @@ public final class DuoGuardModel: @unchecked Sendable {
     public let identity: ModelIdentity
     public let tokenizer: Tokenizer
     public let options: ModelOptions
+    /// Where the packed weights came from (a shared file, or private memory and why).
+    public let packedWeights: PackedWeightsOrigin
     /// Name of the matrix-multiply kernel in use ("avx2", "scalar", ...).
     public var kernelName: String { String(cString: ck_kernel_name()) }
     let file: GGUFFile
     private let transformer: Transformer
     private let budget: Int
 
-    private init(file: GGUFFile, tokenizer: Tokenizer?, options: ModelOptions) throws(ModelFileError) {
+    private init(file: GGUFFile, tokenizer: Tokenizer?, options: ModelOptions,
+                 packedStorage: PackedWeightsStorage? = nil) throws(ModelFileError) {
         let config = try ModelConfig(gguf: file)
         let checked = try ModelWeights(file: file, config: config)
         if let tokenizer {
@@ -53,7 +56,12 @@ public final class DuoGuardModel: @unchecked Sendable {
         }
         // Packing last: a file rejected above costs no packing.
         let pool = ThreadPool(threadCount: options.threads)
-        let weights = checked.packing(on: pool, format: options.weightFormat)
+        let storage = packedStorage ?? options.packedWeights
+        let request = storage.path(forModel: file.path).map {
+            PackedWeights.FileRequest(path: $0, contentHash: storedHash, mayWrite: storage.mayWrite, verifyData: options.verifyContentHash)
+        }
+        let weights = checked.packing(on: pool, format: options.weightFormat, packedFile: request)
+        packedWeights = weights.packed?.origin ?? .none
         let matrixType = weights.layers.first?.query.type ?? weights.embedding.type
         // Q8_R matrices are requantized at load (rows of a multiple of 128 only): say so and from what.
         let requantized = weights.matrices.contains { $0.packedType == CK_TYPE_Q8_R }
@@ -87,7 +95,8 @@ public final class DuoGuardModel: @unchecked Sendable {
             options: ConversionOptions(type: .f32, tokenizerPath: options.tokenizerPath)
         )
         // The mapping stays valid after the temporary file is removed.
-        return try DuoGuardModel(file: GGUFFile(path: temporary), tokenizer: nil, options: options)
+        // A converted temporary model has no packed file to share.
+        return try DuoGuardModel(file: GGUFFile(path: temporary), tokenizer: nil, options: options, packedStorage: .privateMemory)
     }
 
     /// Classifies token sequences (each as the tokenizer produced it, `<|begin_of_text|>`

@@ -12,6 +12,11 @@ public struct ModelOptions: Sendable, Equatable {
     public var verifyContentHash: Bool = false
     /// How the layer matrices are held for the kernels (`WeightFormat`). Default: `.stored`.
     public var weightFormat: WeightFormat = .stored
+    /// Where the packed weights live: `.besideModel` maps `<model>.packed` when it exists and
+    /// matches (made by `duoguard pack`), never writing; `.directory` also builds it there;
+    /// `.privateMemory` always packs a private copy. With `verifyContentHash`, the packed
+    /// file's data digest is checked too. Default: `.besideModel`.
+    public var packedWeights: PackedWeightsStorage = .besideModel
 
     /// The largest accepted `batchTokenBudget`: the run state grows linearly with it (about
     /// 150 KB per token for the 1B shape), and larger batches no longer make matmuls faster.
@@ -21,9 +26,10 @@ public struct ModelOptions: Sendable, Equatable {
 
     /// Defaults, with the given fields replaced (`nil`: keep the default).
     public init(threads: Int? = nil, batchTokenBudget: Int? = nil, tokenizerPath: String? = nil, verifyContentHash: Bool? = nil,
-                weightFormat: WeightFormat? = nil) {
+                weightFormat: WeightFormat? = nil, packedWeights: PackedWeightsStorage? = nil) {
         self.threads = threads
         if let weightFormat { self.weightFormat = weightFormat }
+        if let packedWeights { self.packedWeights = packedWeights }
         if let batchTokenBudget { self.batchTokenBudget = batchTokenBudget }
         self.tokenizerPath = tokenizerPath
         if let verifyContentHash { self.verifyContentHash = verifyContentHash }

@@ -94,13 +94,14 @@ final class ModelWeights: @unchecked Sendable {
     }
 
     /// The same weights with every Q8_0/Q4_0 matrix repacked into the kernels' layout on
-    /// `pool` (`PackedWeights`: the file's pages of each packed matrix are given back). Called
-    /// last at load, once the file has passed every check.
+    /// `pool`, or mapped from `packedFile` (`PackedWeights`: the model file's
+    /// pages of each packed matrix are given back). Called last at load, once the file has
+    /// passed every check.
     /// `format` may requantize the layer matrices (`WeightFormat`); the classifier head stays as stored.
-    func packing(on pool: ThreadPool, format: WeightFormat = .stored) -> ModelWeights {
+    func packing(on pool: ThreadPool, format: WeightFormat = .stored, packedFile: PackedWeights.FileRequest? = nil) -> ModelWeights {
         var all = layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] } + [classifier]
         let targets = all.dropLast().map { format.packedType(for: $0.type, cols: $0.cols) }
-        let owner = PackedWeights(packing: &all, targets: targets, pool: pool)
+        let owner = PackedWeights(packing: &all, targets: targets, pool: pool, file: packedFile)
         var packedLayers = layers
         for l in packedLayers.indices {
             let m = Array(all[(7 * l) ..< (7 * l + 7)])

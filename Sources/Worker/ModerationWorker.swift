@@ -76,6 +76,7 @@ public final class ModerationWorker: Service, Sendable {
                 "group": "\(configuration.groupID)", "input": "\(configuration.inputTopics)",
                 "output": "\(configuration.outputTopic)", "dlq": "\(configuration.deadLetterTopic)",
                 "model": "\(model.identity.name) \(model.identity.quantization)", "kernels": "\(model.kernelName)",
+                "packed_weights": "\(model.packedWeights)",
             ])
 
         let deadLetters = DeadLetterComposer(topic: configuration.deadLetterTopic)

@@ -53,6 +53,13 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Seed of the token ids.")
     var seed: UInt64 = 7
 
+    @Option(name: .long, help: ArgumentHelp("Packed weights: beside (default), private or a DIRECTORY (as the worker's --packed-weights).",
+                                            valueName: "beside|private|DIRECTORY"))
+    var packedWeights: String?
+
+    @Option(name: .long, help: "After the lengths, print {\"ready\":...} and keep the model loaded this many seconds (memory measurements: bench/memory).")
+    var hold: Double?
+
     @Option(name: .long, help: "Score the token-id lists of this file (one per line) and print logits instead of timing.")
     var scoreIds: String?
 
@@ -69,8 +76,9 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let loadStart = Self.now()
+        let storage = try packedWeights.map(ModelArguments.storage)
         let loaded = try DuoGuardModel.load(path: model, options: ModelOptions(
-            threads: threads, batchTokenBudget: batchTokens, weightFormat: WeightFormat(rawValue: weightFormat)))
+            threads: threads, batchTokenBudget: batchTokens, weightFormat: WeightFormat(rawValue: weightFormat), packedWeights: storage))
         let loadSeconds = Self.now() - loadStart
         if let scoreIds {
             try score(file: scoreIds, model: loaded)
@@ -110,9 +118,18 @@ struct BenchCommand: ParsableCommand {
                 ("cpu_requests_per_s", Self.fmt(Double(requests) / (best.cpu / Double(threadCount)))),
                 ("peak_rss_mb", Self.fmt(Self.peakRSSMegabytes())),
                 ("load_s", Self.fmt(loadSeconds)),
+                ("packed_weights_shared", "\(loaded.packedWeights.isShared)"),
             ]
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
             fflush(nil) // a line per length as it completes, even through a pipe
+        }
+        if let hold {
+            // Every weight page has been read once (warm-up and lengths): what the process
+            // holds now is what a serving worker holds.
+            struct Ready: Encodable { var ready = true; var load_s: Double; var pid: Int32; var packed_weights: String }
+            print(JSONLines.line(Ready(load_s: loadSeconds, pid: getpid(), packed_weights: loaded.packedWeights.description)))
+            fflush(nil)
+            Thread.sleep(forTimeInterval: max(0, hold))
         }
     }
 

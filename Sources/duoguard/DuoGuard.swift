@@ -17,6 +17,7 @@ struct DuoGuard: AsyncParsableCommand {
         subcommands: [
             TokenizeCommand.self,
             ConvertCommand.self,
+            PackCommand.self,
             InspectCommand.self,
             ClassifyCommand.self,
             WorkerCommand.self,
