@@ -98,6 +98,9 @@ public struct KafkaConsumerConfiguration: Sendable {
 
     /// Checks the limits; `KafkaConsumer.init` calls it. Throws a `.configuration` error.
     public func validate() throws(KafkaError) {
+        if let property = KafkaGuaranteeProperties.violation(in: client.properties, protected: KafkaGuaranteeProperties.consumer) {
+            throw KafkaGuaranteeProperties.error(property)
+        }
         guard maxBufferedMessages > 0 else { throw .configuration("maxBufferedMessages must be positive (is \(maxBufferedMessages))") }
         guard maxBufferedBytes > 0 else { throw .configuration("maxBufferedBytes must be positive (is \(maxBufferedBytes))") }
         guard (1_000...1_000_000_000).contains(maxMessageBytes) else {
@@ -145,6 +148,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             "fetch.max.bytes": String(fetchMaxBytes),
             "receive.message.max.bytes": String(receiveMaxBytes),
             "enable.partition.eof": "false",
+            "allow.auto.create.topics": "false",
         ]
         if let interval = autoCommitInterval {
             result["auto.commit.interval.ms"] = String(interval.milliseconds)

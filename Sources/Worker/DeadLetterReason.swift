@@ -34,6 +34,11 @@ public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
         Self(code: "REPLY_TO_DENIED", message: "reply-to topic is not allowed by --reply-to-allow (the input and dead-letter topics never are)", targetTopic: topic)
     }
 
+    /// `reply-to` names an allowed topic the cluster does not have (the worker never creates one).
+    public static func replyToMissing(_ topic: String) -> Self {
+        Self(code: "REPLY_TO_NOT_FOUND", message: "reply-to topic does not exist (the worker does not create topics)", targetTopic: topic)
+    }
+
     /// `reply-to` is not a valid Kafka topic name.
     public static func replyToInvalid(_ topic: String, _ why: String) -> Self {
         Self(code: "REPLY_TO_INVALID", message: "reply-to is not a valid topic name: \(why)", targetTopic: topic)

@@ -87,13 +87,8 @@ public final class ModerationWorker: Service, Sendable {
             state.fail(reason)
         }
         let preparer = RequestPreparer(
-            maxRequestBytes: configuration.maxRequestBytes, maxTextBytes: configuration.maxTextBytes,
-            replyTo: configuration.replyTo.reserving(configuration.inputTopics + [configuration.deadLetterTopic]), envelope: configuration.envelope, scoring: configuration.scoring,
-            tokenizer: model.tokenizer,
-            results: ResultComposer(
-                outputTopic: configuration.outputTopic, workerID: configuration.workerID, model: ResultComposer.identity(of: model),
-                categoryNames: model.config.categoryNames, envelope: configuration.resultEnvelope),
-            deadLetters: deadLetters)
+            configuration: configuration, model: model, deadLetters: deadLetters,
+            topics: configuration.replyTo.pattern == nil ? nil : ReplyTopicDirectory(producer: producer, policy: configuration.replyTo))
         // Stopping hands queued requests back and releases whoever waits on the queue or budget.
         state.onStop { [self] in
             abandonQueued { _ in true }
@@ -188,7 +183,7 @@ public final class ModerationWorker: Service, Sendable {
             do {
                 // The producer's message.max.bytes stays the broker's (Kafka's default, or -X):
                 // a dead letter that does not fit is sent again without the request's value.
-                let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: configuration.kafka), logger: logger)
+                let producer = try KafkaProducer(configuration: configuration.producerConfiguration, logger: logger)
                 do {
                     _ = try await producer.topics()
                     // A replay starts each partition at its range (or resume) position.
