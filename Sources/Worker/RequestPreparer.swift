@@ -52,7 +52,7 @@ struct RequestPreparer: Sendable {
             return .answered(deadLetterOnly(source, .requestTooLarge(bytes: size, limit: maxRequestBytes)))
         }
         let opened: RequestEnvelope
-        let request: ModerationRequest
+        var request: ModerationRequest
         do {
             opened = try RequestEnvelope.open(value: source.value, headers: source.headers, options: envelope)
             request = try opened.decodeRequest()
@@ -89,6 +89,9 @@ struct RequestPreparer: Sendable {
         do {
             try ModerationCodec.validate(request, maxTextBytes: maxTextBytes, metadata: metadataLimits)
         } catch {
+            // Metadata over its bounds is not copied into the error result (it could make the
+            // result itself too large to deliver).
+            if case .metadataTooLarge = error { request.metadata = [:] }
             return reject(.invalidArgument, .invalid(error), to: destination)
         }
         let deadline = source.headers.last(named: ModerationHeader.deadline)?.stringValue.flatMap(DeadlineHeader.parse)

@@ -284,7 +284,9 @@ final class RequestPreparerTests: XCTestCase {
             let source = try record(bad, json: index == 1)
             let answer = try answer(await preparer(maxRequestBytes: 2_000_000).prepare(source, read: .now, now: Date()))
             XCTAssertEqual(answer.deadLetter?.code, "METADATA_TOO_LARGE", "\(index)")
-            XCTAssertEqual(try XCTUnwrap(try result(of: answer)).0.status.code, .invalidArgument)
+            let result = try XCTUnwrap(try result(of: answer)).0
+            XCTAssertEqual(result.status.code, .invalidArgument)
+            XCTAssertTrue(result.metadata.isEmpty, "oversize metadata is not copied into the error result")
         }
         var fine = request("hi")
         fine.metadata = Dictionary(uniqueKeysWithValues: (0..<64).map { ("k\($0)", "v") })
