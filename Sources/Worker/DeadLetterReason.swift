@@ -44,6 +44,11 @@ public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
         Self(code: "REPLY_TO_INVALID", message: "reply-to is not a valid topic name: \(why)", targetTopic: topic)
     }
 
+    /// In window mode the text has more windows than `--max-windows`.
+    public static func tooManyWindows(_ windows: Int, limit: Int) -> Self {
+        Self(code: "TOO_MANY_WINDOWS", message: "text has \(windows) windows, limit is \(limit) (--max-windows)")
+    }
+
     /// The result could not be encoded (never expected; kept so nothing is silently dropped).
     public static func resultUnencodable(_ detail: String) -> Self {
         Self(code: "RESULT_UNENCODABLE", message: "the result could not be encoded: \(detail)")

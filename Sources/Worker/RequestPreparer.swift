@@ -101,11 +101,14 @@ struct RequestPreparer: Sendable {
                 requestID: requestID, request: request, source: source)
             return .answered(answer(result, to: destination, source: source, contentType: contentType, trace: trace, deadLetter: nil))
         }
+        let prepared = scoring.prepare(request.text, tokenizer: tokenizer)
+        if scoring.longText == .windows, prepared.sequences.count > scoring.maxWindows {
+            return reject(.invalidArgument, .tooManyWindows(prepared.sequences.count, limit: scoring.maxWindows), to: destination)
+        }
         return .ready(
             WorkItem(
                 source: source, request: request, requestID: requestID, contentType: contentType, trace: trace,
-                destination: destination, prepared: scoring.prepare(request.text, tokenizer: tokenizer),
-                deadline: deadline, read: read))
+                destination: destination, prepared: prepared, deadline: deadline, read: read))
     }
 
     /// The answer of a request that expired while it waited for the model.

@@ -293,4 +293,18 @@ final class RequestPreparerTests: XCTestCase {
         guard case .ready(let item) = try await preparer().prepare(try record(fine), read: .now, now: Date()) else { return XCTFail("within limits") }
         XCTAssertEqual(item.request.metadata.count, 64)
     }
+
+    /// Item 10: in window mode a text over `--max-windows` is INVALID_ARGUMENT (TOO_MANY_WINDOWS).
+    func testWindowCap() async throws {
+        var scoring = TextScoring(maxTokens: 16, longText: .windows, windowOverlap: 2)
+        scoring.maxWindows = 3
+        let text = String(repeating: "word ", count: 200)
+        let answer = try answer(await preparer(scoring: scoring, maxTextBytes: 10_000).prepare(try record(request(text)), read: .now, now: Date()))
+        XCTAssertEqual(answer.deadLetter?.code, "TOO_MANY_WINDOWS")
+        XCTAssertEqual(try XCTUnwrap(try result(of: answer)).0.status.code, .invalidArgument)
+        scoring.maxWindows = 1_000
+        guard case .ready = try await preparer(scoring: scoring, maxTextBytes: 10_000).prepare(try record(request(text)), read: .now, now: Date()) else {
+            return XCTFail("within the cap")
+        }
+    }
 }
