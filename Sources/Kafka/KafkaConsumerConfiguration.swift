@@ -147,7 +147,8 @@ public struct KafkaConsumerConfiguration: Sendable {
             "max.partition.fetch.bytes": String(maxMessageBytes),
             "fetch.max.bytes": String(fetchMaxBytes),
             "receive.message.max.bytes": String(receiveMaxBytes),
-            "enable.partition.eof": "false",
+            // Partition EOF events mark the last consumable offset (`onPartitionEnd`).
+            "enable.partition.eof": "true",
             "allow.auto.create.topics": "false",
         ]
         if let interval = autoCommitInterval {

@@ -241,14 +241,24 @@ public struct TopicPattern: Sendable, CustomStringConvertible {
                 case UInt8(ascii: "{"):
                     let (min, max) = try parseCount()
                     node = .repeated(node, min: min, max: max)
+                    try skipQuantifierSuffix()
                     continue
                 default: return node
                 }
                 index += 1
-                // A lazy or possessive marker after a quantifier: the same whole-name matches.
-                if byte != UInt8(ascii: "?"), peek == UInt8(ascii: "?") || peek == UInt8(ascii: "+") { index += 1 }
+                try skipQuantifierSuffix()
             }
             return node
+        }
+
+        /// A lazy marker after a quantifier (`*?`) matches the same whole names: skipped. A
+        /// possessive one (`*+`) does not (it never gives back), so it is refused.
+        private mutating func skipQuantifierSuffix() throws(TopicPatternError) {
+            if peek == UInt8(ascii: "?") {
+                index += 1
+            } else if peek == UInt8(ascii: "+") {
+                throw fail("possessive quantifiers are not supported")
+            }
         }
 
         /// `{n}`, `{n,}`, `{n,m}` with n, m ≤ 1000.

@@ -29,6 +29,13 @@ public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
         Self(code: "REQUEST_TOO_LARGE", message: "record is \(bytes) bytes (key, value and headers), limit is \(limit)")
     }
 
+    /// librdkafka could not read the record(s) at the source offset and skipped them (see
+    /// `KafkaConsumerMessage.unreadable`): the dead letter records the coordinates (it has no
+    /// key or value), so nothing is committed past a request silently.
+    public static func unreadableRecord(_ record: KafkaConsumerMessage.UnreadableRecord) -> Self {
+        Self(code: "UNREADABLE_RECORD", message: "the consumer could not read the record(s) at this offset (\(record.code)): \(record.message)")
+    }
+
     /// `reply-to` names a topic the operator's allow-list does not contain.
     public static func replyToDenied(_ topic: String) -> Self {
         Self(code: "REPLY_TO_DENIED", message: "reply-to topic is not allowed by --reply-to-allow (the input and dead-letter topics never are)", targetTopic: topic)

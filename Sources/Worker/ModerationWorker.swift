@@ -180,6 +180,9 @@ public final class ModerationWorker: Service, Sendable {
         consumerConfiguration.maxMessageBytes = max(consumerConfiguration.maxMessageBytes, configuration.maxRequestBytes)
         do {
             let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+            if let plan = configuration.replay {  // replay's end: the last consumable offset
+                consumer.onPartitionEnd { if $0.topic == plan.topic { plan.reachedEnd(partition: $0.partition, nextOffset: $1) } }
+            }
             do {
                 // The producer's message.max.bytes stays the broker's (Kafka's default, or -X):
                 // a dead letter that does not fit is sent again without the request's value.

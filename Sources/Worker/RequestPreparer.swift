@@ -47,6 +47,9 @@ struct RequestPreparer: Sendable {
     }
 
     func prepare(_ source: KafkaConsumerMessage, read: ContinuousClock.Instant, now: Date) async -> Preparation {
+        if let unreadable = source.unreadable {
+            return .answered(deadLetterOnly(source, .unreadableRecord(unreadable)))
+        }
         let size = source.byteSize
         guard size <= maxRequestBytes else {
             return .answered(deadLetterOnly(source, .requestTooLarge(bytes: size, limit: maxRequestBytes)))

@@ -52,7 +52,7 @@ final class TopicPatternTests: XCTestCase {
     }
 
     func testUnsupportedSyntaxIsRefusedWithAPosition() {
-        for bad in ["(a", "a)", "[a", "*a", "a{2", "a{5,2}", "(?=a)b", "(?<n>a)", "a\\1", "a^b", "a$b", "[[:alpha:]]", "é", "a{1001}", "((((a{1000}){1000}){1000}){1000})"] {
+        for bad in ["a++", "a*+", "(a", "a)", "[a", "*a", "a{2", "a{5,2}", "(?=a)b", "(?<n>a)", "a\\1", "a^b", "a$b", "[[:alpha:]]", "é", "a{1001}", "((((a{1000}){1000}){1000}){1000})"] {
             XCTAssertThrowsError(try TopicPattern(bad), bad) { error in
                 XCTAssertTrue(error is TopicPatternError, "\(bad): \(error)")
             }

@@ -307,4 +307,19 @@ final class RequestPreparerTests: XCTestCase {
             return XCTFail("within the cap")
         }
     }
+
+    /// Item 11: records librdkafka skipped (a batch it could not decompress) arrive as a
+    /// stand-in message and are dead-lettered with their coordinates, never passed over.
+    func testUnreadableRecordsAreDeadLetteredWithTheirCoordinates() async throws {
+        var standIn = KafkaConsumerMessage(topic: "requests", partition: 3, offset: 41)
+        standIn.unreadable = .init(code: "_BAD_COMPRESSION", message: "Decompression (codec 0x7) of message at 41 of 120 bytes failed")
+        let answer = try answer(await preparer().prepare(standIn, read: .now, now: Date()))
+        XCTAssertEqual(answer.deadLetter?.code, "UNREADABLE_RECORD")
+        XCTAssertNil(try result(of: answer), "no request id to answer: a dead letter only")
+        let letter = try XCTUnwrap(deadLetter(of: answer))
+        XCTAssertEqual(letter.topic, "dead")
+        XCTAssertEqual(letter.headers.last(named: "source-offset")?.stringValue, "41")
+        XCTAssertEqual(letter.headers.last(named: "source-partition")?.stringValue, "3")
+        XCTAssertTrue(letter.headers.last(named: "error-message")?.stringValue?.contains("_BAD_COMPRESSION") ?? false)
+    }
 }
