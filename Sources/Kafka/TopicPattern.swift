@@ -325,17 +325,15 @@ public struct TopicPattern: Sendable, CustomStringConvertible {
             index += 1
             var set = ByteSet()
             switch byte {
-            case UInt8(ascii: "d"):
+            case UInt8(ascii: "d"), UInt8(ascii: "D"):
                 set.insert(UInt8(ascii: "0")...UInt8(ascii: "9"))
-            case UInt8(ascii: "w"):
+                return byte == UInt8(ascii: "D") ? set.inverted : set
+            case UInt8(ascii: "w"), UInt8(ascii: "W"):
                 set.insert(UInt8(ascii: "0")...UInt8(ascii: "9"))
                 set.insert(UInt8(ascii: "a")...UInt8(ascii: "z"))
                 set.insert(UInt8(ascii: "A")...UInt8(ascii: "Z"))
                 set.insert(UInt8(ascii: "_"))
-            case UInt8(ascii: "D"), UInt8(ascii: "W"):
-                index -= 1
-                let positive = try parseEscape(inClass: inClass).inverted
-                return positive
+                return byte == UInt8(ascii: "W") ? set.inverted : set
             default:
                 // Only punctuation may be escaped: `\1`, `\b`, `\p{..}` mean something else elsewhere.
                 let isPunctuation = (0x21...0x2F).contains(byte) || (0x3A...0x40).contains(byte)

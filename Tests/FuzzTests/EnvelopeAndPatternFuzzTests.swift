@@ -57,12 +57,11 @@ final class EnvelopeAndPatternFuzzTests: XCTestCase {
                  ("ce_traceparent", trace), ("ce_time", "2025-01-31T12:00:00Z")], value: protobuf),
             Self.encode([("content-type", "application/cloudevents+json")],
                         value: Array(#"{"specversion":"1.0","id":"e","source":"/s","type":"t","data":{"text":"hi"}}"#.utf8)),
-            Self.encode([("x", nil)], value: [0, 0, 0, 0, 7, 0] + protobuf),
-            Self.encode([], value: [0, 0, 0, 0, 9, 2, 2, 4] + protobuf),
+            Self.encode([("x", nil), ("content-type", "application/x-protobuf")], value: protobuf),
         ]
         let dictionary: [[UInt8]] = ["ce_", "content-type", "traceparent", "tracestate", "baggage", "application/json",
                                      "application/cloudevents+json", "specversion", "1.0", "data_base64", "00-", "-01", "=", ",", ";",
-                                     "\u{0}", "\u{FF}"].map { Array($0.utf8) } + [[0, 0, 0, 0, 1], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]]
+                                     "\u{0}", "\u{FF}"].map { Array($0.utf8) } + [[0, 0, 0, 0, 1], [0, 0, 0, 0, 7, 0], [0, 0, 0, 0, 9, 2, 2, 4], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]]
         let target = FuzzTarget(name: "request-envelope", seeds: seeds, dictionary: dictionary, maxLength: 1 << 13) { bytes in
             let (headers, value) = Self.record(bytes)
             for options in [EnvelopeOptions(), EnvelopeOptions(defaultContentType: .json)] {

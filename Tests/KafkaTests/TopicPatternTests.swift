@@ -12,7 +12,7 @@ final class TopicPatternTests: XCTestCase {
     ]
     private let patterns = [
         "replies-.*", "replies-[a-z]+", "(r[a-z]+)+-out", "(r[a-z]+)+-out|.*", "a*b", "a+b?", "a{2,3}b", "a{2}b", "a{1,}b",
-        "(?:ab|a)c?", "[^a]+", "a\\.b", "[a-c_.-]+", "\\w+", "\\d", "[A-Z]\\d", "^mod-.*$", "(a|b)*c", "a|", "(a*)*b", "x?[0-9]",
+        "(?:ab|a)c?", "[^a]+", "\\D\\W", "[\\D]+", "x\\D", "a\\.b", "[a-c_.-]+", "\\w+", "\\d", "[A-Z]\\d", "^mod-.*$", "(a|b)*c", "a|", "(a*)*b", "x?[0-9]",
     ]
 
     func testAgreesWithSwiftRegexOnWholeMatches() throws {
