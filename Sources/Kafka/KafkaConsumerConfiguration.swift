@@ -45,6 +45,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// How long a revoke waits for the application to acknowledge it (finish and commit its
     /// in-flight work) before the partitions are released anyway. Default: 30 s.
     public var revokeTimeout: Duration
+    /// `enable.partition.eof`: queue librdkafka's partition-EOF events in order with the
+    /// records, for `KafkaConsumer.onPartitionEnd` (the last consumable offset, control
+    /// records skipped; what a bounded read such as a replay ends on). Default: false.
+    public var reportsPartitionEnd = false
     /// How long one `rd_kafka_consumer_poll` call blocks. Default: 100 ms.
     public var pollTimeout: Duration
     /// The hard upper bound of `close()`: leaving the group (including the application's
@@ -148,7 +152,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             "fetch.max.bytes": String(fetchMaxBytes),
             "receive.message.max.bytes": String(receiveMaxBytes),
             // Partition EOF events mark the last consumable offset (`onPartitionEnd`).
-            "enable.partition.eof": "true",
+            "enable.partition.eof": reportsPartitionEnd ? "true" : "false",
             "allow.auto.create.topics": "false",
         ]
         if let interval = autoCommitInterval {

@@ -178,6 +178,7 @@ public final class ModerationWorker: Service, Sendable {
         consumerConfiguration.client.clientID = "duoguard-worker-\(configuration.workerID)"
         // Records up to --max-request-bytes must be fetchable (larger ones are dead-lettered).
         consumerConfiguration.maxMessageBytes = max(consumerConfiguration.maxMessageBytes, configuration.maxRequestBytes)
+        consumerConfiguration.reportsPartitionEnd = configuration.replay != nil
         do {
             let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
             if let plan = configuration.replay {  // replay's end: the last consumable offset

@@ -192,14 +192,7 @@ final class WorkerHardeningTests: XCTestCase {
         await producer.close()
         let worker = try WorkerTestSupport.spawnWorker(topics, group: "g-\(UUID().uuidString.prefix(8))", model: model, id: "flood")
         defer { ChildProcess.killIfRunning(worker) }
-        let sampler = Task {
-            var peak = 0
-            while !Task.isCancelled {
-                peak = max(peak, ProcessFigures.memory(of: worker.processIdentifier)?.current ?? 0)
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            return peak
-        }
+        let sampler = ProcessFigures.residentPeak(of: worker.processIdentifier)
         let dead = try await WorkerTestSupport.read(topics.deadLetters, count: count, timeout: .seconds(300))
         sampler.cancel()
         let peak = await sampler.value
@@ -236,14 +229,7 @@ final class WorkerHardeningTests: XCTestCase {
             topic: pinB, key: Array("warm".utf8), value: try encoded(WorkerTestSupport.request(id: "warm", text: "hello"))))
         _ = try await WorkerTestSupport.read(base.output, count: 1, timeout: .seconds(120))
         let baseline = try XCTUnwrap(ProcessFigures.memory(of: worker.processIdentifier)?.current)
-        let sampler = Task {
-            var peak = 0
-            while !Task.isCancelled {
-                peak = max(peak, ProcessFigures.memory(of: worker.processIdentifier)?.current ?? 0)
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            return peak
-        }
+        let sampler = ProcessFigures.residentPeak(of: worker.processIdentifier)
         let before = Set(try await producer.topics().keys)
 
         func send(_ id: String, replyTo: String? = nil, metadata: [String: String] = [:]) async throws {
