@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto", "TestSupport"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
-        .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "Kafka", "TestSupport"]),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.
         .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
     ]

@@ -99,16 +99,82 @@ public final class DuoGuardModel: @unchecked Sendable {
         return try DuoGuardModel(file: GGUFFile(path: temporary), tokenizer: nil, options: options, packedStorage: .privateMemory)
     }
 
+    /// Checks that every id the tokenizer can produce has a row in the model's embedding
+    /// table: a tokenizer of another model (a larger vocabulary) would otherwise fail requests
+    /// one by one at run time. The worker and replay call it at start.
+    public func checkVocabulary() throws(ModelFileError) {
+        guard tokenizer.vocabularySize <= config.vocabSize else {
+            throw .invalidMetadata(
+                key: GGUFNames.tokenizerJSON,
+                detail: "the tokenizer has \(tokenizer.vocabularySize) ids but the model's vocabulary is \(config.vocabSize): "
+                    + "tokenizer and weights are of different models")
+        }
+    }
+
+    /// The check `classify(batch:)` makes of one sequence; `index` is reported in the error.
+    private func problem(with seq: [Int32], index i: Int) -> InferenceError? {
+        guard !seq.isEmpty else { return .emptySequence(index: i) }
+        guard seq.count <= budget else { return .sequenceTooLong(index: i, tokens: seq.count, budget: budget) }
+        if let bad = seq.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            return .tokenOutOfRange(sequence: i, token: bad, vocabSize: config.vocabSize)
+        }
+        return nil
+    }
+
+    /// Classifies prepared texts, each on its own account: a text with a bad sequence (a token
+    /// outside the vocabulary, one too long for the budget) fails alone, the others are
+    /// scored together. `expired(i)` is asked before every forward pass for each text with
+    /// windows still to compute, so a long text in window mode (~146 windows for 64 KiB) stops
+    /// at its deadline instead of running for as long as it takes. Call from one thread at a time.
+    public func classifyEach(
+        _ prepared: [PreparedText], expired: (Int) -> Bool = { _ in false }
+    ) -> [Result<Classification, InferenceError>] {
+        var outcomes: [Result<Classification, InferenceError>?] = Array(repeating: nil, count: prepared.count)
+        // (text, sequence) of every sequence to compute, in order.
+        var work: [(text: Int, sequence: [Int32])] = []
+        for (t, text) in prepared.enumerated() {
+            if let problem = text.sequences.enumerated().lazy.compactMap({ self.problem(with: $1, index: $0) }).first {
+                outcomes[t] = .failure(problem)
+            } else if text.sequences.isEmpty {
+                outcomes[t] = .failure(.emptySequence(index: 0))
+            } else {
+                work.append(contentsOf: text.sequences.map { (t, $0) })
+            }
+        }
+        var scored: [[Classification]] = Array(repeating: [], count: prepared.count)
+        var start = 0
+        while start < work.count {
+            // Texts whose deadline passed stop here; their remaining windows are skipped.
+            var stopped = Set<Int>()
+            for text in Set(work[start...].prefix(budget).map(\.text)) where outcomes[text] == nil && expired(text) {
+                outcomes[text] = .failure(.deadlineExceeded(windowsDone: scored[text].count, windows: prepared[text].sequences.count))
+                stopped.insert(text)
+            }
+            if !stopped.isEmpty {
+                work = Array(work[..<start]) + work[start...].filter { !stopped.contains($0.text) }
+                continue
+            }
+            var end = start
+            var tokens = 0
+            while end < work.count, tokens + work[end].sequence.count <= budget {
+                tokens += work[end].sequence.count
+                end += 1
+            }
+            let logits = transformer.forward(work[start..<end].map(\.sequence))
+            for (offset, row) in logits.enumerated() { scored[work[start + offset].text].append(Classification(logits: row)) }
+            start = end
+        }
+        return outcomes.enumerated().map { t, outcome in
+            outcome ?? .success(prepared[t].score(scored[t]))
+        }
+    }
+
     /// Classifies token sequences (each as the tokenizer produced it, `<|begin_of_text|>`
     /// first). Batches longer than the token budget are split; results keep input order.
     /// Call from one thread at a time.
     public func classify(batch: [[Int32]]) throws(InferenceError) -> [Classification] {
         for (i, seq) in batch.enumerated() {
-            guard !seq.isEmpty else { throw .emptySequence(index: i) }
-            guard seq.count <= budget else { throw .sequenceTooLong(index: i, tokens: seq.count, budget: budget) }
-            if let bad = seq.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-                throw .tokenOutOfRange(sequence: i, token: bad, vocabSize: config.vocabSize)
-            }
+            if let problem = problem(with: seq, index: i) { throw problem }
         }
         var results: [Classification] = []
         results.reserveCapacity(batch.count)

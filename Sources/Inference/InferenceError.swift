@@ -7,6 +7,9 @@ public enum InferenceError: Error, Equatable, Sendable, CustomStringConvertible 
     case tokenOutOfRange(sequence: Int, token: Int32, vocabSize: Int)
     /// A single sequence longer than the batch token budget.
     case sequenceTooLong(index: Int, tokens: Int, budget: Int)
+    /// The text's deadline passed between two forward passes over its windows; the rest of
+    /// its windows were not computed.
+    case deadlineExceeded(windowsDone: Int, windows: Int)
 
     public var description: String {
         switch self {
@@ -15,6 +18,8 @@ public enum InferenceError: Error, Equatable, Sendable, CustomStringConvertible 
             "sequence \(sequence): token id \(token) outside the vocabulary (0..<\(vocabSize))"
         case .sequenceTooLong(let index, let tokens, let budget):
             "sequence \(index) has \(tokens) tokens, more than the batch token budget \(budget)"
+        case .deadlineExceeded(let done, let windows):
+            "deadline passed after \(done) of \(windows) windows"
         }
     }
 }

@@ -14,6 +14,10 @@ public struct TextScoring: Sendable, Equatable {
     public var longText: LongTextMode = .truncate
     /// Tokens shared by consecutive windows in `.windows` mode. Default: 64.
     public var windowOverlap: Int = 64
+    /// Most windows a text may have in `.windows` mode; the worker answers a longer text
+    /// INVALID_ARGUMENT instead of running it alone for as long as it takes (a 64 KiB text is
+    /// ~146 windows). Default: 64 (about 28,000 tokens).
+    public var maxWindows: Int = 64
 
     public init() {}
 
@@ -39,6 +43,7 @@ public struct TextScoring: Sendable, Equatable {
             throw ConfigurationError("--max-tokens", "\(maxTokens) is more than --batch-tokens (\(batchTokenBudget)); a text must fit one batch")
         }
         guard windowOverlap >= 0 else { throw ConfigurationError("--window-overlap", "must not be negative, not \(windowOverlap)") }
+        guard (1...100_000).contains(maxWindows) else { throw ConfigurationError("--max-windows", "must be within 1...100000, not \(maxWindows)") }
         if longText == .windows {
             let step = maxTokens - 1 - windowOverlap
             guard step * 4 >= maxTokens - 1 else {

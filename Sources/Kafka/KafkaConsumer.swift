@@ -136,6 +136,18 @@ public final class KafkaConsumer: Sendable {
     /// Bytes of the messages waiting for the application (as `maxBufferedBytes` counts them).
     public var bufferedByteCount: Int { buffer.bytes }
 
+    /// Calls `handler` each time the application's reader passes the end of a partition: the
+    /// last consumable offset below the high watermark, with control records (transaction
+    /// markers) skipped, as librdkafka's partition-EOF event (`enable.partition.eof`) says.
+    /// `offset` is the partition's next offset then. Called in order with the messages (every
+    /// message of the partition before it has been handed out), on the reading task. A topic
+    /// written by transactional producers ends with a commit marker that is never delivered,
+    /// so "the message at high watermark - 1 arrived" never happens there; this does. Install
+    /// it before `subscribe`.
+    public func onPartitionEnd(_ handler: @escaping @Sendable (KafkaTopicPartition, Int64) -> Void) {
+        buffer.setPartitionEndHandler(handler)
+    }
+
     /// Up to `max` messages already waiting, without suspending (for micro-batching).
     public func takeAvailable(max: Int) -> [KafkaConsumerMessage] {
         buffer.takeAvailable(max: max)
@@ -336,6 +348,9 @@ public final class KafkaConsumer: Sendable {
                 case .message(let converted):
                     batch.append(converted)
                     batchBytes += converted.bufferedSize
+                case .endOfPartition(let marker):
+                    // In order with the records, so it is seen after all of them.
+                    batch.append(marker)
                 case .error(let error):
                     // The same handling as librdkafka's error callback: latch, log, deliver.
                     client.callbacks.onError?(error)

@@ -45,6 +45,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// How long a revoke waits for the application to acknowledge it (finish and commit its
     /// in-flight work) before the partitions are released anyway. Default: 30 s.
     public var revokeTimeout: Duration
+    /// `enable.partition.eof`: queue librdkafka's partition-EOF events in order with the
+    /// records, for `KafkaConsumer.onPartitionEnd` (the last consumable offset, control
+    /// records skipped; what a bounded read such as a replay ends on). Default: false.
+    public var reportsPartitionEnd = false
     /// How long one `rd_kafka_consumer_poll` call blocks. Default: 100 ms.
     public var pollTimeout: Duration
     /// The hard upper bound of `close()`: leaving the group (including the application's
@@ -98,6 +102,9 @@ public struct KafkaConsumerConfiguration: Sendable {
 
     /// Checks the limits; `KafkaConsumer.init` calls it. Throws a `.configuration` error.
     public func validate() throws(KafkaError) {
+        if let property = KafkaGuaranteeProperties.violation(in: client.properties, protected: KafkaGuaranteeProperties.consumer) {
+            throw KafkaGuaranteeProperties.error(property)
+        }
         guard maxBufferedMessages > 0 else { throw .configuration("maxBufferedMessages must be positive (is \(maxBufferedMessages))") }
         guard maxBufferedBytes > 0 else { throw .configuration("maxBufferedBytes must be positive (is \(maxBufferedBytes))") }
         guard (1_000...1_000_000_000).contains(maxMessageBytes) else {
@@ -144,7 +151,9 @@ public struct KafkaConsumerConfiguration: Sendable {
             "max.partition.fetch.bytes": String(maxMessageBytes),
             "fetch.max.bytes": String(fetchMaxBytes),
             "receive.message.max.bytes": String(receiveMaxBytes),
-            "enable.partition.eof": "false",
+            // Partition EOF events mark the last consumable offset (`onPartitionEnd`).
+            "enable.partition.eof": reportsPartitionEnd ? "true" : "false",
+            "allow.auto.create.topics": "false",
         ]
         if let interval = autoCommitInterval {
             result["auto.commit.interval.ms"] = String(interval.milliseconds)

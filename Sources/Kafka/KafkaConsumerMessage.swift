@@ -16,6 +16,16 @@ public struct KafkaConsumerMessage: Sendable, Hashable {
     /// current one belongs to an assignment that was revoked: its result must not be stored.
     /// 0 for messages not made by a consumer.
     public var assignmentEpoch: UInt64
+    /// Set when librdkafka could not read the record(s) at `offset` and skipped them (a
+    /// batch whose compression cannot be undone, a CRC mismatch with `check.crcs`): the
+    /// message stands in for them, with no key, value or headers, so that the application
+    /// answers it (a dead letter with these coordinates) before any later offset of the
+    /// partition is committed. `nil` for every record that was read.
+    public var unreadable: UnreadableRecord?
+    /// Internal marker: not a record but librdkafka's partition-EOF event, queued in order
+    /// with the records (`offset` is the partition's next offset then). Never handed to the
+    /// application; `KafkaConsumer.onPartitionEnd` is called when a reader passes it.
+    var isEndOfPartition = false
 
     public init(
         topic: String, partition: Int32, offset: Int64, key: [UInt8]? = nil, value: [UInt8]? = nil,
@@ -29,6 +39,19 @@ public struct KafkaConsumerMessage: Sendable, Hashable {
         self.headers = headers
         self.timestampMilliseconds = timestampMilliseconds
         self.assignmentEpoch = assignmentEpoch
+    }
+
+    /// Why librdkafka skipped the records at a message's offset (see `unreadable`).
+    public struct UnreadableRecord: Sendable, Hashable {
+        /// librdkafka's error name (`_BAD_COMPRESSION`, `_BAD_MSG`, `_NOT_IMPLEMENTED`).
+        public var code: String
+        /// Its explanation, with the offset and size.
+        public var message: String
+
+        public init(code: String, message: String) {
+            self.code = code
+            self.message = message
+        }
     }
 
     /// The partition this message came from.

@@ -82,7 +82,7 @@ final class KafkaMessageBuffer: Sendable {
 
     /// Up to `max` messages that are already here, without waiting.
     func takeAvailable(max: Int) -> [KafkaConsumerMessage] {
-        state.withLock { state in
+        let taken: [KafkaConsumerMessage] = state.withLock { state in
             var result: [KafkaConsumerMessage] = []
             result.reserveCapacity(Swift.max(0, Swift.min(max, state.count)))
             while result.count < max, let item = state.popFirst() {
@@ -90,10 +90,32 @@ final class KafkaMessageBuffer: Sendable {
             }
             return result
         }
+        return taken.filter { !passEnd($0) }
+    }
+
+    private let partitionEnd = Mutex<(@Sendable (KafkaTopicPartition, Int64) -> Void)?>(nil)
+
+    func setPartitionEndHandler(_ handler: @escaping @Sendable (KafkaTopicPartition, Int64) -> Void) {
+        partitionEnd.withLock { $0 = handler }
+    }
+
+    /// True (after telling the handler) when `message` is a partition-end marker.
+    private func passEnd(_ message: KafkaConsumerMessage) -> Bool {
+        guard message.isEndOfPartition else { return false }
+        partitionEnd.withLock { $0 }?(message.topicPartition, message.offset)
+        return true
     }
 
     /// The next message, waiting for one; `nil` once finished (or the task is cancelled).
+    /// Partition-end markers are passed (their handler called), never returned.
     func next() async -> KafkaConsumerMessage? {
+        while let message = await nextItem() {
+            if !passEnd(message) { return message }
+        }
+        return nil
+    }
+
+    private func nextItem() async -> KafkaConsumerMessage? {
         if let ready = state.withLock({ $0.popFirst() }) { return ready }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<KafkaConsumerMessage?, Never>) in

@@ -29,6 +29,11 @@ public struct KafkaProducerConfiguration: Sendable {
     /// Check topic names against Kafka's rules before producing (see `KafkaTopicName`), so an
     /// invalid name fails at once instead of after a metadata round trip. Default: true.
     var validatesTopicNames = true
+    /// `allow.auto.create.topics`: whether producing to a topic the cluster does not have may
+    /// create it (on a broker with `auto.create.topics.enable`, Kafka's default). librdkafka's
+    /// producer default is true; the worker sets false, so that no requester's `reply-to`
+    /// ever creates a topic. Default: true (librdkafka's).
+    public var allowsTopicCreation = true
     /// How long one `rd_kafka_poll` call of the delivery thread blocks. Default: 100 ms.
     public var pollTimeout: Duration
 
@@ -56,6 +61,9 @@ public struct KafkaProducerConfiguration: Sendable {
 
     /// Checks the limits; `KafkaProducer.init` calls it. Throws a `.configuration` error.
     public func validate() throws(KafkaError) {
+        if let property = KafkaGuaranteeProperties.violation(in: client.properties, protected: KafkaGuaranteeProperties.producer) {
+            throw KafkaGuaranteeProperties.error(property)
+        }
         guard (1_000...1_000_000_000).contains(maxMessageBytes) else {
             throw .configuration("maxMessageBytes must be within 1000...1000000000 (is \(maxMessageBytes))")
         }
@@ -78,6 +86,7 @@ public struct KafkaProducerConfiguration: Sendable {
             "queue.buffering.max.messages": String(maxQueuedMessages),
             "queue.buffering.max.kbytes": String((maxQueuedBytes + 1023) / 1024),
             "message.max.bytes": String(maxMessageBytes),
+            "allow.auto.create.topics": allowsTopicCreation ? "true" : "false",
         ]
         for (key, value) in client.librdkafkaProperties { result[key] = value }
         return result

@@ -11,7 +11,10 @@ enum RdKafkaMessage {
         case message(KafkaConsumerMessage)
         /// An error delivered in place of a message (fetch failure, fatal error, ...).
         case error(KafkaError)
-        /// Informational (end of partition): nothing for the application.
+        /// librdkafka's partition EOF: everything below `offset` (the high watermark then,
+        /// control records included) has been delivered.
+        case endOfPartition(KafkaConsumerMessage)
+        /// Nothing for the application.
         case nothing
     }
 
@@ -23,12 +26,31 @@ enum RdKafkaMessage {
     ) -> Polled {
         let m = message.pointee
         if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return .nothing }
+            if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                guard m.rkt != nil else { return .nothing }
+                let topic = topicName(m.rkt)
+                var marker = KafkaConsumerMessage(
+                    topic: topic, partition: m.partition, offset: m.offset,
+                    assignmentEpoch: epoch(KafkaTopicPartition(topic: topic, partition: m.partition)))
+                marker.isEndOfPartition = true
+                return .endOfPartition(marker)
+            }
             let detail = m.payload.map {
                 String(decoding: UnsafeRawBufferPointer(start: $0, count: m.len), as: UTF8.self)
             }
             var error = KafkaError(code: m.err, context: "consume", detail: detail)
             if let fatal = RdKafkaClient.fatalError(of: handle) { error = fatal }
+            // Records librdkafka read but could not decode are skipped by it (the fetch goes
+            // on after them): hand them over in order, as a stand-in message, so the
+            // application dead-letters their coordinates before committing past them.
+            if m.rkt != nil, skipsRecords(m.err, offset: m.offset), !error.isFatal {
+                let topic = topicName(m.rkt)
+                var standIn = KafkaConsumerMessage(
+                    topic: topic, partition: m.partition, offset: m.offset,
+                    assignmentEpoch: epoch(KafkaTopicPartition(topic: topic, partition: m.partition)))
+                standIn.unreadable = .init(code: error.name, message: error.description)
+                return .message(standIn)
+            }
             return .error(error)
         }
         let topic = topicName(m.rkt)
@@ -42,6 +64,23 @@ enum RdKafkaMessage {
                 headers: headers(of: message),
                 timestampMilliseconds: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp,
                 assignmentEpoch: epoch(KafkaTopicPartition(topic: topic, partition: m.partition))))
+    }
+
+    /// Whether a consumer error with `code` at `offset` means librdkafka skipped the records
+    /// there: a batch it could not decompress (`_BAD_COMPRESSION`, an unknown codec
+    /// `_NOT_IMPLEMENTED`, no memory to decompress `_CRIT_SYS_RESOURCE`) or a record failing
+    /// its CRC (`_BAD_MSG`). librdkafka 2.0.2 (rdkafka_msgset_reader.c) reports each with the
+    /// topic, partition and offset and continues fetching after it. Other errors (transport,
+    /// unknown topic, offset reset) skip nothing the application could answer.
+    static func skipsRecords(_ code: rd_kafka_resp_err_t, offset: Int64) -> Bool {
+        guard offset >= 0 else { return false }
+        switch code {
+        case RD_KAFKA_RESP_ERR__BAD_COMPRESSION, RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED, RD_KAFKA_RESP_ERR__BAD_MSG,
+            RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE:
+            return true
+        default:
+            return false
+        }
     }
 
     /// The headers of a message, in order (repeats kept; a null value stays `nil`).

@@ -52,11 +52,13 @@ public enum ModerationCodec {
     /// threshold, when set, must be strictly between 0 and 1.
     public static func validate(
         _ request: ModerationRequest,
-        maxTextBytes: Int
+        maxTextBytes: Int,
+        metadata limits: MetadataLimits = MetadataLimits()
     ) throws(ModerationDecodeError) {
         let bytes = request.text.utf8.count
         if bytes == 0 { throw .missingText }
         if bytes > maxTextBytes { throw .textTooLong(bytes: bytes, limit: maxTextBytes) }
+        if let problem = limits.problem(with: request.metadata) { throw .metadataTooLarge(problem) }
         if request.hasThreshold, !(request.threshold > 0 && request.threshold < 1) {
             throw .invalidThreshold(request.threshold)
         }

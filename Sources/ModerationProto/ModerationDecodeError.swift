@@ -15,6 +15,9 @@ public enum ModerationDecodeError: Error, Equatable, Sendable, CustomStringConve
     case missingText
     /// `text` has more UTF-8 bytes than the worker accepts.
     case textTooLong(bytes: Int, limit: Int)
+    /// `metadata` is beyond `MetadataLimits` (entries, key or value bytes, total bytes); the
+    /// detail says which.
+    case metadataTooLarge(String)
     /// `threshold` is set but not strictly between 0 and 1 (NaN, 0 and 1 included: 0 would
     /// flag everything, 1 nothing).
     case invalidThreshold(Float)
@@ -48,6 +51,7 @@ public enum ModerationDecodeError: Error, Equatable, Sendable, CustomStringConve
         case .invalidUTF8: "INVALID_UTF8"
         case .missingText: "MISSING_TEXT"
         case .textTooLong: "TEXT_TOO_LONG"
+        case .metadataTooLarge: "METADATA_TOO_LARGE"
         case .invalidThreshold: "INVALID_THRESHOLD"
         case .schemaRegistryFraming: "SCHEMA_REGISTRY_FRAMING"
         case .schemaIDNotAllowed: "SCHEMA_ID_NOT_ALLOWED"
@@ -72,6 +76,7 @@ public enum ModerationDecodeError: Error, Equatable, Sendable, CustomStringConve
         case .invalidUTF8: "request is not valid UTF-8"
         case .missingText: "request has no text"
         case .textTooLong(let bytes, let limit): "text is \(bytes) bytes, limit is \(limit)"
+        case .metadataTooLarge(let detail): "metadata too large: \(detail)"
         case .invalidThreshold(let value): "threshold \(value) is not strictly between 0 and 1"
         case .schemaRegistryFraming(let detail): "bad Schema Registry framing: \(detail)"
         case .schemaIDNotAllowed(let id): "schema id \(id) is not in the worker's allow-list"

@@ -29,14 +29,31 @@ public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
         Self(code: "REQUEST_TOO_LARGE", message: "record is \(bytes) bytes (key, value and headers), limit is \(limit)")
     }
 
+    /// librdkafka could not read the record(s) at the source offset and skipped them (see
+    /// `KafkaConsumerMessage.unreadable`): the dead letter records the coordinates (it has no
+    /// key or value), so nothing is committed past a request silently.
+    public static func unreadableRecord(_ record: KafkaConsumerMessage.UnreadableRecord) -> Self {
+        Self(code: "UNREADABLE_RECORD", message: "the consumer could not read the record(s) at this offset (\(record.code)): \(record.message)")
+    }
+
     /// `reply-to` names a topic the operator's allow-list does not contain.
     public static func replyToDenied(_ topic: String) -> Self {
         Self(code: "REPLY_TO_DENIED", message: "reply-to topic is not allowed by --reply-to-allow (the input and dead-letter topics never are)", targetTopic: topic)
     }
 
+    /// `reply-to` names an allowed topic the cluster does not have (the worker never creates one).
+    public static func replyToMissing(_ topic: String) -> Self {
+        Self(code: "REPLY_TO_NOT_FOUND", message: "reply-to topic does not exist (the worker does not create topics)", targetTopic: topic)
+    }
+
     /// `reply-to` is not a valid Kafka topic name.
     public static func replyToInvalid(_ topic: String, _ why: String) -> Self {
         Self(code: "REPLY_TO_INVALID", message: "reply-to is not a valid topic name: \(why)", targetTopic: topic)
+    }
+
+    /// In window mode the text has more windows than `--max-windows`.
+    public static func tooManyWindows(_ windows: Int, limit: Int) -> Self {
+        Self(code: "TOO_MANY_WINDOWS", message: "text has \(windows) windows, limit is \(limit) (--max-windows)")
     }
 
     /// The result could not be encoded (never expected; kept so nothing is silently dropped).

@@ -44,24 +44,33 @@ struct InferenceLoop: Sendable {
         let prepared = batch.map(\.prepared)
         let tokens = prepared.reduce(0) { $0 + $1.sequences.reduce(0) { $0 + $1.count } }
         let span = tracing.inference(batch, tokens: tokens)
-        let outcome: Result<[Classification], InferenceError> = await withCheckedContinuation { continuation in
+        let deadlines = batch.map(\.deadline)
+        // Each request on its own account (a bad token fails only its request); deadlines are
+        // checked between forward passes, so a many-window text stops at its own.
+        let outcomes: [Result<Classification, InferenceError>] = await withCheckedContinuation { continuation in
             queue.async { [model] in
-                continuation.resume(returning: Result { () throws(InferenceError) in try model.classify(prepared) })
+                continuation.resume(returning: model.classifyEach(prepared) { deadlines[$0].map { $0 < Date() } ?? false })
             }
         }
         let inferenceSeconds = seconds(ContinuousClock.now - started)
         metrics.inferenceSeconds.record(inferenceSeconds)
         metrics.batchSize.record(Double(batch.count))
         metrics.batchTokens.record(Double(tokens))
-        if case .failure = outcome { WorkerTracing.fail(span, "inference") }
+        if outcomes.contains(where: { if case .failure = $0 { true } else { false } }) { WorkerTracing.fail(span, "inference") }
         span.end()
         for (index, item) in batch.enumerated() {
             let result: ModerationResult
-            switch outcome {
-            case .success(let classifications):
+            switch outcomes[index] {
+            case .success(let classification):
                 result = preparer.results.scored(
-                    item, classification: classifications[index], operatorThresholds: thresholds,
+                    item, classification: classification, operatorThresholds: thresholds,
                     queueSeconds: seconds(started - item.read), inferenceSeconds: inferenceSeconds)
+            case .failure(.deadlineExceeded(let done, let windows)):
+                metrics.deadlineShed.increment()
+                WorkerTracing.fail(item.span, "deadlineExceeded")
+                result = preparer.results.status(
+                    .deadlineExceeded, "deadline passed after \(done) of \(windows) windows", requestID: item.requestID,
+                    request: item.request, source: item.source)
             case .failure(let error):
                 logger.error("inference failed", metadata: ["error": "\(error)"])
                 WorkerTracing.fail(item.span, "internal")

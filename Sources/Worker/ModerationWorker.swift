@@ -88,13 +88,8 @@ public final class ModerationWorker: Service, Sendable {
             state.fail(reason)
         }
         let preparer = RequestPreparer(
-            maxRequestBytes: configuration.maxRequestBytes, maxTextBytes: configuration.maxTextBytes,
-            replyTo: configuration.replyTo.reserving(configuration.inputTopics + [configuration.deadLetterTopic]), envelope: configuration.envelope, scoring: configuration.scoring,
-            tokenizer: model.tokenizer,
-            results: ResultComposer(
-                outputTopic: configuration.outputTopic, workerID: configuration.workerID, model: ResultComposer.identity(of: model),
-                categoryNames: model.config.categoryNames, envelope: configuration.resultEnvelope),
-            deadLetters: deadLetters)
+            configuration: configuration, model: model, deadLetters: deadLetters,
+            topics: configuration.replyTo.pattern == nil ? nil : ReplyTopicDirectory(producer: producer, policy: configuration.replyTo))
         // Stopping hands queued requests back and releases whoever waits on the queue or budget.
         state.onStop { [self] in
             abandonQueued { _ in true }
@@ -184,12 +179,16 @@ public final class ModerationWorker: Service, Sendable {
         consumerConfiguration.client.clientID = "duoguard-worker-\(configuration.workerID)"
         // Records up to --max-request-bytes must be fetchable (larger ones are dead-lettered).
         consumerConfiguration.maxMessageBytes = max(consumerConfiguration.maxMessageBytes, configuration.maxRequestBytes)
+        consumerConfiguration.reportsPartitionEnd = configuration.replay != nil
         do {
             let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+            if let plan = configuration.replay {  // replay's end: the last consumable offset
+                consumer.onPartitionEnd { if $0.topic == plan.topic { plan.reachedEnd(partition: $0.partition, nextOffset: $1) } }
+            }
             do {
                 // The producer's message.max.bytes stays the broker's (Kafka's default, or -X):
                 // a dead letter that does not fit is sent again without the request's value.
-                let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: configuration.kafka), logger: logger)
+                let producer = try KafkaProducer(configuration: configuration.producerConfiguration, logger: logger)
                 do {
                     _ = try await producer.topics()
                     // A replay starts each partition at its range (or resume) position.

@@ -44,6 +44,14 @@ public final class ReplayPlan: Sendable {
         return .answer(last: false)
     }
 
+    /// The consumer passed the last consumable offset of `partition` (`nextOffset` is its
+    /// high watermark then): when that is at or past the range's end, the partition is done,
+    /// even though its last offsets (transaction markers) were never delivered.
+    public func reachedEnd(partition: Int32, nextOffset: Int64) {
+        guard let range = ranges[partition], nextOffset >= range.upperBound else { return }
+        reached.withLock { _ = $0.insert(partition) }
+    }
+
     /// Every partition has reached its end (answers may still be in flight).
     public var allPartitionsReached: Bool {
         reached.withLock { $0.count == ranges.count }

@@ -37,7 +37,7 @@ struct RequestIntake: Sendable {
             metrics.consumed.increment()
             let read = ContinuousClock.now
             let span = tracing.process(message)
-            switch preparer.prepare(message, read: read, now: Date()) {
+            switch await preparer.prepare(message, read: read, now: Date()) {
             case .ready(var item):
                 if logText {
                     logger.info("request", metadata: ["id": "\(item.requestID)", "text": "\(item.request.text)"])

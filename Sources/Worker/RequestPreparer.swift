@@ -8,8 +8,9 @@ import Tokenizer
 /// result may go, validation, deadline, tokenization. A record either becomes a `WorkItem`
 /// for the model, or is answered at once (an error result and/or a dead letter).
 ///
-/// No I/O and no clock of its own (`now` is given), so every rule is unit-tested without a
-/// broker or a model run.
+/// No clock of its own (`now` is given) and no I/O but the `reply-to` topic lookup (a cache
+/// that lists the cluster's topics at most once a second), so every rule is unit-tested
+/// without a broker or a model run.
 struct RequestPreparer: Sendable {
     /// Largest record (key + value + headers) decoded; larger ones are dead-lettered unread.
     let maxRequestBytes: Int
@@ -22,6 +23,10 @@ struct RequestPreparer: Sendable {
     let tokenizer: Tokenizer
     let results: ResultComposer
     let deadLetters: DeadLetterComposer
+    /// Which `reply-to` topics exist; `nil`: not checked (unit tests without a cluster).
+    var topics: ReplyTopicDirectory? = nil
+    /// Bounds of `metadata` (entries, key/value/total bytes).
+    var metadataLimits = MetadataLimits()
 
     /// What intake does with a record.
     enum Preparation: Sendable {
@@ -41,13 +46,16 @@ struct RequestPreparer: Sendable {
         var deadLetter: DeadLetterReason?
     }
 
-    func prepare(_ source: KafkaConsumerMessage, read: ContinuousClock.Instant, now: Date) -> Preparation {
+    func prepare(_ source: KafkaConsumerMessage, read: ContinuousClock.Instant, now: Date) async -> Preparation {
+        if let unreadable = source.unreadable {
+            return .answered(deadLetterOnly(source, .unreadableRecord(unreadable)))
+        }
         let size = source.byteSize
         guard size <= maxRequestBytes else {
             return .answered(deadLetterOnly(source, .requestTooLarge(bytes: size, limit: maxRequestBytes)))
         }
         let opened: RequestEnvelope
-        let request: ModerationRequest
+        var request: ModerationRequest
         do {
             opened = try RequestEnvelope.open(value: source.value, headers: source.headers, options: envelope)
             request = try opened.decodeRequest()
@@ -75,11 +83,18 @@ struct RequestPreparer: Sendable {
             guard replyTo.allows(topic) else {
                 return reject(.permissionDenied, .replyToDenied(topic), to: results.outputTopic)
             }
+            // Only to topics that exist: producing to an unknown name could create it.
+            if let topics, await topics.exists(topic) == false {
+                return reject(.notFound, .replyToMissing(topic), to: results.outputTopic)
+            }
             destination = topic
         }
         do {
-            try ModerationCodec.validate(request, maxTextBytes: maxTextBytes)
+            try ModerationCodec.validate(request, maxTextBytes: maxTextBytes, metadata: metadataLimits)
         } catch {
+            // Metadata over its bounds is not copied into the error result (it could make the
+            // result itself too large to deliver).
+            if case .metadataTooLarge = error { request.metadata = [:] }
             return reject(.invalidArgument, .invalid(error), to: destination)
         }
         let deadline = source.headers.last(named: ModerationHeader.deadline)?.stringValue.flatMap(DeadlineHeader.parse)
@@ -89,11 +104,14 @@ struct RequestPreparer: Sendable {
                 requestID: requestID, request: request, source: source)
             return .answered(answer(result, to: destination, source: source, contentType: contentType, trace: trace, deadLetter: nil))
         }
+        let prepared = scoring.prepare(request.text, tokenizer: tokenizer)
+        if scoring.longText == .windows, prepared.sequences.count > scoring.maxWindows {
+            return reject(.invalidArgument, .tooManyWindows(prepared.sequences.count, limit: scoring.maxWindows), to: destination)
+        }
         return .ready(
             WorkItem(
                 source: source, request: request, requestID: requestID, contentType: contentType, trace: trace,
-                destination: destination, prepared: scoring.prepare(request.text, tokenizer: tokenizer),
-                deadline: deadline, read: read))
+                destination: destination, prepared: prepared, deadline: deadline, read: read))
     }
 
     /// The answer of a request that expired while it waited for the model.
@@ -128,6 +146,20 @@ struct RequestPreparer: Sendable {
         Answer(
             outgoing: [Outgoing(role: .deadLetter(reason, .whole), message: deadLetters.compose(for: source, reason: reason))],
             status: .invalidArgument, deadLetter: reason)
+    }
+}
+
+extension RequestPreparer {
+    /// The worker's preparer: its configuration's rules, the model's tokenizer and labels.
+    init(configuration: WorkerConfiguration, model: DuoGuardModel, deadLetters: DeadLetterComposer, topics: ReplyTopicDirectory?) {
+        self.init(
+            maxRequestBytes: configuration.maxRequestBytes, maxTextBytes: configuration.maxTextBytes,
+            replyTo: configuration.replyTo.reserving(configuration.inputTopics + [configuration.deadLetterTopic]),
+            envelope: configuration.envelope, scoring: configuration.scoring, tokenizer: model.tokenizer,
+            results: ResultComposer(
+                outputTopic: configuration.outputTopic, workerID: configuration.workerID, model: ResultComposer.identity(of: model),
+                categoryNames: model.config.categoryNames, envelope: configuration.resultEnvelope),
+            deadLetters: deadLetters, topics: topics, metadataLimits: configuration.metadataLimits)
     }
 }
 

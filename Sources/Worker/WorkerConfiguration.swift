@@ -35,6 +35,9 @@ public struct WorkerConfiguration: Sendable {
     /// Where a request's `reply-to` header may send its result. Default: nowhere (`.denyAll`):
     /// a requester must not be able to write to any topic the worker's credentials reach.
     public var replyTo = ReplyToPolicy.denyAll
+    /// Bounds of a request's `metadata` (entries, key, value and total bytes); beyond them a
+    /// request is INVALID_ARGUMENT (`METADATA_TOO_LARGE`). Default: `MetadataLimits()`.
+    public var metadataLimits = MetadataLimits()
 
     /// Requests per inference batch (the token budget is the model's `batchTokenBudget`).
     /// Default: 64.
@@ -109,6 +112,24 @@ public struct WorkerConfiguration: Sendable {
         try require(!deadLetterTopic.isEmpty, "--dlq-topic", "must not be empty")
         try require(!inputTopics.contains(outputTopic), "--output-topic", "'\(outputTopic)' is also an input topic: results would be read as requests")
         try require(!inputTopics.contains(deadLetterTopic), "--dlq-topic", "'\(deadLetterTopic)' is also an input topic: dead letters would be read as requests")
+        // A subscription pattern reserves every topic it matches: it must compile with the
+        // matcher `reply-to` is checked with, and must not take in the worker's own outputs.
+        for input in inputTopics where input.hasPrefix("^") {
+            let pattern: TopicPattern
+            do {
+                pattern = try TopicPattern(subscription: input)
+            } catch {
+                throw ConfigurationError("--input-topic", "pattern '\(input)' uses syntax the worker cannot check topics against (\(error)); see docs/operations.md")
+            }
+            try require(!pattern.matches(outputTopic), "--output-topic", "'\(outputTopic)' matches the input pattern '\(input)': results would be read as requests")
+            try require(!pattern.matches(deadLetterTopic), "--dlq-topic", "'\(deadLetterTopic)' matches the input pattern '\(input)': dead letters would be read as requests")
+        }
+        let guarded = KafkaGuaranteeProperties.consumer.union(KafkaGuaranteeProperties.producer)
+        if let property = KafkaGuaranteeProperties.violation(in: kafka.properties, protected: guarded) {
+            throw ConfigurationError(
+                "-X \(property)",
+                "cannot be set (-X / --kafka-config): the worker's at-least-once guarantee depends on its own value of '\(property)'")
+        }
         try require((1...4_096).contains(maxBatch), "--max-batch", "must be within 1...4096, not \(maxBatch)")
         try require(maxWait >= .zero && maxWait <= .seconds(60), "--max-wait-ms", "must be within 0...60000 ms")
         try require((1...1_000_000).contains(queueCapacity), "--queue-capacity", "must be within 1...1000000, not \(queueCapacity)")
@@ -130,6 +151,16 @@ public struct WorkerConfiguration: Sendable {
             try require((0...65_535).contains(metricsPort), "--metrics-port", "must be within 0...65535, not \(metricsPort)")
             try require(!metricsHost.isEmpty, "--metrics-host", "must not be empty")
         }
+    }
+
+    /// The worker's producer: idempotent, `acks=all`, and never creating a topic
+    /// (`allow.auto.create.topics=false`), whatever the cluster's auto-creation setting.
+    /// Its message.max.bytes stays the broker's (Kafka's default, or -X): a dead letter that
+    /// does not fit is sent again without the request's value.
+    public var producerConfiguration: KafkaProducerConfiguration {
+        var producer = KafkaProducerConfiguration(client: kafka)
+        producer.allowsTopicCreation = false
+        return producer
     }
 
     /// The longest a graceful shutdown may take before the process gives up and exits

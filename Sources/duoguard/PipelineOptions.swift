@@ -113,6 +113,7 @@ struct PipelineOptions: ParsableArguments {
     ) throws -> (WorkerConfiguration, DuoGuardModel) {
         let env = environment
         let loaded = try DuoGuardModel.load(path: try env.required(model, "MODEL", "--model"), options: try modelArguments.options(env))
+        try loaded.checkVocabulary()
         var configuration = WorkerConfiguration(
             kafka: kafka, groupID: group, inputTopics: inputTopics, outputTopic: outputTopic, deadLetterTopic: deadLetterTopic)
         configuration.scoring = try scoringArguments.scoring(for: loaded, env)

@@ -18,6 +18,10 @@ struct ScoringArguments: ParsableArguments {
         name: .long,
         help: "Tokens shared by consecutive windows with --long-text windows (default \(TextScoring().windowOverlap)) (env DUOGUARD_WINDOW_OVERLAP).")
     var windowOverlap: Int?
+    @Option(
+        name: .long,
+        help: "Most windows scored per text with --long-text windows; a longer text is INVALID_ARGUMENT (TOO_MANY_WINDOWS) (default \(TextScoring().maxWindows)) (env DUOGUARD_MAX_WINDOWS).")
+    var maxWindows: Int?
     @Option(name: .long, help: "Default unsafe threshold on each probability (default: the model's, 0.5) (env DUOGUARD_THRESHOLD).")
     var threshold: Float?
     @Option(name: .long, help: "Per-category threshold NAME=P, e.g. Hate=0.3 (repeatable); 1 switches a category off.")
@@ -31,6 +35,7 @@ struct ScoringArguments: ParsableArguments {
         if let value = try environment.value(maxTokens, "MAX_TOKENS") { scoring.maxTokens = value }
         if let value = try environment.value(longText, "LONG_TEXT") { scoring.longText = value }
         if let value = try environment.value(windowOverlap, "WINDOW_OVERLAP") { scoring.windowOverlap = value }
+        if let value = try environment.value(maxWindows, "MAX_WINDOWS") { scoring.maxWindows = value }
         do {
             try scoring.validate(batchTokenBudget: model.options.batchTokenBudget)
         } catch {

@@ -8,7 +8,8 @@ import XCTest
 /// `produce`) or in the delivery report. Findings are recorded in docs/kafka.md.
 final class KafkaDeliveryErrorTests: XCTestCase {
     private func producer(
-        maxMessageBytes: Int = 1_048_588, validatesTopicNames: Bool = true, properties: [String: String] = [:]
+        maxMessageBytes: Int = 1_048_588, validatesTopicNames: Bool = true, allowsTopicCreation: Bool = true,
+        properties: [String: String] = [:]
     ) throws -> KafkaProducer {
         var client = KafkaTestSupport.client
         client.properties.merge(properties) { _, new in new }
@@ -16,6 +17,7 @@ final class KafkaDeliveryErrorTests: XCTestCase {
             client: client, linger: .milliseconds(1), deliveryTimeout: .seconds(20),
             maxQueuedBytes: max(64 << 20, maxMessageBytes), maxMessageBytes: maxMessageBytes)
         configuration.validatesTopicNames = validatesTopicNames
+        configuration.allowsTopicCreation = allowsTopicCreation
         return try KafkaProducer(configuration: configuration, logger: KafkaTestSupport.logger)
     }
 
@@ -108,9 +110,7 @@ final class KafkaDeliveryErrorTests: XCTestCase {
     /// With auto-creation off, an unknown topic fails in the delivery report once librdkafka
     /// has waited `topic.metadata.propagation.max.ms`: UNKNOWN_TOPIC_OR_PART, permanent.
     func testUnknownTopicWithAutoCreateOffIsPermanent() async throws {
-        let producer = try producer(properties: [
-            "allow.auto.create.topics": "false", "topic.metadata.propagation.max.ms": "1000",
-        ])
+        let producer = try producer(allowsTopicCreation: false, properties: ["topic.metadata.propagation.max.ms": "1000"])
         let name = KafkaTestSupport.uniqueName("missing")
         guard let (error, elapsed) = try await failure(of: KafkaProducerMessage(topic: name, value: [1]), from: producer) else {
             return await KafkaTestSupport.close(producer)

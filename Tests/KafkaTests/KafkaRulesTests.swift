@@ -353,4 +353,16 @@ final class KafkaRulesTests: XCTestCase {
         XCTAssertEqual(Duration.seconds(Int64.min).milliseconds, Int64.min)
         XCTAssertEqual(Duration.milliseconds(1_500).milliseconds, 1_500)
     }
+
+    /// Issue 21 item 11: which consumer errors stand for skipped records (handed over as
+    /// `unreadable` stand-ins) and which do not.
+    func testRecordErrorsThatSkipRecordsAreHandedOver() {
+        XCTAssertTrue(RdKafkaMessage.skipsRecords(RD_KAFKA_RESP_ERR__BAD_COMPRESSION, offset: 10))
+        XCTAssertTrue(RdKafkaMessage.skipsRecords(RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED, offset: 0))
+        XCTAssertTrue(RdKafkaMessage.skipsRecords(RD_KAFKA_RESP_ERR__BAD_MSG, offset: 7))
+        XCTAssertFalse(RdKafkaMessage.skipsRecords(RD_KAFKA_RESP_ERR__BAD_MSG, offset: -1001), "no offset: nothing to answer")
+        XCTAssertFalse(RdKafkaMessage.skipsRecords(RD_KAFKA_RESP_ERR__TRANSPORT, offset: 5))
+        XCTAssertFalse(RdKafkaMessage.skipsRecords(RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET, offset: 5))
+        XCTAssertFalse(RdKafkaMessage.skipsRecords(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, offset: 5))
+    }
 }

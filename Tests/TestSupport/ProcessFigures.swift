@@ -14,6 +14,19 @@ public enum ProcessFigures {
         return (peak, current)
     }
 
+    /// Samples the resident memory of `pid` every `interval` until cancelled; the task's value
+    /// is the largest sample (a child's VmHWM is not readable once it has exited).
+    public static func residentPeak(of pid: Int32, every interval: Duration = .milliseconds(50)) -> Task<Int, Never> {
+        Task {
+            var peak = 0
+            while !Task.isCancelled {
+                peak = max(peak, memory(of: pid)?.current ?? 0)
+                try? await Task.sleep(for: interval)
+            }
+            return peak
+        }
+    }
+
     /// The 1-, 5- and 15-minute load averages.
     public static var loadAverage: String {
         (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"

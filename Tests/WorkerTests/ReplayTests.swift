@@ -98,4 +98,24 @@ final class ReplayTests: XCTestCase {
         let scored = try await counts(topics.output)
         XCTAssertEqual(Set(scored.keys), Set((0..<30).map { "inside-\($0)" }))
     }
+
+    /// Issue 21 item 7: a topic written by a transactional producer ends with a commit marker
+    /// (offset high watermark - 1) that is never delivered; `--to-end` must still finish
+    /// (the end is the last consumable offset, from librdkafka's partition EOF).
+    func testReplayToEndFinishesOnATransactionalTopic() async throws {
+        let topics = try await WorkerTestSupport.makeTopics(partitions: 1)
+        let records = try (0..<20).map { i -> (key: [UInt8], value: [UInt8]) in
+            let request = WorkerTestSupport.request(id: "tx-\(i)", text: "transactional text \(i)")
+            return (Array(request.id.utf8), try ModerationCodec.encodeRequest(request, contentType: .protobuf))
+        }
+        try TransactionalWriter.write(records, topic: topics.input, brokers: WorkerTestSupport.brokers)
+        let group = "replay-tx-\(UUID().uuidString.prefix(8))"
+        let started = ContinuousClock.now
+        let run = try replay(topics, group: group, range: ["--from-beginning", "--to-end"])
+        let status = await ChildProcess.waitForExit(run, timeout: .seconds(120), "duoguard replay on a transactional topic")
+        print("replay --to-end on a transactional topic (20 records + commit marker): exit \(status) after \(ContinuousClock.now - started)")
+        XCTAssertEqual(status, 0, "the replay finished")
+        let all = try await counts(topics.output)
+        XCTAssertEqual(all.count, 20, "every record scored")
+    }
 }

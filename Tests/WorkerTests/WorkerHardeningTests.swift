@@ -44,7 +44,9 @@ final class WorkerHardeningTests: XCTestCase {
         defer { ChildProcess.killIfRunning(worker) }
 
         let producer = try producer()
-        // 1. A valid request whose result (its metadata copied) exceeds the producer's limit (Kafka's 1,048,588).
+        // 1. A request whose metadata (copied into the result) would exceed the producer's limit
+        //    (Kafka's 1,048,588): since issue 21 metadata is bounded, so it is INVALID_ARGUMENT
+        //    (METADATA_TOO_LARGE), and its dead letter (the 1 MB value) goes without the value.
         var huge = WorkerTestSupport.request(id: "huge-result", text: "hello")
         huge.metadata = ["pad": String(repeating: "m", count: 1_049_000)]
         try await producer.send(KafkaProducerMessage(topic: topics.input, key: Array("huge".utf8), value: try encoded(huge)))
@@ -63,17 +65,18 @@ final class WorkerHardeningTests: XCTestCase {
         }
         await producer.close()
 
-        let results = try WorkerTestSupport.decodeResults(try await WorkerTestSupport.read(topics.output, count: 51, timeout: .seconds(120)))
+        let results = try WorkerTestSupport.decodeResults(try await WorkerTestSupport.read(topics.output, count: 52, timeout: .seconds(120)))
         let byID = Dictionary(results.map { ($0.requestID, $0) }, uniquingKeysWith: { first, _ in first })
         for i in 0..<50 { XCTAssertEqual(byID["ok-\(i)"]?.status.code, .ok, "ok-\(i)") }
         XCTAssertEqual(byID["bad-reply"]?.status.code, .invalidArgument)
-        XCTAssertNil(byID["huge-result"], "the oversize result never reached the topic")
+        XCTAssertEqual(byID["huge-result"]?.status.code, .invalidArgument, "metadata over its bound is the requester's error")
+        XCTAssertTrue(byID["huge-result"]?.metadata.isEmpty ?? false, "an error result does not copy the oversize metadata")
 
         let dead = try await WorkerTestSupport.read(topics.deadLetters, count: 3, timeout: .seconds(60))
         let byCode = Dictionary(dead.map { ($0.headers.last(named: "error-code")?.stringValue ?? "?", $0) }, uniquingKeysWith: { a, _ in a })
-        let undeliverable = try XCTUnwrap(byCode["UNDELIVERABLE"], "the refused result became a dead letter")
-        XCTAssertEqual(undeliverable.key, Array("huge".utf8))
-        XCTAssertEqual(undeliverable.headers.last(named: "error-target-topic")?.stringValue, topics.output)
+        let metadata = try XCTUnwrap(byCode["METADATA_TOO_LARGE"], "the oversize metadata became a dead letter")
+        XCTAssertEqual(metadata.key, Array("huge".utf8))
+        XCTAssertEqual(metadata.headers.last(named: "dead-letter-omitted")?.stringValue, "value")
         let poison = try XCTUnwrap(byCode["UNDECODABLE"])
         XCTAssertEqual(poison.headers.last(named: "dead-letter-omitted")?.stringValue, "value", "the oversize dead letter was sent without its value")
         XCTAssertNil(poison.value)
@@ -189,20 +192,80 @@ final class WorkerHardeningTests: XCTestCase {
         await producer.close()
         let worker = try WorkerTestSupport.spawnWorker(topics, group: "g-\(UUID().uuidString.prefix(8))", model: model, id: "flood")
         defer { ChildProcess.killIfRunning(worker) }
-        let sampler = Task {
-            var peak = 0
-            while !Task.isCancelled {
-                peak = max(peak, ProcessFigures.memory(of: worker.processIdentifier)?.current ?? 0)
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            return peak
-        }
+        let sampler = ProcessFigures.residentPeak(of: worker.processIdentifier)
         let dead = try await WorkerTestSupport.read(topics.deadLetters, count: count, timeout: .seconds(300))
         sampler.cancel()
         let peak = await sampler.value
         print("flood test: \(count) records of 900 KB dead-lettered, worker peak RSS \(peak / 1_048_576) MiB")
         XCTAssertEqual(Set(dead.compactMap(\.key)).count, count, "every record answered")
         XCTAssertLessThan(peak, 350 * 1_048_576, "RSS bounded by bytes: buffers 32 + 8 + 64 + 64 MiB plus the process (a count bound alone would allow 2,000 x 900 KB)")
+        worker.terminate()
+        await ChildProcess.waitForExit(worker, timeout: .seconds(60), "worker after SIGTERM")
+    }
+
+    /// Issue 21, all on one partition of a `^pattern` subscription, under a 16 MiB in-flight
+    /// budget: a `reply-to` that makes a backtracking matcher explode, one naming another topic
+    /// of the subscription, 100 naming topics that do not exist, 40 requests of ~75,000
+    /// metadata entries (~1 MB each), then 50 ordinary requests. Every request is answered,
+    /// the pattern topic is PERMISSION_DENIED, no topic is created, RSS stays bounded.
+    func testHostileReplyTosAndMetadataOnOnePartition() async throws {
+        let model = try WorkerTestSupport.modelPath()
+        let base = try await WorkerTestSupport.makeTopics(partitions: 1)
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let pinA = "pin-\(suffix)-a", pinB = "pin-\(suffix)-b"
+        let admin = try KafkaAdmin(configuration: WorkerTestSupport.client, logger: WorkerTestSupport.logger)
+        try await admin.createTopics([.init(name: pinA, partitions: 1), .init(name: pinB, partitions: 1)])
+        let topics = WorkerTestSupport.Topics(input: "^pin-\(suffix)-.*", output: base.output, deadLetters: base.deadLetters, reply: base.reply)
+        let group = "g-\(UUID().uuidString.prefix(8))"
+        let worker = try WorkerTestSupport.spawnWorker(
+            topics, group: group, model: model, id: "hostile",
+            extra: ["--reply-to-allow", "(r[a-z]+)+-out|.*", "--max-in-flight-bytes", "16777216", "--max-request-bytes", "2000000",
+                    "--commit-interval-ms", "200"])
+        defer { ChildProcess.killIfRunning(worker) }
+        let producer = try producer()
+
+        // Warm-up on the other topic of the pattern: the baseline is a worker that has answered.
+        try await producer.send(KafkaProducerMessage(
+            topic: pinB, key: Array("warm".utf8), value: try encoded(WorkerTestSupport.request(id: "warm", text: "hello"))))
+        _ = try await WorkerTestSupport.read(base.output, count: 1, timeout: .seconds(120))
+        let baseline = try XCTUnwrap(ProcessFigures.memory(of: worker.processIdentifier)?.current)
+        let sampler = ProcessFigures.residentPeak(of: worker.processIdentifier)
+        let before = Set(try await producer.topics().keys)
+
+        func send(_ id: String, replyTo: String? = nil, metadata: [String: String] = [:]) async throws {
+            var request = WorkerTestSupport.request(id: id, text: "text of \(id)")
+            request.metadata = metadata
+            try await producer.send(KafkaProducerMessage(
+                topic: pinA, key: Array(id.utf8), value: try encoded(request),
+                headers: replyTo.map { [KafkaHeader(key: "reply-to", string: $0)] } ?? []))
+        }
+        let started = ContinuousClock.now
+        try await send("backtrack", replyTo: String(repeating: "r", count: 60) + ".")
+        try await send("pattern-topic", replyTo: pinB)
+        for i in 0..<100 { try await send("missing-\(i)", replyTo: "missing-\(suffix)-\(i)") }
+        let entries = Dictionary(uniqueKeysWithValues: (0..<75_000).map { ("k\($0)", "v") })
+        for i in 0..<40 { try await send("metadata-\(i)", metadata: entries) }
+        for i in 0..<50 { try await send("ok-\(i)") }
+
+        let all = try WorkerTestSupport.decodeResults(try await WorkerTestSupport.read(base.output, count: 1 + 192, timeout: .seconds(300)))
+        let elapsed = ContinuousClock.now - started
+        sampler.cancel()
+        let peak = await sampler.value
+        let byID = Dictionary(all.map { ($0.requestID, $0) }, uniquingKeysWith: { first, _ in first })
+        XCTAssertEqual(byID["backtrack"]?.status.code, .notFound, "matched (by `.*`) at once, and the topic does not exist")
+        XCTAssertEqual(byID["pattern-topic"]?.status.code, .permissionDenied)
+        for i in 0..<100 { XCTAssertEqual(byID["missing-\(i)"]?.status.code, .notFound, "missing-\(i)") }
+        for i in 0..<40 { XCTAssertEqual(byID["metadata-\(i)"]?.status.code, .invalidArgument, "metadata-\(i)") }
+        let answered = (0..<50).filter { byID["ok-\($0)"]?.status.code == .ok }.count
+        XCTAssertEqual(answered, 50)
+        let created = Set(try await producer.topics().keys).subtracting(before)
+        let ours = created.filter { $0.hasPrefix("missing-") || $0.hasPrefix("rrr") || $0.contains(suffix) }
+        XCTAssertEqual(ours, [], "no reply-to created a topic")
+        let growth = max(0, peak - baseline)
+        print("issue 21 combined: 192 requests answered in \(elapsed); ordinary answered \(answered)/50; topics created \(ours.count); "
+            + "worker RSS baseline \(baseline / 1_048_576) MiB, peak \(peak / 1_048_576) MiB, growth \(growth / 1_048_576) MiB")
+        XCTAssertLessThanOrEqual(growth, 100 * 1_048_576, "peak RSS growth within 100 MiB")
+        await producer.close()
         worker.terminate()
         await ChildProcess.waitForExit(worker, timeout: .seconds(60), "worker after SIGTERM")
     }

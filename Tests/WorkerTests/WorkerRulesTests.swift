@@ -242,4 +242,63 @@ final class WorkerRulesTests: XCTestCase {
             }
         }
     }
+
+    // MARK: hardening round 2 (issue 21)
+
+    private func baseConfiguration(inputs: [String] = ["requests"]) -> WorkerConfiguration {
+        WorkerConfiguration(
+            kafka: KafkaConfiguration(bootstrapServers: ["127.0.0.1:9092"]), groupID: "g", inputTopics: inputs, outputTopic: "results",
+            deadLetterTopic: "dead")
+    }
+
+    /// Item 8: a passthrough property the guarantee rests on is a start-up error naming it.
+    func testGuaranteePropertiesCannotBeOverridden() throws {
+        for (property, value) in [
+            ("enable.auto.offset.store", "true"), ("acks", "1"), ("enable.idempotence", "false"), ("enable.auto.commit", "false"),
+            ("allow.auto.create.topics", "true"), ("auto.offset.reset", "latest"), ("request.required.acks", "0"),
+        ] {
+            var configuration = baseConfiguration()
+            configuration.kafka.properties[property] = value
+            XCTAssertThrowsError(try configuration.validate(batchTokenBudget: 4_096), property) { error in
+                let error = error as? ConfigurationError
+                XCTAssertEqual(error?.setting, "-X \(property)")
+                XCTAssertTrue(error?.reason.contains(property) ?? false, "\(String(describing: error))")
+            }
+            // The Kafka layer refuses it too, for clients built without a WorkerConfiguration.
+            let kafka = configuration.kafka
+            let both: [() throws -> Void] = [
+                { try KafkaConsumerConfiguration(client: kafka, groupID: "g").validate() },
+                { try KafkaProducerConfiguration(client: kafka).validate() },
+            ]
+            XCTAssertTrue(both.contains { (try? $0()) == nil }, property)
+        }
+        var fine = baseConfiguration()
+        fine.kafka.properties["security.protocol"] = "plaintext"
+        XCTAssertNoThrow(try fine.validate(batchTokenBudget: 4_096))
+        XCTAssertFalse(fine.producerConfiguration.allowsTopicCreation, "the worker's producer never creates topics")
+        XCTAssertTrue(fine.producerConfiguration.idempotent)
+    }
+
+    /// Item 5: output and dead-letter topics matching an input subscription pattern are
+    /// refused at start; so is a pattern the worker cannot check names against.
+    func testOutputTopicsMatchingAnInputPatternAreRefused() {
+        var configuration = baseConfiguration(inputs: ["^mod-.*"])
+        XCTAssertNoThrow(try configuration.validate(batchTokenBudget: 4_096))
+        configuration.outputTopic = "mod-results"
+        XCTAssertThrowsError(try configuration.validate(batchTokenBudget: 4_096)) { error in
+            XCTAssertEqual((error as? ConfigurationError)?.setting, "--output-topic")
+        }
+        configuration.outputTopic = "results"
+        configuration.deadLetterTopic = "mod-dead"
+        XCTAssertThrowsError(try configuration.validate(batchTokenBudget: 4_096)) { error in
+            XCTAssertEqual((error as? ConfigurationError)?.setting, "--dlq-topic")
+        }
+        let lookaround = baseConfiguration(inputs: ["^(?=mod).*"])
+        XCTAssertThrowsError(try lookaround.validate(batchTokenBudget: 4_096)) { error in
+            XCTAssertEqual((error as? ConfigurationError)?.setting, "--input-topic")
+        }
+        XCTAssertThrowsError(try ReplyToPolicy(allowing: "(?=x)y")) { error in
+            XCTAssertEqual((error as? ConfigurationError)?.setting, "--reply-to-allow")
+        }
+    }
 }
