@@ -1,3 +1,4 @@
+import Kafka
 import Synchronization
 
 /// What a replay re-scores: per partition of one topic, the offsets `start..<end` still to
@@ -42,6 +43,12 @@ public final class ReplayPlan: Sendable {
             return .answer(last: true)
         }
         return .answer(last: false)
+    }
+
+    /// Per partition with something to answer, the position its answered prefix must reach
+    /// (the range's end): the request ledger says the replay is done once all are reached.
+    public var ends: [KafkaTopicPartition: Int64] {
+        Dictionary(uniqueKeysWithValues: ranges.filter { !$0.value.isEmpty }.map { (KafkaTopicPartition(topic: topic, partition: $0.key), $0.value.upperBound) })
     }
 
     /// Every partition has reached its end (answers may still be in flight).

@@ -5,22 +5,18 @@ import Tracing
 
 /// Produces the records that answer one request (its result, or its dead letter and error
 /// result) and, once the broker has acknowledged all of them, marks the request answered in
-/// the `OffsetTracker` and stores the partition's new position.
+/// the `RequestLedger` (which stores the partition's new position) and only then releases its
+/// bytes: a reader that sees the budget free sees the ledger up to date too.
 ///
-/// What a failed delivery means decides what happens next (`KafkaError.disposition`):
-/// - retriable (broker away, leader moving, queue full): try again after a backoff that
-///   doubles up to `maxBackoff`; the request stays unanswered meanwhile, so its offset is
-///   not committed and nothing is lost;
-/// - permanent (invalid or unknown topic, not authorized, too large): retrying cannot help,
-///   so a refused result becomes an `UNDELIVERABLE` dead letter, and a refused dead letter
-///   is sent again smaller (`DeadLetterComposer.Form`); the partition moves on;
-/// - fatal (the producer is unusable), or a dead-letter topic that refuses even the smallest
-///   dead letter: `onFatal`, the worker stops without committing past the request.
-/// A delivery failing because the producer is closing leaves the request unanswered.
+/// What a failed delivery means decides what happens next (`DeliveryDecision`, from
+/// `KafkaError.disposition`): retriable errors are retried after a backoff (the request stays
+/// unanswered meanwhile, so nothing is lost), a result refused for good becomes an
+/// `UNDELIVERABLE` dead letter, a refused dead letter is sent again smaller, and a fatal
+/// error (or a dead-letter topic refusing even the smallest one) stops the worker.
 final class ResultSender: Sendable {
-    private let producer: KafkaProducer
-    private let tracker: OffsetTracker
-    private let consumer: KafkaConsumer
+    private let producer: any RecordSink
+    private let ledger: RequestLedger
+    private let offsets: any OffsetStore
     private let budget: InFlightBudget
     private let deadLetters: DeadLetterComposer
     private let metrics: WorkerMetrics
@@ -28,16 +24,18 @@ final class ResultSender: Sendable {
     private let logger: Logger
     private let maxBackoff: Duration
     private let tracing: WorkerTracing
+    private let clock: any Clock<Duration>
     private let onFatal: @Sendable (String) -> Void
 
     init(
-        producer: KafkaProducer, tracker: OffsetTracker, consumer: KafkaConsumer, budget: InFlightBudget,
+        producer: any RecordSink, ledger: RequestLedger, offsets: any OffsetStore, budget: InFlightBudget,
         deadLetters: DeadLetterComposer, metrics: WorkerMetrics, counts: WorkerCounts, logger: Logger,
-        maxBackoff: Duration, tracing: WorkerTracing, onFatal: @escaping @Sendable (String) -> Void
+        maxBackoff: Duration, tracing: WorkerTracing, clock: any Clock<Duration> = ContinuousClock(),
+        onFatal: @escaping @Sendable (String) -> Void
     ) {
         self.producer = producer
-        self.tracker = tracker
-        self.consumer = consumer
+        self.ledger = ledger
+        self.offsets = offsets
         self.budget = budget
         self.deadLetters = deadLetters
         self.metrics = metrics
@@ -45,6 +43,7 @@ final class ResultSender: Sendable {
         self.logger = logger
         self.maxBackoff = maxBackoff
         self.tracing = tracing
+        self.clock = clock
         self.onFatal = onFatal
     }
 
@@ -63,19 +62,13 @@ final class ResultSender: Sendable {
         }
     }
 
-    /// The delay before attempt `attempt + 1`: 10 ms doubling, at most `maxBackoff`.
-    static func backoff(afterAttempt attempt: Int, max: Duration) -> Duration {
-        let doubled = Duration.milliseconds(10) * (1 << Swift.min(Swift.max(attempt - 1, 0), 20))
-        return Swift.min(doubled, max)
-    }
-
     private func deliver(
         _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, parent: (any Span)?, then done: @escaping @Sendable () -> Void
     ) {
         var message = item.message
         let span = tracing.send(&message, parent: parent)
         do {
-            try producer.produce(message) { [self] result in
+            try producer.produce(message, delivered: { [self] result in
                 switch result {
                 case .success:
                     span.end()
@@ -87,7 +80,7 @@ final class ResultSender: Sendable {
                     span.end()
                     failed(item, source: source, attempt: attempt, error: error, parent: parent, then: done)
                 }
-            }
+            })
         } catch {
             WorkerTracing.fail(span, error.name.isEmpty ? "\(error.kind)" : error.name)
             span.end()
@@ -99,46 +92,32 @@ final class ResultSender: Sendable {
         _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, error: KafkaError, parent: (any Span)?,
         then done: @escaping @Sendable () -> Void
     ) {
-        if error.kind == .closed {
-            logger.debug("delivery abandoned: the producer is closing", metadata: ["topic": "\(item.message.topic)"])
-            return
-        }
         let coordinates = "\(source.topic)/\(source.partition)/\(source.offset)"
-        switch error.disposition {
-        case .retriable:
+        switch DeliveryDecision.after(error, delivering: item, for: source, attempt: attempt, maxBackoff: maxBackoff, deadLetters: deadLetters) {
+        case .abandon:
+            logger.debug("delivery abandoned: the producer is closing", metadata: ["topic": "\(item.message.topic)"])
+        case .retry(let delay):
             metrics.deliveryRetries.increment()
             if attempt == 1 || attempt.isMultiple(of: 10) {
                 logger.warning(
                     "delivery failed, retrying",
                     metadata: ["topic": "\(item.message.topic)", "source": "\(coordinates)", "attempt": "\(attempt)", "error": "\(error)"])
             }
-            let delay = Self.backoff(afterAttempt: attempt, max: maxBackoff)
             Task {
-                try? await Task.sleep(for: delay)
+                try? await clock.sleep(for: delay, tolerance: nil)
                 deliver(item, source: source, attempt: attempt + 1, parent: parent, then: done)
             }
-        case .fatal:
-            onFatal("producer: \(error)")
-        case .permanent:
-            switch item.role {
-            case .result:
+        case .fatal(let reason):
+            onFatal(reason)
+        case .replace(let letter):
+            if case .result = item.role {
                 metrics.undeliverable.increment()
-                let reason = DeadLetterReason.undeliverable(topic: item.message.topic, error: error)
-                WorkerTracing.fail(parent, reason.code)
+                if case .deadLetter(let reason, _) = letter.role { WorkerTracing.fail(parent, reason.code) }
                 logger.error("result refused by the broker; dead-lettering the request", metadata: ["source": "\(coordinates)", "error": "\(error)"])
-                let letter = Outgoing(role: .deadLetter(reason, .whole), message: deadLetters.compose(for: source, reason: reason))
-                deliver(letter, source: source, attempt: 1, parent: parent, then: done)
-            case .deadLetter(let reason, let form):
-                guard let smaller = form.smaller else {
-                    onFatal("the dead-letter topic refuses even a minimal dead letter (\(coordinates)): \(error)")
-                    return
-                }
-                logger.warning(
-                    "dead letter refused; sending a smaller one",
-                    metadata: ["source": "\(coordinates)", "form": "\(smaller)", "error": "\(error)"])
-                let letter = Outgoing(role: .deadLetter(reason, smaller), message: deadLetters.compose(for: source, reason: reason, form: smaller))
-                deliver(letter, source: source, attempt: 1, parent: parent, then: done)
+            } else {
+                logger.warning("dead letter refused; sending a smaller one", metadata: ["source": "\(coordinates)", "error": "\(error)"])
             }
+            deliver(letter, source: source, attempt: 1, parent: parent, then: done)
         }
     }
 
@@ -151,15 +130,17 @@ final class ResultSender: Sendable {
         span?.end()
         metrics.endToEndSeconds.record(seconds(ContinuousClock.now - read))
         counts.answered.add(1, ordering: .relaxed)
-        budget.release(source.bufferedSize)
-        tracker.complete(source) { position in
+        ledger.answered(source) { [offsets, logger] position in
             do {
-                try consumer.storeOffsets([KafkaTopicPartition(topic: source.topic, partition: source.partition, offset: position)])
+                try offsets.store(source.topicPartition, position: position)
             } catch {
                 // The partition was revoked meanwhile: its next owner re-reads from the last commit.
                 logger.debug("offset not stored", metadata: ["partition": "\(source.topicPartition)", "error": "\(error)"])
             }
         }
+        // After the ledger (issue 17 problem 2): intake, woken by the freed bytes, must not
+        // find the ledger still counting this request.
+        budget.release(source.bufferedSize)
     }
 
     /// Counts down the deliveries of one request.
