@@ -115,6 +115,9 @@ let package = Package(
                 "Worker", "Kafka", "Inference", "Tokenizer", "ModerationProto", "TestSupport",
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]),
+        // The worker core (request ledger, group events, delivery decisions) under a seeded,
+        // deterministic simulator (docs/architecture.md; DUOGUARD_SIM_SCHEDULES for long runs).
+        .testTarget(name: "WorkerSimulationTests", dependencies: ["Worker", "Kafka"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),

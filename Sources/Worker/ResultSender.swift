@@ -132,7 +132,7 @@ final class ResultSender: Sendable {
         counts.answered.add(1, ordering: .relaxed)
         ledger.answered(source) { [offsets, logger] position in
             do {
-                try offsets.store(source.topicPartition, position: position)
+                try offsets.store(source.topicPartition, epoch: source.assignmentEpoch, position: position)
             } catch {
                 // The partition was revoked meanwhile: its next owner re-reads from the last commit.
                 logger.debug("offset not stored", metadata: ["partition": "\(source.topicPartition)", "error": "\(error)"])
