@@ -4,7 +4,10 @@ import Kafka
 /// decision (no I/O), so `ResultSender` and the simulator follow the same rules.
 ///
 /// - the producer is closing: give up, the request stays unanswered (re-read after restart);
-/// - retriable: try again after a backoff doubling from 10 ms up to `maxBackoff`;
+/// - retriable: try again after a backoff doubling from 10 ms up to `maxBackoff`; a result
+///   still failing after `maxRetryAge` becomes an `UNDELIVERABLE` dead letter with the last
+///   error (a `reply-to` that stays unwritable must not freeze its partition); a dead letter
+///   keeps being retried (the dead-letter topic is the operator's, its outage is theirs);
 /// - permanent: a result becomes an `UNDELIVERABLE` dead letter, a dead letter is sent again
 ///   smaller; a dead-letter topic that refuses even the smallest one is fatal;
 /// - fatal: the worker stops without committing past the request.
@@ -16,11 +19,16 @@ enum DeliveryDecision: Sendable {
 
     static func after(
         _ error: KafkaError, delivering item: Outgoing, for source: KafkaConsumerMessage, attempt: Int,
-        maxBackoff: Duration, deadLetters: DeadLetterComposer
+        failingFor age: Duration = .zero, maxRetryAge: Duration = .seconds(300), maxBackoff: Duration,
+        deadLetters: DeadLetterComposer
     ) -> DeliveryDecision {
         if error.kind == .closed { return .abandon }
         switch error.disposition {
         case .retriable:
+            if age >= maxRetryAge, case .result = item.role {
+                let reason = DeadLetterReason.undeliverable(topic: item.message.topic, error: error)
+                return .replace(Outgoing(role: .deadLetter(reason, .whole), message: deadLetters.compose(for: source, reason: reason)))
+            }
             return .retry(after: backoff(afterAttempt: attempt, max: maxBackoff))
         case .fatal:
             return .fatal("producer: \(error)")

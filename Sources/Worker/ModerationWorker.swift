@@ -86,7 +86,8 @@ public final class ModerationWorker: Service, Sendable {
         let deadLetters = DeadLetterComposer(topic: configuration.deadLetterTopic)
         let sender = ResultSender(
             producer: producer, ledger: ledger, offsets: consumer, budget: budget, deadLetters: deadLetters,
-            metrics: metrics, counts: counts, logger: logger, maxBackoff: configuration.maxRetryBackoff, tracing: tracing
+            metrics: metrics, counts: counts, logger: logger, maxBackoff: configuration.maxRetryBackoff,
+            maxRetryAge: configuration.maxRetryAge, tracing: tracing
         ) { [state, logger] reason in
             logger.critical("fatal: \(reason); stopping without committing past unanswered requests")
             state.fail(reason)
@@ -117,7 +118,7 @@ public final class ModerationWorker: Service, Sendable {
                         await RebalanceHandler(
                             consumer: consumer, ledger: self.ledger, metrics: self.metrics,
                             drainTimeout: self.configuration.drainTimeout, logger: self.logger,
-                            abandonQueued: { self.abandonQueued($0) }
+                            abandonQueued: { self.abandonQueued($0) }, cancelRetries: { sender.cancelRetries(of: $0) }
                         ).run()
                     }
                     group.addTask {
@@ -146,6 +147,8 @@ public final class ModerationWorker: Service, Sendable {
                     if self.state.fatalError == nil {
                         await self.waitForInFlight(within: self.configuration.drainTimeout)
                     }
+                    // Retries still waiting are handed back (frozen below, bytes released).
+                    sender.cancelRetries(of: nil)
                     // No librdkafka call may outlive the consumer: end the lag reporter first.
                     lag.cancel()
                     await lag.value

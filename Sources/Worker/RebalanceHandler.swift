@@ -7,7 +7,8 @@ import Logging
 ///
 /// Revoke: the assignments' queued requests are the next owner's, so they are handed back
 /// (dropped, positions frozen below them); what is in flight is finished within the drain
-/// time (the ledger wakes us, no polling); stored offsets are committed; then the revoke is
+/// time (the ledger wakes us, no polling); delivery retries still waiting then are cancelled
+/// and their requests handed back too; stored offsets are committed; then the revoke is
 /// acknowledged, which lets the consumer release the partitions. Lost (the group moved on
 /// without us): drop everything of those assignments, nothing may be committed. (A fatal
 /// consumer error stops the worker through the consumer's fatal-error latch, not here.)
@@ -19,6 +20,8 @@ struct RebalanceHandler: Sendable {
     let logger: Logger
     /// Hands queued requests matching the predicate back (see `ModerationWorker.abandonQueued`).
     let abandonQueued: @Sendable (@Sendable (WorkItem) -> Bool) -> Void
+    /// Cancels the waiting delivery retries of requests of these assignments (`ResultSender.cancelRetries`).
+    let cancelRetries: @Sendable (Set<RequestLedger.Assignment>) -> Void
 
     /// Runs until the consumer closes.
     func run() async {
@@ -35,6 +38,7 @@ struct RebalanceHandler: Sendable {
                 if !(await ledger.drained(revoked, within: drainTimeout, clock: ContinuousClock())) {
                     logger.warning("revoke: results still unacknowledged after the drain time; their next owner re-reads them")
                 }
+                cancelRetries(revoked)
                 do {
                     try await consumer.commit()
                 } catch {
@@ -47,6 +51,7 @@ struct RebalanceHandler: Sendable {
                 let lost = epochs.current(partitions)
                 ledger.forget(lost)
                 abandonQueued { [ledger] in ledger.covers(lost, $0.source) }
+                cancelRetries(lost)
                 metrics.assignedPartitions.set(Double(consumer.assignment.count))
             case .error(let error):
                 // A fatal one stops the worker through the consumer's fatal-error latch

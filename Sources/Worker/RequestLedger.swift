@@ -251,6 +251,12 @@ public final class RequestLedger: Sendable {
         book.withLock { $0.unanswered(assignments) }
     }
 
+    /// Whether the record is registered under `assignment` and not answered or dropped yet
+    /// (a retry of an assignment that is over stops instead).
+    public func isAwaiting(_ assignment: Assignment, offset: Int64) -> Bool {
+        book.withLock { $0.states[assignment]?.pending.contains(offset) ?? false }
+    }
+
     /// The furthest position answered (every record below it answered) of `partition`, over
     /// all its assignments; `nil` before any.
     public func answeredThrough(_ partition: KafkaTopicPartition) -> Int64? {

@@ -23,15 +23,17 @@ final class ResultSender: Sendable {
     private let counts: WorkerCounts
     private let logger: Logger
     private let maxBackoff: Duration
+    private let maxRetryAge: Duration
     private let tracing: WorkerTracing
     private let clock: any Clock<Duration>
     private let onFatal: @Sendable (String) -> Void
+    private let retries = PendingRetries()
 
     init(
         producer: any RecordSink, ledger: RequestLedger, offsets: any OffsetStore, budget: InFlightBudget,
         deadLetters: DeadLetterComposer, metrics: WorkerMetrics, counts: WorkerCounts, logger: Logger,
-        maxBackoff: Duration, tracing: WorkerTracing, clock: any Clock<Duration> = ContinuousClock(),
-        onFatal: @escaping @Sendable (String) -> Void
+        maxBackoff: Duration, maxRetryAge: Duration = .seconds(300), tracing: WorkerTracing,
+        clock: any Clock<Duration> = ContinuousClock(), onFatal: @escaping @Sendable (String) -> Void
     ) {
         self.producer = producer
         self.ledger = ledger
@@ -42,6 +44,7 @@ final class ResultSender: Sendable {
         self.counts = counts
         self.logger = logger
         self.maxBackoff = maxBackoff
+        self.maxRetryAge = maxRetryAge
         self.tracing = tracing
         self.clock = clock
         self.onFatal = onFatal
@@ -50,23 +53,27 @@ final class ResultSender: Sendable {
     /// Sends `outgoing` for `source`; an empty list answers it immediately. `span` (the
     /// request's process span) parents the send spans and ends when the request is answered.
     func send(_ outgoing: [Outgoing], for source: KafkaConsumerMessage, read: ContinuousClock.Instant, span: (any Span)? = nil) {
+        let request = InFlightRequest(source: source, read: read, span: span, records: outgoing.count)
         guard !outgoing.isEmpty else {
-            answered(source, read: read, span: span)
+            answered(request)
             return
         }
-        let remaining = Remaining(outgoing.count)
-        for item in outgoing {
-            deliver(item, source: source, attempt: 1, parent: span) { [self] in
-                if remaining.decrement() { answered(source, read: read, span: span) }
-            }
-        }
+        for item in outgoing { deliver(item, request, attempt: 1, failingSince: nil) }
     }
 
-    private func deliver(
-        _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, parent: (any Span)?, then done: @escaping @Sendable () -> Void
-    ) {
+    /// Retries waiting for their next attempt.
+    var pendingRetryCount: Int { retries.count }
+
+    /// Cancels the waiting retries of requests of `assignments` (all when `nil`): revoke,
+    /// loss, stop. Their requests are handed back (positions frozen below them, their bytes
+    /// released); the partition's next reader answers them.
+    func cancelRetries(of assignments: Set<RequestLedger.Assignment>?) {
+        retries.cancel { assignments?.contains($0) ?? true }
+    }
+
+    private func deliver(_ item: Outgoing, _ request: InFlightRequest, attempt: Int, failingSince: ContinuousClock.Instant?) {
         var message = item.message
-        let span = tracing.send(&message, parent: parent)
+        let span = tracing.send(&message, parent: request.span)
         do {
             try producer.produce(message, delivered: { [self] result in
                 switch result {
@@ -74,50 +81,59 @@ final class ResultSender: Sendable {
                     span.end()
                     metrics.produced.increment()
                     if case .deadLetter(let reason, _) = item.role { deadLettered(reason) }
-                    done()
+                    if request.recordDelivered() { answered(request) }
                 case .failure(let error):
                     WorkerTracing.fail(span, error.name.isEmpty ? "\(error.kind)" : error.name)
                     span.end()
-                    failed(item, source: source, attempt: attempt, error: error, parent: parent, then: done)
+                    failed(item, request, attempt: attempt, failingSince: failingSince, error: error)
                 }
             })
         } catch {
             WorkerTracing.fail(span, error.name.isEmpty ? "\(error.kind)" : error.name)
             span.end()
-            failed(item, source: source, attempt: attempt, error: error, parent: parent, then: done)
+            failed(item, request, attempt: attempt, failingSince: failingSince, error: error)
         }
     }
 
     private func failed(
-        _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, error: KafkaError, parent: (any Span)?,
-        then done: @escaping @Sendable () -> Void
+        _ item: Outgoing, _ request: InFlightRequest, attempt: Int, failingSince: ContinuousClock.Instant?, error: KafkaError
     ) {
+        let source = request.source
         let coordinates = "\(source.topic)/\(source.partition)/\(source.offset)"
-        switch DeliveryDecision.after(error, delivering: item, for: source, attempt: attempt, maxBackoff: maxBackoff, deadLetters: deadLetters) {
+        let since = failingSince ?? .now
+        let decision = DeliveryDecision.after(
+            error, delivering: item, for: source, attempt: attempt, failingFor: .now - since, maxRetryAge: maxRetryAge,
+            maxBackoff: maxBackoff, deadLetters: deadLetters)
+        switch decision {
         case .abandon:
             logger.debug("delivery abandoned: the producer is closing", metadata: ["topic": "\(item.message.topic)"])
         case .retry(let delay):
+            // Its assignment is over (revoked, lost, stopped): no retry outlives it.
+            guard ledger.isAwaiting(RequestLedger.Assignment(of: source), offset: source.offset) else {
+                handBack(request)
+                return
+            }
             metrics.deliveryRetries.increment()
             if attempt == 1 || attempt.isMultiple(of: 10) {
                 logger.warning(
                     "delivery failed, retrying",
                     metadata: ["topic": "\(item.message.topic)", "source": "\(coordinates)", "attempt": "\(attempt)", "error": "\(error)"])
             }
-            Task {
-                try? await clock.sleep(for: delay, tolerance: nil)
-                deliver(item, source: source, attempt: attempt + 1, parent: parent, then: done)
-            }
+            retries.schedule(
+                RequestLedger.Assignment(of: source), after: delay, clock: clock,
+                attempt: { [self] in deliver(item, request, attempt: attempt + 1, failingSince: since) },
+                onCancel: { [self] in handBack(request) })
         case .fatal(let reason):
             onFatal(reason)
         case .replace(let letter):
             if case .result = item.role {
                 metrics.undeliverable.increment()
-                if case .deadLetter(let reason, _) = letter.role { WorkerTracing.fail(parent, reason.code) }
-                logger.error("result refused by the broker; dead-lettering the request", metadata: ["source": "\(coordinates)", "error": "\(error)"])
+                if case .deadLetter(let reason, _) = letter.role { WorkerTracing.fail(request.span, reason.code) }
+                logger.error("result undeliverable; dead-lettering the request", metadata: ["source": "\(coordinates)", "error": "\(error)"])
             } else {
                 logger.warning("dead letter refused; sending a smaller one", metadata: ["source": "\(coordinates)", "error": "\(error)"])
             }
-            deliver(letter, source: source, attempt: 1, parent: parent, then: done)
+            deliver(letter, request, attempt: 1, failingSince: nil)
         }
     }
 
@@ -126,9 +142,11 @@ final class ResultSender: Sendable {
         counts.deadLettered.add(1, ordering: .relaxed)
     }
 
-    private func answered(_ source: KafkaConsumerMessage, read: ContinuousClock.Instant, span: (any Span)?) {
-        span?.end()
-        metrics.endToEndSeconds.record(seconds(ContinuousClock.now - read))
+    private func answered(_ request: InFlightRequest) {
+        guard request.settle() else { return }
+        let source = request.source
+        request.span?.end()
+        metrics.endToEndSeconds.record(seconds(ContinuousClock.now - request.read))
         counts.answered.add(1, ordering: .relaxed)
         ledger.answered(source) { [offsets, logger] position in
             do {
@@ -143,11 +161,35 @@ final class ResultSender: Sendable {
         budget.release(source.bufferedSize)
     }
 
-    /// Counts down the deliveries of one request.
-    private final class Remaining: Sendable {
-        private let count: Atomic<Int>
-        init(_ count: Int) { self.count = Atomic(count) }
-        /// True for the call that reaches zero.
-        func decrement() -> Bool { count.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 }
+    /// Gives a request up unanswered (its retry was cancelled, or its assignment is over).
+    private func handBack(_ request: InFlightRequest) {
+        guard request.settle() else { return }
+        ledger.handBack(request.source)
+        budget.release(request.source.bufferedSize)
+        WorkerTracing.fail(request.span, "abandoned")
+        request.span?.end()
+    }
+
+    /// One request being answered: its records still to be acknowledged, and whether it is
+    /// settled (answered or handed back: exactly once, whichever comes first).
+    private final class InFlightRequest: Sendable {
+        let source: KafkaConsumerMessage
+        let read: ContinuousClock.Instant
+        let span: (any Span)?
+        private let remaining: Atomic<Int>
+        private let settled = Atomic<Bool>(false)
+
+        init(source: KafkaConsumerMessage, read: ContinuousClock.Instant, span: (any Span)?, records: Int) {
+            self.source = source
+            self.read = read
+            self.span = span
+            remaining = Atomic(records)
+        }
+
+        /// True for the acknowledgement that completes the request.
+        func recordDelivered() -> Bool { remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 }
+
+        /// True for the first caller only.
+        func settle() -> Bool { !settled.exchange(true, ordering: .acquiringAndReleasing) }
     }
 }

@@ -89,6 +89,10 @@ final class WorkerSimulation: @unchecked Sendable {
         var attempt: Int
         var readyAt: Int
         var outcome: Outcome
+        /// Tick of the first retriable failure of this record (the age bound counts from it).
+        var failingSince: Int?
+        /// A retry waiting for its backoff until this tick: a revoke, loss or stop cancels it.
+        var waitingUntil: Int?
     }
 
     private struct RequestKey: Hashable {
@@ -124,7 +128,10 @@ final class WorkerSimulation: @unchecked Sendable {
     private let quietSteps = 1_200
     private let stopAt: Int?
     private let fatalAllowed: Bool
+    /// `--max-retry-age`, in ticks.
+    private let maxRetryAge: Int
     private let replay: ReplayPlan?
+    private let replayEnds: [KafkaTopicPartition: Int64]
     private let ledger: RequestLedger
     private let deadLetters = DeadLetterComposer(topic: "dlq")
 
@@ -149,6 +156,8 @@ final class WorkerSimulation: @unchecked Sendable {
     private var batch: (items: [Item], doneAt: Int, fails: Bool)?
     private var deliveries: [Delivery] = []
     private var remaining: [RequestKey: Int] = [:]
+    /// Requests answered or handed back (exactly one of the two, once: `InFlightRequest.settle`).
+    private var settled: Set<RequestKey> = []
     private var lastStore: [RequestKey: Int64] = [:]
     private var stop = StopPhase.running
     private var fatal = false
@@ -184,6 +193,8 @@ final class WorkerSimulation: @unchecked Sendable {
         faultSteps = Int.random(in: 0...250, using: &random)
         stopAt = random.chance(30) ? Int.random(in: 0...(faultSteps + 100), using: &random) : nil
         fatalAllowed = random.chance(15)
+        maxRetryAge = Int.random(in: 3...60, using: &random)
+        replayEnds = replay?.ends ?? [:]
         consumer = Array(repeating: ConsumerPartition(), count: count)
         committed = bases
         answeredSets = Array(repeating: [], count: count)
@@ -454,7 +465,9 @@ final class WorkerSimulation: @unchecked Sendable {
         for item in outgoing { produce(item, source: source, attempt: 1) }
     }
 
-    private func produce(_ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, after delay: Int = 0) {
+    private func produce(
+        _ item: Outgoing, source: KafkaConsumerMessage, attempt: Int, after delay: Int = 0, failingSince: Int? = nil, retry: Bool = false
+    ) {
         var outcome = Outcome.ack
         if faulty && !stopping {
             let roll = Int.random(in: 0..<100, using: &random)
@@ -467,7 +480,10 @@ final class WorkerSimulation: @unchecked Sendable {
             }
         }
         let latency = random.chance(10) ? Int.random(in: 4...12, using: &random) : Int.random(in: 0...3, using: &random)
-        deliveries.append(Delivery(source: source, outgoing: item, attempt: attempt, readyAt: now + delay + latency, outcome: outcome))
+        deliveries.append(
+            Delivery(
+                source: source, outgoing: item, attempt: attempt, readyAt: now + delay + latency, outcome: outcome,
+                failingSince: failingSince, waitingUntil: retry ? now + delay : nil))
     }
 
     private func deliver() {
@@ -494,15 +510,22 @@ final class WorkerSimulation: @unchecked Sendable {
         case .permanent: error = KafkaError(kind: .librdkafka, name: "MSG_SIZE_TOO_LARGE", message: "simulated", disposition: .permanent)
         case .fatal: error = KafkaError(kind: .librdkafka, name: "_FATAL", message: "simulated", disposition: .fatal)
         }
+        let since = delivery.failingSince ?? now
         switch DeliveryDecision.after(
-            error, delivering: delivery.outgoing, for: source, attempt: delivery.attempt, maxBackoff: .milliseconds(80),
-            deadLetters: deadLetters)
+            error, delivering: delivery.outgoing, for: source, attempt: delivery.attempt, failingFor: .milliseconds(10 * (now - since)),
+            maxRetryAge: .milliseconds(10 * maxRetryAge), maxBackoff: .milliseconds(80), deadLetters: deadLetters)
         {
         case .abandon:
             note("abandoned \(name)")
         case .retry(let backoff):
+            guard ledger.isAwaiting(RequestLedger.Assignment(of: source), offset: source.offset) else {
+                note("no retry of \(name): its assignment is over")
+                return handBackRequest(source)
+            }
             note("retry \(name) attempt \(delivery.attempt + 1)")
-            produce(delivery.outgoing, source: source, attempt: delivery.attempt + 1, after: Int(backoff.components.attoseconds / 10_000_000_000_000_000))
+            produce(
+                delivery.outgoing, source: source, attempt: delivery.attempt + 1,
+                after: Int(backoff.components.attoseconds / 10_000_000_000_000_000), failingSince: since, retry: true)
         case .replace(let letter):
             note("refused \(name): \(letter.role)")
             produce(letter, source: source, attempt: 1)
@@ -514,11 +537,31 @@ final class WorkerSimulation: @unchecked Sendable {
 
     /// `ResultSender.answered`: the ledger (which stores under its lock), then the bytes.
     private func answered(_ source: KafkaConsumerMessage) {
+        guard settled.insert(key(source)).inserted else { return note("(already handed back)") }
         let index = Int(source.partition)
         answeredSets[index].insert(source.offset)
         while answeredSets[index].contains(answeredPrefix[index]) { answeredPrefix[index] += 1 }
         let epoch = source.assignmentEpoch
         ledger.answered(source) { [self] position in store(index, epoch: epoch, position: position) }
+    }
+
+    /// `ResultSender.handBack`: a request given up unanswered (its retry cancelled, or its
+    /// assignment over).
+    private func handBackRequest(_ source: KafkaConsumerMessage) {
+        guard settled.insert(key(source)).inserted else { return }
+        ledger.handBack(source)
+        note("hand back in-flight \(source.partition)/\(source.offset)@\(source.assignmentEpoch)")
+    }
+
+    /// `ResultSender.cancelRetries`: retries still waiting for their backoff are cancelled.
+    private func cancelRetries(_ matches: (RequestLedger.Assignment) -> Bool) {
+        var cancelled: [KafkaConsumerMessage] = []
+        deliveries.removeAll { delivery in
+            guard let until = delivery.waitingUntil, now < until, matches(RequestLedger.Assignment(of: delivery.source)) else { return false }
+            cancelled.append(delivery.source)
+            return true
+        }
+        for source in cancelled { handBackRequest(source) }
     }
 
     private func store(_ index: Int, epoch: UInt64, position: Int64) {
@@ -579,9 +622,11 @@ final class WorkerSimulation: @unchecked Sendable {
                 let lost = epochs.current(indices.map { tps[$0] })
                 ledger.forget(lost)
                 handBackQueued { self.ledger.covers(lost, $0) }
+                cancelRetries { lost.contains($0) }
                 note("handler: lost \(lost.map(\.description).sorted())")
             }
         case .draining(let assignments, _, let ack):
+            cancelRetries { assignments.contains($0) }
             let commitTime = random.chance(25) ? longCommit : Int.random(in: 0...2, using: &random)
             handler = .committing(assignments, doneAt: now + commitTime, ack: ack)
             note("handler: drained (\(ledger.unansweredCount(in: assignments)) left), committing for \(commitTime)")
@@ -621,6 +666,7 @@ final class WorkerSimulation: @unchecked Sendable {
     private func finishStop() {
         guard case .draining(_, let began) = stop else { return }
         let clean = !fatal && ledger.unansweredCount() == 0
+        cancelRetries { _ in true }
         commit("final")
         if clean {
             for index in 0..<tps.count {
@@ -655,7 +701,7 @@ final class WorkerSimulation: @unchecked Sendable {
             if options.legacyReplayDone {
                 done = replay.allPartitionsReached && queue.isEmpty && ledger.unansweredCount() == 0
             } else {
-                done = ledger.hasAnswered(through: replay.ends)
+                done = ledger.hasAnswered(through: replayEnds)
             }
             if done {
                 replayDone = true

@@ -66,13 +66,13 @@ final class ResultSenderTests: XCTestCase {
         let fatal = FatalLatch()
         let sender: ResultSender
 
-        init() {
+        init(maxRetryAge: Duration = .seconds(300)) {
             store = RecordingStore(budget: budget)
             let fatal = fatal
             sender = ResultSender(
                 producer: sink, ledger: ledger, offsets: store, budget: budget, deadLetters: DeadLetterComposer(topic: "dlq"),
                 metrics: WorkerMetrics(), counts: WorkerCounts(), logger: Self.quiet, maxBackoff: .milliseconds(20),
-                tracing: WorkerTracing(tracer: NoOpTracer(), group: "g")
+                maxRetryAge: maxRetryAge, tracing: WorkerTracing(tracer: NoOpTracer(), group: "g")
             ) { reason in fatal.reason.withLock { $0 = reason } }
         }
 
@@ -157,5 +157,59 @@ final class ResultSenderTests: XCTestCase {
         XCTAssertEqual(rig.store.stored.count, 0, "offset 0 is still open")
         rig.sink.resolve(0, .success(()))
         XCTAssertEqual(rig.store.stored.map(\.position), [2])
+    }
+
+    /// Issue 21 item 1: a result failing retriably for longer than its age bound becomes an
+    /// UNDELIVERABLE dead letter (a reply-to that stays unwritable cannot freeze the partition).
+    func testAResultFailingRetriablyPastItsAgeBecomesAnUndeliverableDeadLetter() async throws {
+        let rig = Rig(maxRetryAge: .milliseconds(60))
+        let message = await rig.read(0)
+        rig.sender.send([Self.result], for: message, read: .now)
+        var index = 0
+        while rig.sink.topic(index) == "out" {
+            XCTAssertLessThan(index, 200, "the age bound must end the retries")
+            rig.sink.resolve(index, .failure(Self.retriable))
+            index += 1
+            try await rig.sink.waitFor(index + 1)
+        }
+        XCTAssertGreaterThan(index, 1, "retried before giving up")
+        XCTAssertEqual(rig.sink.topic(index), "dlq")
+        XCTAssertEqual(rig.sink.header(index, ModerationHeader.errorCode), "UNDELIVERABLE")
+        XCTAssertEqual(rig.sink.header(index, ModerationHeader.errorMessage)?.contains("_TRANSPORT"), true, "with the last error")
+        rig.sink.resolve(index, .success(()))
+        XCTAssertEqual(rig.store.stored.map(\.position), [1])
+        XCTAssertEqual(rig.budget.used, 0)
+    }
+
+    /// Issue 21 item 1: a revoke (or stop) cancels waiting retries; their requests are handed
+    /// back (position frozen below them) and their bytes released; the retry never runs.
+    func testCancelledRetriesHandTheRequestBackAndReleaseItsBytes() async throws {
+        let rig = Rig()
+        let first = await rig.read(0)
+        let second = await rig.read(1)
+        rig.sender.send([Self.result], for: first, read: .now)
+        rig.sender.send([Self.result], for: second, read: .now)
+        rig.sink.resolve(0, .failure(Self.retriable))
+        XCTAssertEqual(rig.sender.pendingRetryCount, 1)
+        rig.sender.cancelRetries(of: [RequestLedger.Assignment(of: first)])
+        XCTAssertEqual(rig.sender.pendingRetryCount, 0)
+        XCTAssertEqual(rig.budget.used, second.bufferedSize, "the cancelled request's bytes are released")
+        rig.sink.resolve(1, .success(()))
+        XCTAssertEqual(rig.store.stored.count, 0, "offset 0 was handed back: nothing past it is stored")
+        XCTAssertEqual(rig.ledger.unansweredCount(), 0)
+        try await Task.sleep(for: .milliseconds(60))
+        XCTAssertEqual(rig.sink.count, 2, "the cancelled retry never ran")
+    }
+
+    /// A delivery failing after its assignment is over is not retried: the request is
+    /// handed back and its bytes released (no retry outlives its assignment).
+    func testNoRetryForAnAssignmentThatIsOver() async {
+        let rig = Rig()
+        let message = await rig.read(0)
+        rig.sender.send([Self.result], for: message, read: .now)
+        rig.ledger.forget([RequestLedger.Assignment(of: message)])
+        rig.sink.resolve(0, .failure(Self.retriable))
+        XCTAssertEqual(rig.sender.pendingRetryCount, 0)
+        XCTAssertEqual(rig.budget.used, 0)
     }
 }
