@@ -118,7 +118,8 @@ public final class ModerationWorker: Service, Sendable {
                         await RebalanceHandler(
                             consumer: consumer, ledger: self.ledger, metrics: self.metrics,
                             drainTimeout: self.configuration.drainTimeout, logger: self.logger,
-                            abandonQueued: { self.abandonQueued($0) }, cancelRetries: { sender.cancelRetries(of: $0) }
+                            abandonQueued: { self.abandonQueued($0) }, cancelRetries: { sender.cancelRetries(of: $0) },
+                            isStopping: { self.state.isStopping }
                         ).run()
                     }
                     group.addTask {

@@ -22,6 +22,9 @@ struct RebalanceHandler: Sendable {
     let abandonQueued: @Sendable (@Sendable (WorkItem) -> Bool) -> Void
     /// Cancels the waiting delivery retries of requests of these assignments (`ResultSender.cancelRetries`).
     let cancelRetries: @Sendable (Set<RequestLedger.Assignment>) -> Void
+    /// True once the worker is stopping: its shutdown has already waited for in-flight work
+    /// (up to the drain time), so the revoke at close does not wait a second drain time.
+    let isStopping: @Sendable () -> Bool
 
     /// Runs until the consumer closes.
     func run() async {
@@ -35,7 +38,7 @@ struct RebalanceHandler: Sendable {
                 let revoked = epochs.current(partitions)
                 ledger.disown(revoked)
                 abandonQueued { [ledger] in ledger.covers(revoked, $0.source) }
-                if !(await ledger.drained(revoked, within: drainTimeout, clock: ContinuousClock())) {
+                if !(await ledger.drained(revoked, within: isStopping() ? .zero : drainTimeout, clock: ContinuousClock())) {
                     logger.warning("revoke: results still unacknowledged after the drain time; their next owner re-reads them")
                 }
                 cancelRetries(revoked)

@@ -2,8 +2,8 @@ import Kafka
 import Synchronization
 
 /// What a replay re-scores: per partition of one topic, the offsets `start..<end` still to
-/// answer. The worker answers exactly these messages, skips the rest, and reports `isDone`
-/// once every partition has reached its end and every answer is acknowledged.
+/// answer. The worker answers exactly these messages, skips the rest, and is done once the
+/// request ledger's answered position of every partition has reached its `ends` entry.
 public final class ReplayPlan: Sendable {
     /// The topic being replayed.
     public let topic: String

@@ -143,4 +143,20 @@ final class RequestLedgerTests: XCTestCase {
         await done.value
         XCTAssertEqual(ledger.answeredThrough(p0), 3)
     }
+
+    /// A fatal stop does not wait for drains: once the waiters are released, a drain (e.g. the
+    /// revoke at close) returns at once, unanswered records or not.
+    func testAfterReleaseWaitersNoDrainWaits() async {
+        let ledger = RequestLedger()
+        XCTAssertTrue(ledger.register(at(p0), offset: 0))
+        let first = at(p0)
+        let waiting = Task { await ledger.drained([first], within: .seconds(30), clock: ContinuousClock()) }
+        ledger.releaseWaiters()
+        let drained = await waiting.value
+        XCTAssertFalse(drained)
+        let started = ContinuousClock.now
+        let later = await ledger.drained(nil, within: .seconds(30), clock: ContinuousClock())
+        XCTAssertFalse(later)
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(1))
+    }
 }
