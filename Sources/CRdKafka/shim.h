@@ -4,6 +4,8 @@
 #define DUOGUARD_CRDKAFKA_SHIM_H
 
 #include <librdkafka/rdkafka.h>
+// The in-process mock cluster (`test.mock.num.brokers`), for broker-less Kafka-layer tests.
+#include <librdkafka/rdkafka_mock.h>
 
 /// `rd_kafka_producev` is variadic, which Swift cannot call; this fixed-signature wrapper
 /// enqueues one message with copied key/value, optional headers and a delivery opaque.

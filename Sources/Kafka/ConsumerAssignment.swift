@@ -90,6 +90,12 @@ struct ConsumerAssignment {
         currentEpochs[partition.withoutOffset]
     }
 
+    /// True while `epoch` is `partition`'s latest assignment and it is not released yet.
+    func holdsLatest(_ partition: KafkaTopicPartition, epoch: UInt64) -> Bool {
+        let key = partition.withoutOffset
+        return assigned.contains(key) && assignmentCounts[key] == epoch
+    }
+
     /// True when `message` was fetched under the partition's current assignment.
     func isCurrent(_ message: KafkaConsumerMessage) -> Bool {
         currentEpochs[message.topicPartition] == message.assignmentEpoch

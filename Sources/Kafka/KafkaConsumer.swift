@@ -125,6 +125,14 @@ public final class KafkaConsumer: Sendable {
         assignmentState.withLock { $0.epoch(of: partition) }
     }
 
+    /// True while `epoch` is the latest assignment of `partition` to this member and the
+    /// partition is still this member's (also while its revoke is in progress, until it is
+    /// released). A position reached under an older assignment must not be stored once a newer
+    /// one began: it would move the newer assignment's position (back, or past what it read).
+    public func holdsLatestAssignment(_ partition: KafkaTopicPartition, epoch: UInt64) -> Bool {
+        assignmentState.withLock { $0.holdsLatest(partition, epoch: epoch) }
+    }
+
     /// Partitions not being fetched now (paused by the application or by flow control).
     public var pausedPartitions: [KafkaTopicPartition] {
         assignmentState.withLock { Array($0.pausedPartitions) }.sorted(by: ConsumerAssignment.order)

@@ -9,7 +9,8 @@ import ModerationProto
 /// expired while queued without the model (load shedding under backlog), runs the rest
 /// through the model on its own thread, and hands each result to the sender.
 struct InferenceLoop: Sendable {
-    let model: DuoGuardModel
+    /// The model (`DuoGuardModel`), or the simulator's fake.
+    let model: any RequestClassifier
     let batcher: MicroBatcher<WorkItem>
     let preparer: RequestPreparer
     let sender: ResultSender

@@ -2,15 +2,16 @@ import Inference
 import Kafka
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Tracing
 
 /// The moderation worker: Kafka requests → tokenize → micro-batches → model → results.
 ///
 ///     consumer ─▶ RequestIntake ─▶ RequestPreparer ─▶ MicroBatcher ─▶ InferenceLoop (the model)
 ///                  (bytes budget,     │ answered at once                      │
-///                   offset tracker)   ▼                                       ▼
+///                   request ledger)   ▼                                       ▼
 ///                              ResultSender ◀── ResultComposer / DeadLetterComposer
-///                                   │ acks ─▶ OffsetTracker ─▶ store offset ─▶ commit
+///                                   │ acks ─▶ RequestLedger ─▶ store offset ─▶ commit
 ///
 /// At-least-once: a message's offset is stored only after its result (or dead letter) is
 /// acknowledged by the broker, together with every earlier message of its partition;
@@ -29,7 +30,8 @@ public final class ModerationWorker: Service, Sendable {
     public let metrics: WorkerMetrics
     private let state = WorkerState()
     private let counts = WorkerCounts()
-    private let tracker = OffsetTracker()
+    private let ledger = RequestLedger()
+    private let replayDone = Atomic<Bool>(false)
     private let batcher: MicroBatcher<WorkItem>
     private let budget: InFlightBudget
     private let tracing: WorkerTracing
@@ -50,6 +52,9 @@ public final class ModerationWorker: Service, Sendable {
     /// Requests answered so far (result or dead letter acknowledged), and of them dead-lettered.
     public var answeredCount: Int { counts.answered.load(ordering: .relaxed) }
     public var deadLetteredCount: Int { counts.deadLettered.load(ordering: .relaxed) }
+
+    /// A replay stopped because the ledger said every record of its ranges is answered.
+    public var replayCompleted: Bool { replayDone.load(ordering: .acquiring) }
 
     /// True once consuming, until shutdown begins (`/readyz`).
     public var isReady: Bool { state.isReady }
@@ -81,8 +86,9 @@ public final class ModerationWorker: Service, Sendable {
 
         let deadLetters = DeadLetterComposer(topic: configuration.deadLetterTopic)
         let sender = ResultSender(
-            producer: producer, tracker: tracker, consumer: consumer, budget: budget, deadLetters: deadLetters,
-            metrics: metrics, counts: counts, logger: logger, maxBackoff: configuration.maxRetryBackoff, tracing: tracing
+            producer: producer, ledger: ledger, offsets: consumer, budget: budget, deadLetters: deadLetters,
+            metrics: metrics, counts: counts, logger: logger, maxBackoff: configuration.maxRetryBackoff,
+            maxRetryAge: configuration.maxRetryAge, tracing: tracing
         ) { [state, logger] reason in
             logger.critical("fatal: \(reason); stopping without committing past unanswered requests")
             state.fail(reason)
@@ -92,10 +98,13 @@ public final class ModerationWorker: Service, Sendable {
             topics: configuration.replyTo.pattern == nil ? nil : ReplyTopicDirectory(producer: producer, policy: configuration.replyTo))
         // Stopping hands queued requests back and releases whoever waits on the queue or budget.
         state.onStop { [self] in
+            ledger.stop()
             abandonQueued { _ in true }
             batcher.close()
             budget.close()
         }
+        // A fatal stop does not wait for drains (nothing more will be acknowledged usefully).
+        state.onFatal { [ledger] in ledger.releaseWaiters() }
         let lag = Task { await LagReporter(consumer: consumer, metrics: metrics, interval: configuration.lagInterval).run() }
 
         await withTaskCancellationHandler {
@@ -103,9 +112,10 @@ public final class ModerationWorker: Service, Sendable {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         await RebalanceHandler(
-                            consumer: consumer, tracker: self.tracker, metrics: self.metrics,
+                            consumer: consumer, ledger: self.ledger, metrics: self.metrics,
                             drainTimeout: self.configuration.drainTimeout, logger: self.logger,
-                            abandonQueued: { self.abandonQueued($0) }
+                            abandonQueued: { self.abandonQueued($0) }, cancelRetries: { sender.cancelRetries(of: $0) },
+                            isStopping: { self.state.isStopping }
                         ).run()
                     }
                     group.addTask {
@@ -122,7 +132,7 @@ public final class ModerationWorker: Service, Sendable {
                     }
                     group.addTask {
                         await RequestIntake(
-                            consumer: consumer, tracker: self.tracker, batcher: self.batcher, budget: self.budget,
+                            consumer: consumer, ledger: self.ledger, batcher: self.batcher, budget: self.budget,
                             preparer: preparer, sender: sender, metrics: self.metrics, state: self.state,
                             replay: self.configuration.replay, tracing: self.tracing, logText: self.configuration.logText,
                             logger: self.logger
@@ -134,6 +144,8 @@ public final class ModerationWorker: Service, Sendable {
                     if self.state.fatalError == nil {
                         await self.waitForInFlight(within: self.configuration.drainTimeout)
                     }
+                    // Retries still waiting are handed back (frozen below, bytes released).
+                    sender.cancelRetries(of: nil)
                     // No librdkafka call may outlive the consumer: end the lag reporter first.
                     lag.cancel()
                     await lag.value
@@ -183,7 +195,11 @@ public final class ModerationWorker: Service, Sendable {
         do {
             let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
             if let plan = configuration.replay {  // replay's end: the last consumable offset
-                consumer.onPartitionEnd { if $0.topic == plan.topic { plan.reachedEnd(partition: $0.partition, nextOffset: $1) } }
+                consumer.onPartitionEnd { [ledger] in
+                    guard $0.topic == plan.topic else { return }
+                    plan.reachedEnd(partition: $0.partition, nextOffset: $1)
+                    ledger.recheck()  // the partition's end for `finishReplay` may have moved
+                }
             }
             do {
                 // The producer's message.max.bytes stays the broker's (Kafka's default, or -X):
@@ -219,23 +235,22 @@ public final class ModerationWorker: Service, Sendable {
         state.fail("\(client): \(error)")
     }
 
-    /// Replay: stop once every partition reached its end and every answer is acknowledged.
+    /// Replay: stop once the ledger says every record of every range is answered (its
+    /// partition's answered position reached the range's end). Not "decided", not "nothing
+    /// pending now": a record about to be registered would be missed (issue 17 problem 2).
     private func finishReplay(_ plan: ReplayPlan) async {
-        while !state.isStopping && !Task.isCancelled {
-            if plan.allPartitionsReached && batcher.count == 0 && tracker.pendingCount() == 0 {
-                logger.info("replay range done")
-                state.beginStopping()
-                return
-            }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
+        await ledger.answered(through: { plan.ends })
+        guard !Task.isCancelled, !state.isStopping else { return }
+        replayDone.store(true, ordering: .releasing)
+        logger.info("replay range done")
+        state.beginStopping()
     }
 
     /// Hands queued (not yet batched) requests back: unanswered, offsets frozen below them,
     /// their bytes released. Their partition's next reader answers them.
     private func abandonQueued(_ predicate: (WorkItem) -> Bool) {
         for item in batcher.removeAll(where: predicate) {
-            tracker.abandon(item.source)
+            ledger.handBack(item.source)
             budget.release(item.source.bufferedSize)
             WorkerTracing.fail(item.span, "abandoned")
             item.span?.end()
@@ -244,12 +259,11 @@ public final class ModerationWorker: Service, Sendable {
         metrics.inFlightBytes.set(Double(budget.used))
     }
 
+    /// Waits (woken by the ledger, not polling) until every registered request is answered,
+    /// at most `timeout`; a fatal error ends the wait at once.
     private func waitForInFlight(within timeout: Duration) async {
-        let deadline = ContinuousClock.now + timeout
-        while tracker.pendingCount() > 0 && ContinuousClock.now < deadline && !Task.isCancelled && state.fatalError == nil {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        let left = tracker.pendingCount()
+        _ = await ledger.drained(nil, within: timeout, clock: ContinuousClock())
+        let left = ledger.unansweredCount()
         if left > 0 {
             logger.warning("\(left) results still unacknowledged at shutdown; they will be re-read after restart")
         }

@@ -1,49 +1,60 @@
 import Kafka
 import Logging
 
-/// Reacts to the consumer's group events.
+/// Reacts to the consumer's group events; every cleanup names the assignment (partition and
+/// epoch) it belongs to, so a slow revoke that outlasts the consumer's wait cannot touch the
+/// partition's next assignment (issue 17 problem 1).
 ///
-/// Revoke: the partitions' queued requests are the next owner's, so they are handed back
-/// (dropped, offsets frozen below them); what is in flight is finished within the drain
-/// time; stored offsets are committed; then the revoke is acknowledged, which lets the
-/// consumer release the partitions. Lost (the group moved on without us): drop everything
-/// of those partitions, nothing may be committed. (A fatal consumer error stops the worker
-/// through the consumer's fatal-error latch, not here.)
+/// Revoke: the assignments' queued requests are the next owner's, so they are handed back
+/// (dropped, positions frozen below them); what is in flight is finished within the drain
+/// time (the ledger wakes us, no polling); delivery retries still waiting then are cancelled
+/// and their requests handed back too; stored offsets are committed; then the revoke is
+/// acknowledged, which lets the consumer release the partitions. Lost (the group moved on
+/// without us): drop everything of those assignments, nothing may be committed. (A fatal
+/// consumer error stops the worker through the consumer's fatal-error latch, not here.)
 struct RebalanceHandler: Sendable {
     let consumer: KafkaConsumer
-    let tracker: OffsetTracker
+    let ledger: RequestLedger
     let metrics: WorkerMetrics
     let drainTimeout: Duration
     let logger: Logger
     /// Hands queued requests matching the predicate back (see `ModerationWorker.abandonQueued`).
     let abandonQueued: @Sendable (@Sendable (WorkItem) -> Bool) -> Void
+    /// Cancels the waiting delivery retries of requests of these assignments (`ResultSender.cancelRetries`).
+    let cancelRetries: @Sendable (Set<RequestLedger.Assignment>) -> Void
+    /// True once the worker is stopping: its shutdown has already waited for in-flight work
+    /// (up to the drain time), so the revoke at close does not wait a second drain time.
+    let isStopping: @Sendable () -> Bool
 
     /// Runs until the consumer closes.
     func run() async {
+        var epochs = AssignmentEpochs()
         for await event in consumer.events {
             switch event {
-            case .partitionsAssigned:
+            case .partitionsAssigned(let partitions):
+                epochs.assigned(partitions)
                 metrics.assignedPartitions.set(Double(consumer.assignment.count))
             case .partitionsRevoked(let partitions, let acknowledgement):
-                let revoked = Set(partitions)
-                tracker.disown(revoked)
-                abandonQueued { revoked.contains($0.source.topicPartition) }
-                let deadline = ContinuousClock.now + drainTimeout
-                while tracker.pendingCount(in: revoked) > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(10))
+                let revoked = epochs.current(partitions)
+                ledger.disown(revoked)
+                abandonQueued { [ledger] in ledger.covers(revoked, $0.source) }
+                if !(await ledger.drained(revoked, within: isStopping() ? .zero : drainTimeout, clock: ContinuousClock())) {
+                    logger.warning("revoke: results still unacknowledged after the drain time; their next owner re-reads them")
                 }
+                cancelRetries(revoked)
                 do {
                     try await consumer.commit()
                 } catch {
                     logger.warning("commit on revoke failed", metadata: ["error": "\(error)"])
                 }
-                tracker.forget(revoked)
+                ledger.forget(revoked)
                 acknowledgement.acknowledge()
                 metrics.assignedPartitions.set(Double(consumer.assignment.count))
             case .partitionsLost(let partitions):
-                let lost = Set(partitions)
-                tracker.forget(lost)
-                abandonQueued { lost.contains($0.source.topicPartition) }
+                let lost = epochs.current(partitions)
+                ledger.forget(lost)
+                abandonQueued { [ledger] in ledger.covers(lost, $0.source) }
+                cancelRetries(lost)
                 metrics.assignedPartitions.set(Double(consumer.assignment.count))
             case .error(let error):
                 // A fatal one stops the worker through the consumer's fatal-error latch

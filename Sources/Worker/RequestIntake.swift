@@ -3,11 +3,11 @@ import Kafka
 import Logging
 
 /// The consumer side of the worker: reads records, holds each one's bytes in the in-flight
-/// budget, registers it with the offset tracker, and either queues it for the model or
+/// budget, registers it in the request ledger, and either queues it for the model or
 /// answers it at once (`RequestPreparer` decides which).
 struct RequestIntake: Sendable {
     let consumer: KafkaConsumer
-    let tracker: OffsetTracker
+    let ledger: RequestLedger
     let batcher: MicroBatcher<WorkItem>
     let budget: InFlightBudget
     let preparer: RequestPreparer
@@ -28,7 +28,7 @@ struct RequestIntake: Sendable {
             guard await budget.acquire(message.bufferedSize) else { break }
             metrics.inFlightBytes.set(Double(budget.used))
             // A message of an assignment that was revoked meanwhile is its new owner's.
-            guard consumer.assignmentEpoch(of: message.topicPartition) == message.assignmentEpoch, tracker.register(message) else {
+            guard consumer.assignmentEpoch(of: message.topicPartition) == message.assignmentEpoch, ledger.register(message) else {
                 // Fetched under an assignment that has since been revoked: its owner re-reads it.
                 budget.release(message.bufferedSize)
                 metrics.staleDropped.increment()
@@ -44,7 +44,7 @@ struct RequestIntake: Sendable {
                 }
                 item.span = span
                 if !(await batcher.enqueue(item, tokens: item.prepared.tokenCount)) {
-                    tracker.abandon(message)
+                    ledger.handBack(message)
                     budget.release(message.bufferedSize)
                     WorkerTracing.fail(span, "abandoned")
                     span.end()

@@ -7,7 +7,7 @@ import Tracing
 /// A request that passed intake and waits for the model: decoded, valid, tokenized, with
 /// where its result goes.
 struct WorkItem: Sendable {
-    /// The record it came from (its coordinates are what the offset tracker follows).
+    /// The record it came from (its coordinates and assignment epoch are what the request ledger follows).
     var source: KafkaConsumerMessage
     var request: ModerationRequest
     /// The request's id, or `<topic>/<partition>/<offset>` when it has none.

@@ -75,6 +75,10 @@ public struct WorkerConfiguration: Sendable {
     /// Backoff between attempts to deliver a result after a retriable error: doubles from
     /// 10 ms up to this. Default: 5 s.
     public var maxRetryBackoff: Duration = .seconds(5)
+    /// How long a result's delivery is retried after retriable failures before it becomes an
+    /// `UNDELIVERABLE` dead letter with the last error (a `reply-to` that stays unwritable must
+    /// not freeze its partition's commits). Dead letters themselves are retried without end.
+    public var maxRetryAge: Duration = .seconds(300)
 
     /// Address `/metrics`, `/healthz` and `/readyz` bind to. Default: `0.0.0.0` (probes come
     /// from outside the container); `127.0.0.1` keeps them local.
@@ -147,6 +151,7 @@ public struct WorkerConfiguration: Sendable {
         try require(lagInterval >= .milliseconds(100), "--lag-interval-ms", "must be at least 100 ms")
         try require(drainTimeout >= .zero && drainTimeout <= .seconds(600), "--drain-timeout-ms", "must be within 0...600000 ms")
         try require(maxRetryBackoff >= .milliseconds(10), "--max-retry-backoff-ms", "must be at least 10 ms")
+        try require(maxRetryAge >= .milliseconds(10), "--max-retry-age-ms", "must be at least 10 ms")
         if let metricsPort {
             try require((0...65_535).contains(metricsPort), "--metrics-port", "must be within 0...65535, not \(metricsPort)")
             try require(!metricsHost.isEmpty, "--metrics-host", "must not be empty")

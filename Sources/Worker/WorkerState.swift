@@ -9,6 +9,7 @@ final class WorkerState: Sendable {
         var stopping = false
         var fatal: String?
         var onStop: [@Sendable () -> Void] = []
+        var onFatal: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -32,6 +33,16 @@ final class WorkerState: Sendable {
         if now { action() }
     }
 
+    /// Runs `action` once, when a fatal error happens (now, if one has).
+    func onFatal(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state in
+            if state.fatal != nil { return true }
+            state.onFatal.append(action)
+            return false
+        }
+        if now { action() }
+    }
+
     /// Begins stopping (idempotent): intake ends, queued work is handed back.
     func beginStopping() {
         let actions = state.withLock { state in
@@ -45,9 +56,13 @@ final class WorkerState: Sendable {
 
     /// A fatal error: stop, and make the process exit non-zero. The first reason is kept.
     func fail(_ reason: String) {
-        state.withLock { state in
-            if state.fatal == nil { state.fatal = reason }
+        let actions = state.withLock { state in
+            guard state.fatal == nil else { return [@Sendable () -> Void]() }
+            state.fatal = reason
+            defer { state.onFatal = [] }
+            return state.onFatal
         }
         beginStopping()
+        for action in actions { action() }
     }
 }

@@ -56,6 +56,9 @@ struct PipelineOptions: ParsableArguments {
     var drainTimeoutMs: Int?
     @Option(name: .long, help: "Longest backoff between retries of a result delivery, ms (default \(Self.defaults.maxRetryBackoff.milliseconds)).")
     var maxRetryBackoffMs: Int?
+
+    @Option(name: .long, help: "How long a result's delivery is retried before it becomes an UNDELIVERABLE dead letter, ms (default \(Self.defaults.maxRetryAge.milliseconds)).")
+    var maxRetryAgeMs: Int?
     @Option(name: .long, help: "Worker id reported in results (default hostname-pid).")
     var workerID: String?
     @Option(name: [.customShort("X")], help: "librdkafka property key=value (repeatable).")
@@ -155,6 +158,7 @@ struct PipelineOptions: ParsableArguments {
         if let value = try env.milliseconds(lagIntervalMs, "LAG_INTERVAL_MS") { configuration.lagInterval = value }
         if let value = try env.milliseconds(drainTimeoutMs, "DRAIN_TIMEOUT_MS") { configuration.drainTimeout = value }
         if let value = try env.milliseconds(maxRetryBackoffMs, "MAX_RETRY_BACKOFF_MS") { configuration.maxRetryBackoff = value }
+        if let value = try env.milliseconds(maxRetryAgeMs, "MAX_RETRY_AGE_MS") { configuration.maxRetryAge = value }
         if let value = try env.value(workerID, "WORKER_ID") { configuration.workerID = value }
         configuration.logText = env.flag(logText, "LOG_TEXT")
         try adjust(&configuration)

@@ -80,7 +80,8 @@ struct ReplayCommand: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let answered = worker.answeredCount
-        let complete = plan.allPartitionsReached
+        // Done only when the worker's ledger saw every record of the ranges answered.
+        let complete = worker.replayCompleted
         print(
             "replay \(complete ? "done" : "stopped (resume with the same --group)"): "
                 + "\(answered - worker.deadLetteredCount) scored, \(worker.deadLetteredCount) dead-lettered, "

@@ -189,11 +189,11 @@ final class WorkerRulesTests: XCTestCase {
 
     func testDeliveryBackoffDoublesAndIsCapped() {
         let cap = Duration.seconds(5)
-        XCTAssertEqual(ResultSender.backoff(afterAttempt: 1, max: cap), .milliseconds(10))
-        XCTAssertEqual(ResultSender.backoff(afterAttempt: 2, max: cap), .milliseconds(20))
-        XCTAssertEqual(ResultSender.backoff(afterAttempt: 5, max: cap), .milliseconds(160))
-        XCTAssertEqual(ResultSender.backoff(afterAttempt: 12, max: cap), cap)
-        XCTAssertEqual(ResultSender.backoff(afterAttempt: 10_000, max: cap), cap, "no overflow for long outages")
+        XCTAssertEqual(DeliveryDecision.backoff(afterAttempt: 1, max: cap), .milliseconds(10))
+        XCTAssertEqual(DeliveryDecision.backoff(afterAttempt: 2, max: cap), .milliseconds(20))
+        XCTAssertEqual(DeliveryDecision.backoff(afterAttempt: 5, max: cap), .milliseconds(160))
+        XCTAssertEqual(DeliveryDecision.backoff(afterAttempt: 12, max: cap), cap)
+        XCTAssertEqual(DeliveryDecision.backoff(afterAttempt: 10_000, max: cap), cap, "no overflow for long outages")
     }
 
     func testTextScoringIsOneRuleForClassifyAndWorker() {
