@@ -66,6 +66,12 @@ def sample_texts():
         return json.load(f)
 
 
+def reframed_texts():
+    """The taught requests in the held-out frames: new sentences, known requests. Not a held-out
+    split (the requests were trained on); it shows what the model does know."""
+    return _texts(HELDOUT, "train")
+
+
 def label_vector(label):
     return [1.0 if label == c else 0.0 for c in CATEGORIES]
 

@@ -12,7 +12,8 @@ at all, whatever the top category.
     .venv/bin/python scripts/demo-model/evaluate.py [--model Tests/Fixtures/demo/duoguard-demo-tiny.gguf]
         [--duoguard .build/debug/duoguard] [--torch models/duoguard-demo-tiny]
 
---torch DIR (needs torch + transformers) also scores the texts with transformers in fp32 on
+It then prints the same table for the taught requests in the held-out frames (known requests,
+new sentences: what the model does know). --torch DIR (needs torch + transformers) also scores the texts with transformers in fp32 on
 the Hugging Face directory and reports how often the GGUF's verdict and top category agree.
 """
 import argparse
@@ -24,7 +25,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from dataset import CATEGORIES, CLASSES, heldout_texts  # noqa: E402
+from dataset import CATEGORIES, CLASSES, heldout_texts, reframed_texts  # noqa: E402
 from frames import LANGUAGES  # noqa: E402
 
 
@@ -95,6 +96,10 @@ def main():
     probs = engine_probabilities(args.duoguard, args.model, texts)
     print(f"held-out accuracy of {os.path.basename(args.model)} (duoguard classify, {len(texts)} texts)\n")
     print(table(texts, probs))
+    known = reframed_texts()
+    print(f"\nfor comparison, the taught requests in the held-out frames ({len(known)} texts; the requests "
+          "were trained on, so this is not a held-out score):\n")
+    print(table(known, engine_probabilities(args.duoguard, args.model, known)))
     if args.torch:
         reference = torch_probabilities(args.torch, texts)
         agree = sum(verdict(a) == verdict(b) for a, b in zip(probs, reference))
