@@ -49,7 +49,7 @@ SPEC = dict(
                   "original_max_position_embeddings": 8192, "rope_type": "llama3"},
     init=0.02,
 )
-EPOCHS = 6
+EPOCHS = 4
 BATCH = 32
 LR = 3e-3
 UNKNOWN_RATE = 0.12  # share of text tokens swapped for a random vocabulary id while training
@@ -127,8 +127,9 @@ def train(seed, tokenizer):
     seqs = encode_all(tokenizer, texts)
     labels = [label_vector(label) for _, _, label in texts]
     order = [i for i, (_, _, label) in enumerate(texts) for _ in range(SAFE_REPEAT if label is None else 1)]
+    safe_tokens = [t for i, (_, _, label) in enumerate(texts) if label is None for t in seqs[i][1:]]
     model = build_model(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.1)
     steps = EPOCHS * ((len(order) + BATCH - 1) // BATCH)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 100) * max(0.05, 1 - s / steps))
     loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -157,9 +158,15 @@ def train(seed, tokenizer):
                 targets.append(y)
             # Texts of words the model never saw are labelled safe: a request it knows nothing
             # about should come out safe, not as whichever category its random rows lean to.
-            for _ in range(NOISE_PER_BATCH):
+            # Half are random vocabulary ids, half common words: the tokens of safe texts,
+            # shuffled, with random ids among them (a new safe request is mostly common words).
+            for k in range(NOISE_PER_BATCH):
                 n = rng.randrange(3, 24)
-                batch.append([SPEC["bos"]] + [rng.randrange(0, 128000) for _ in range(n)] + [seqs[rng.choice(members)][-1]])
+                if k % 2:
+                    noise = [rng.choice(safe_tokens) if rng.random() < 0.6 else rng.randrange(0, 128000) for _ in range(n)]
+                else:
+                    noise = [rng.randrange(0, 128000) for _ in range(n)]
+                batch.append([SPEC["bos"]] + noise + [seqs[rng.choice(members)][-1]])
             ids, mask, y = batch_tensors(batch, targets + [label_vector(None)] * NOISE_PER_BATCH)
             loss = loss_fn(model(input_ids=ids, attention_mask=mask).logits, y)
             optimizer.zero_grad()
