@@ -85,7 +85,9 @@ for r in sorted(rows, key=lambda r: int(r["requestId"].split("-")[1])):
     top = max(scores, key=lambda s: s.get("probability", 0)) if scores else {"name": "-"}
     verdict = "UNSAFE" if r.get("unsafe") else "safe"
     text = texts.get(r["requestId"], "")
-    print(f"{r['requestId']:14} {verdict:7} {r.get('maxProbability', 0):6.3f}  {top['name']:26} {text[:48]}")
+    # Below the threshold the largest of twelve small probabilities names nothing: not shown.
+    category = top["name"] if r.get("unsafe") else "-"
+    print(f"{r['requestId']:14} {verdict:7} {r.get('maxProbability', 0):6.3f}  {category:26} {text[:48]}")
 model = rows[0]["model"] if rows else {}
 print(f"\n{len(rows)} results · model {model.get('name')} {model.get('quantization')} · worker {rows[0].get('workerId') if rows else '-'}")
 if str(model.get("name", "")).startswith("duoguard-demo"):
