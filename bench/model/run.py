@@ -160,6 +160,15 @@ def ensure_llama(a):
     return out.strip().splitlines()[-1]
 
 
+# Our load-time weight formats (`--weight-format`): the file type they are made from.
+STORED_TYPE = {"q8_r": "f16"}
+
+
+def weight_format_args(t):
+    """`duoguard bench` arguments for type `t`: a load-time format names itself."""
+    return ["--weight-format", t] if t in STORED_TYPE else []
+
+
 def ensure_models(binary, types):
     models = os.path.join(ROOT, "models")
     hf = os.path.join(models, "duoguard-random-1b")
@@ -167,9 +176,13 @@ def ensure_models(binary, types):
         subprocess.run(["nice", "-n", "10", BENCH_PY, "scripts/model-fixtures.py", "--full-size", hf], cwd=ROOT, check=True)
     paths = {}
     for t in types:
-        ours = os.path.join(models, f"random-1b-{t}.gguf")
+        stored = STORED_TYPE.get(t, t)
+        ours = os.path.join(models, f"random-1b-{stored}.gguf")
         if not os.path.exists(ours):
-            subprocess.run([binary, "convert", hf, "--output", ours, "--type", t], cwd=ROOT, check=True)
+            subprocess.run([binary, "convert", hf, "--output", ours, "--type", stored], cwd=ROOT, check=True)
+        if t in STORED_TYPE:  # a load-time format: llama.cpp has no counterpart
+            paths[t] = (ours, None)
+            continue
         peer = os.path.join(models, f"random-1b-{t}.llama.gguf")
         if not os.path.exists(peer) or os.path.getmtime(peer) < os.path.getmtime(ours):
             log(f"writing {peer} (no cls.output.weight, for llama.cpp)")
@@ -204,10 +217,10 @@ def run_round(a, binary, llama_bin, hf, paths, onnx_paths, prompts_file, results
         ours, peer = paths[t]
         if "duoguard" in a.engines:
             c = Child([binary, "bench", "--model", ours, "--repeats", str(a.repeats), "--packed-weights", a.packed_weights,
-                       *common_args(a)])
+                       *weight_format_args(t), *common_args(a)])
             for r in c.json_lines():
                 results.append({**r, "engine": "duoguard", "type": t, "process_rss_mb": c.rss_mb, "foreign_cores": c.foreign})
-        if "llama" in a.engines:
+        if "llama" in a.engines and peer:
             # Its best configuration: every batch/ubatch pair; best_points keeps the best per L.
             c = Child([os.path.join(llama_bin, "llama-bench"), "-m", peer, "-p", ",".join(map(str, a.lengths)),
                        "-n", "0", "-t", str(a.threads), "-r", str(a.repeats), "-b", a.llama_batch, "-ub", a.llama_ubatch,
@@ -313,7 +326,7 @@ def accuracy(a, binary, hf, paths, onnx_paths):
     if "duoguard" in a.engines:
         for t in a.types:
             candidates.append(("duoguard", t, Child([binary, "bench", "--model", paths[t][0], "--score-ids", ids,
-                                                     "--threads", str(a.threads)])))
+                                                     *weight_format_args(t), "--threads", str(a.threads)])))
     if "onnx" in a.engines:
         for variant, path in onnx_paths.items():
             candidates.append(("onnxruntime", variant, Child([BENCH_PY, os.path.join(HERE, "peers.py"), "onnx", "--model", path,
@@ -411,7 +424,7 @@ def main():
     p.add_argument("--packed-weights", default="private",
                    help="ours: private (packed at load, as without a packed-weights file), beside or a directory")
     p.add_argument("--accuracy-prompts", type=int, default=16, help="corpus prompts of the accuracy comparison (0: skip)")
-    p.add_argument("--types", nargs="+", default=["q4_0", "q8_0"])
+    p.add_argument("--types", nargs="+", default=["q4_0", "q8_0", "q8_r"])
     p.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 128, 512])
     p.add_argument("--tokens", type=int, default=512, help="tokens of requests per length (ours and PyTorch)")
     p.add_argument("--batch-tokens", type=int, default=2048)
