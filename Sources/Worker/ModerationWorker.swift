@@ -97,10 +97,14 @@ public final class ModerationWorker: Service, Sendable {
             configuration: configuration, model: model, deadLetters: deadLetters,
             topics: configuration.replyTo.pattern == nil ? nil : ReplyTopicDirectory(producer: producer, policy: configuration.replyTo))
         // Stopping hands queued requests back and releases whoever waits on the queue or budget.
+        // Close the batcher before emptying it: emptying frees space, which would let an intake
+        // blocked on a full queue add its (already registered) request in between; that request
+        // would be answered above a handed-back one, its position frozen below it, and the
+        // answer repeated after restart (a duplicate after a graceful stop).
         state.onStop { [self] in
             ledger.stop()
-            abandonQueued { _ in true }
             batcher.close()
+            abandonQueued { _ in true }
             budget.close()
         }
         // A fatal stop does not wait for drains (nothing more will be acknowledged usefully).
