@@ -52,6 +52,13 @@ final class KafkaMemoryBoundTests: XCTestCase {
                 try? await Task.sleep(for: .milliseconds(5))
             }
         }
+        // The application starts reading only once flow control has paused fetching (or after
+        // 30 s): a reader that merely keeps pace with a slow relay would never let the buffer
+        // reach its bound, and the pause path would go untested (seen: 6 of 8 MiB buffered).
+        let fillDeadline = ContinuousClock.now + .seconds(30)
+        while !samples.value.pausedSeen && ContinuousClock.now < fillDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let trajectory = Locked<[Int]>([])
         let received = try await KafkaTestSupport.within(.seconds(180 + 2 * count), "reading \(count) records slowly") {
             var result: [KafkaConsumerMessage] = []
