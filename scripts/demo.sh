@@ -50,6 +50,12 @@ elif [[ -d "$model" ]]; then
 fi
 
 run="demo-$RANDOM"
+# The worker never creates topics (a requester's reply-to must not be able to), so the demo
+# makes its three topics first, as an operator would: here through the local broker's
+# auto-creation on a metadata request that names them.
+for topic in "$run-requests" "$run-results" "$run-dead-letters"; do
+    kcat -b "$brokers" -L -t "$topic" >/dev/null
+done
 "$bin" worker --brokers "$brokers" --group "$run" --input-topic "$run-requests" \
     --output-topic "$run-results" --dlq-topic "$run-dead-letters" --model "$model" \
     --metrics-port 0 --session-timeout-ms 6000 --log-level warning &

@@ -50,6 +50,9 @@ t0=$(now); "$bin" classify --model "$model" --jsonl --json --batch-tokens 2048 <
 head -n 1 "$work/texts.jsonl" | "$bin" classify --model "$model" --jsonl --json --batch-tokens 2048 > /dev/null; t2=$(now)
 
 run="bench-$RANDOM$RANDOM"
+# The worker never creates topics: make them first (the local broker auto-creates a topic that
+# a metadata request names).
+for topic in "$run-in" "$run-out" "$run-dlq"; do kcat -b "$brokers" -L -t "$topic" >/dev/null; done
 "$bin" worker --brokers "$brokers" --group "$run" --input-topic "$run-in" --output-topic "$run-out" \
     --dlq-topic "$run-dlq" --model "$model" --batch-tokens 2048 --metrics-port 19465 \
     --session-timeout-ms 6000 --log-level warning &
