@@ -57,9 +57,12 @@ let package = Package(
         // here (docs/kernels.md); the debug test build passes `-Xcc -O2` itself (scripts/test.sh): at -O0 the
         // kernels would make the parity tests crawl.
         .target(name: "CKernels"),
-        .target(name: "Tokenizer"),
+        // The one JSON grammar (a pull reader, no Foundation): the tokenizer loader and the
+        // envelope layer (structured CloudEvents) both read through it.
+        .target(name: "JSONScanning"),
+        .target(name: "Tokenizer", dependencies: ["JSONScanning"]),
         // Wire schema: generated code (scripts/generate-proto.sh, committed) + codec.
-        .target(name: "ModerationProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "ModerationProto", dependencies: ["JSONScanning", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(
             name: "Inference",
             dependencies: [
@@ -123,6 +126,7 @@ let package = Package(
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto", "TestSupport"]),
+        .testTarget(name: "JSONScanningTests", dependencies: ["JSONScanning"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
         .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "Kafka", "TestSupport"]),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.

@@ -1,7 +1,7 @@
-/// A parsed JSON value, used for the small sections of tokenizer.json (pre-tokenizer,
-/// post-processor, added tokens...). The large vocab and merges sections never become
-/// `JSONValue`s: `JSONReader` streams them straight into the lookup tables.
-enum JSONValue: Sendable, Equatable {
+/// A parsed JSON value, for small documents and sections (tokenizer.json's pre-tokenizer,
+/// post-processor, added tokens...). Large sections never become `JSONValue`s: callers of
+/// `JSONReader` stream them straight into their own tables.
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
@@ -9,30 +9,30 @@ enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let fields) = self { return fields[key] }
         return nil
     }
 
-    var string: String? {
+    public var string: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
-    var bool: Bool? {
+    public var bool: Bool? {
         if case .bool(let b) = self { return b }
         return nil
     }
 
-    var isNull: Bool { self == .null }
+    public var isNull: Bool { self == .null }
 
     /// An integer, only when the number is integral and fits: ids must be exact.
-    var int: Int? {
+    public var int: Int? {
         guard case .number(let d) = self, d.rounded() == d, abs(d) < 9.0e15 else { return nil }
         return Int(d)
     }
 
-    var array: [JSONValue]? {
+    public var array: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
     }

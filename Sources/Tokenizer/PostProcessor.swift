@@ -1,3 +1,5 @@
+import JSONScanning
+
 /// What the post-processor adds around the content tokens of a single sequence when special
 /// tokens are requested: for Llama-3.2's `TemplateProcessing` ("<|begin_of_text|> $A") a
 /// one-token prefix; for Llama-3.0's `ByteLevel` (offsets only) nothing.

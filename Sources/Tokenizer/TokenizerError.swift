@@ -13,7 +13,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible, Sendable 
     case unreadable(path: String, reason: String)
     /// The JSON is not well formed, a required field is missing or of the wrong type, or a
     /// value is out of range (ids beyond what the file can define, ids given twice, nesting
-    /// deeper than `JSONReader.maxDepth`).
+    /// deeper than `JSONReader.defaultMaxDepth`).
     case malformed(String)
     /// Well-formed, but asks for a component this implementation does not provide (e.g. a
     /// WordPiece model, a pre-tokenizer other than the Llama-3 one, a post-processor adding

@@ -1,3 +1,5 @@
+import JSONScanning
+
 /// Reads a tokenizer.json into the tables of a `TokenizerCore`.
 ///
 /// Streams the `model.vocab` and `model.merges` sections (hundreds of thousands of entries)
@@ -22,12 +24,12 @@ enum TokenizerLoader {
         guard json.count <= maxFileBytes else {
             throw .unsupported("a tokenizer.json of \(json.count) bytes (at most \(maxFileBytes) are loaded)")
         }
-        var reader = JSONReader(json)
+        var reader = TokenizerJSONReader(json)
         var sections: [String: JSONValue] = [:]
         var model: ModelSection?
         let idLimit = idLimit(fileSize: json.count)
         guard reader.peek() == UInt8(ascii: "{") else { throw .malformed("top level is not an object") }
-        try reader.readObject { (r: inout JSONReader, key: String) throws(TokenizerError) in
+        try reader.readObject { (r: inout TokenizerJSONReader, key: String) throws(TokenizerError) in
             if key == "model" {
                 model = try ModelSection.read(&r, idLimit: idLimit)
             } else {
@@ -134,10 +136,10 @@ struct ModelSection {
         var rightLength: UInt16
     }
 
-    static func read(_ r: inout JSONReader, idLimit: Int) throws(TokenizerError) -> ModelSection {
+    static func read(_ r: inout TokenizerJSONReader, idLimit: Int) throws(TokenizerError) -> ModelSection {
         var section = ModelSection()
         var keyScratch: [UInt8] = []
-        try r.readObjectRawKeys({ (r: inout JSONReader, key: [UInt8]) throws(TokenizerError) in
+        try r.readObjectRawKeys({ (r: inout TokenizerJSONReader, key: [UInt8]) throws(TokenizerError) in
             switch String(decoding: key, as: UTF8.self) {
             case "vocab":
                 section.sawVocab = true
@@ -152,12 +154,12 @@ struct ModelSection {
         return section
     }
 
-    private mutating func readVocab(_ r: inout JSONReader, idLimit: Int) throws(TokenizerError) {
+    private mutating func readVocab(_ r: inout TokenizerJSONReader, idLimit: Int) throws(TokenizerError) {
         var scratch: [UInt8] = []
         var table = ByteStringTable()
         var unmapped: [(id: Int32, utf8: [UInt8])] = []
         var maxID: Int32 = -1
-        try r.readObjectRawKeys({ (r: inout JSONReader, key: [UInt8]) throws(TokenizerError) in
+        try r.readObjectRawKeys({ (r: inout TokenizerJSONReader, key: [UInt8]) throws(TokenizerError) in
             let id = try r.readInt()
             guard id >= 0, id < idLimit, let id32 = Int32(exactly: id) else {
                 throw TokenizerLoader.outOfRange("vocab id", id, idLimit)
@@ -171,7 +173,7 @@ struct ModelSection {
         maxVocabID = maxID
     }
 
-    private mutating func readMerges(_ r: inout JSONReader) throws(TokenizerError) {
+    private mutating func readMerges(_ r: inout TokenizerJSONReader) throws(TokenizerError) {
         var scratch: [UInt8] = []
         var arena: [UInt8] = []
         var entries: [MergeEntry] = []
@@ -179,7 +181,7 @@ struct ModelSection {
         // of the file can hold (a merge takes at least 6 bytes of JSON).
         arena.reserveCapacity(min(1 << 21, r.remaining))
         entries.reserveCapacity(min(1 << 19, r.remaining / 6))
-        try r.readArray { (r: inout JSONReader) throws(TokenizerError) in
+        try r.readArray { (r: inout TokenizerJSONReader) throws(TokenizerError) in
             let start = arena.count
             var leftLength = 0
             if r.peek() == UInt8(ascii: "\"") {
@@ -200,7 +202,7 @@ struct ModelSection {
             } else {
                 // ["left", "right"]
                 var part = 0
-                try r.readArray { (r: inout JSONReader) throws(TokenizerError) in
+                try r.readArray { (r: inout TokenizerJSONReader) throws(TokenizerError) in
                     guard part < 2 else { throw .malformed("merge pair with more than two tokens") }
                     scratch.removeAll(keepingCapacity: true)
                     try r.readString(into: &scratch)

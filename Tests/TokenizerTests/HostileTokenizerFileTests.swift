@@ -84,7 +84,7 @@ final class HostileTokenizerFileTests: XCTestCase {
     /// loader may run on any thread, e.g. a 512 KiB Dispatch worker on macOS), and one level
     /// deeper is an error.
     func testNestingLimitFitsInASmallStack() throws {
-        let limit = JSONReader.maxDepth
+        let limit = TokenizerJSONReader.defaultMaxDepth
         func nested(_ depth: Int) -> Data {
             Data(("{\"x\": " + String(repeating: "[", count: depth - 1) + String(repeating: "]", count: depth - 1) + "}").utf8)
         }

@@ -1,8 +1,10 @@
 // The tokenizer's streaming JSONReader against Foundation's JSONSerialization on a real
 // tokenizer.json: load time (wall and CPU) and peak memory, each variant in its own process.
 // Compiled together with Sources/Tokenizer/*.swift as one module (so that the Foundation
-// variant can fill the same internal tables) by bench/tokenizer/json-compare.sh.
+// variant can fill the same internal tables), against the JSONScanning module as the package
+// builds it, by bench/tokenizer/json-compare.sh.
 import Foundation
+import JSONScanning
 
 /// The loader as it would be with JSONSerialization: parse everything into Foundation
 /// objects, then walk them into the same tables `TokenizerLoader` fills while streaming.
