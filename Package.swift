@@ -97,6 +97,8 @@ let package = Package(
                 "Tokenizer",
                 "Inference",
                 "Worker",
+                "JSONScanning",
+                "ModerationProto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // The OTLP exporter (OTLPExporter.swift, compiled under `#if OTLP`).

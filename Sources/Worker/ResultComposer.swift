@@ -6,7 +6,7 @@ import ModerationProto
 /// Builds results and the records that carry them: scores and verdicts from a
 /// classification and thresholds, error results, and the result record's topic, key and
 /// headers. Plain rules, no I/O.
-struct ResultComposer: Sendable {
+public struct ResultComposer: Sendable {
     /// Where results go when the request names no allowed `reply-to`.
     let outputTopic: String
     /// Reported in every result.
@@ -30,7 +30,7 @@ struct ResultComposer: Sendable {
     }
 
     /// How results report a loaded model.
-    static func identity(of model: DuoGuardModel) -> ModerationProto.ModelIdentity {
+    public static func identity(of model: DuoGuardModel) -> ModerationProto.ModelIdentity {
         var identity = ModerationProto.ModelIdentity()
         identity.name = model.identity.name
         identity.quantization = model.identity.quantization
@@ -73,10 +73,27 @@ struct ResultComposer: Sendable {
         var result = base(requestID: item.requestID, request: item.request, source: item.source)
         result.queueMs = queueSeconds * 1000
         result.inferenceMs = inferenceSeconds * 1000
-        result.tokenCount = Int32(clamping: item.prepared.tokenCount)
-        result.truncated = item.prepared.truncated
-        result.windows = Int32(clamping: item.prepared.sequences.count)
         let thresholds = item.request.hasThreshold ? CategoryThresholds(default: item.request.threshold) : operatorThresholds
+        Self.fillScores(
+            of: &result, prepared: item.prepared, classification: classification, thresholds: thresholds,
+            categoryNames: categoryNames)
+        return result
+    }
+
+    /// Sets the score fields of `result` (status OK, token count, truncation, windows,
+    /// probabilities, per-category scores, threshold and verdict): the one place a result's
+    /// scores are written, for Kafka results and for `duoguard classify --json` alike, so a
+    /// text gets the same fields, names and numbers from both.
+    public static func fillScores(
+        of result: inout ModerationResult, prepared: PreparedText, classification: Classification,
+        thresholds: CategoryThresholds, categoryNames: [String]
+    ) {
+        func name(of index: Int) -> String {
+            categoryNames.indices.contains(index) ? categoryNames[index] : "label \(index)"
+        }
+        result.tokenCount = Int32(clamping: prepared.tokenCount)
+        result.truncated = prepared.truncated
+        result.windows = Int32(clamping: prepared.sequences.count)
         result.status.code = .ok
         result.probabilities = classification.probabilities
         result.scores = classification.probabilities.enumerated().map { index, probability in
@@ -93,7 +110,6 @@ struct ResultComposer: Sendable {
         result.unsafe = !over.isEmpty
         result.categories = over.compactMap { ModerationCategory(modelIndex: $0) }
         result.categoryNames = over.map(name(of:))
-        return result
     }
 
     /// The record carrying `result`: the request's encoding and key, framed and with
@@ -112,9 +128,5 @@ struct ResultComposer: Sendable {
             headers.append(correlation)
         }
         return KafkaProducerMessage(topic: destination, key: source.key, value: sealed.value, headers: headers)
-    }
-
-    private func name(of index: Int) -> String {
-        categoryNames.indices.contains(index) ? categoryNames[index] : "label \(index)"
     }
 }

@@ -140,9 +140,7 @@ struct BenchCommand: ParsableCommand {
         }
         var batch: [[Int32]] = []
         for (number, line) in text.split(separator: "\n").enumerated() {
-            let parsed = try? JSONSerialization.jsonObject(with: Data(line.utf8))
-            let list = (parsed as? [Any]) ?? ((parsed as? [String: Any])?["ids"] as? [Any])
-            guard let ids = list?.compactMap({ ($0 as? NSNumber)?.int32Value }), !ids.isEmpty else {
+            guard let ids = JSONLineInput.ids(Array(line.utf8)), !ids.isEmpty else {
                 throw ValidationError("line \(number + 1): expected a non-empty JSON array of token ids")
             }
             batch.append(Array(ids.prefix(batchTokens)))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inference
+import ModerationProto
 import Tokenizer
 import Worker
 
@@ -44,8 +45,11 @@ struct ClassifyCommand: ParsableCommand {
         let loaded = try DuoGuardModel.load(path: model, options: options)
         let scoring = try scoringArguments.scoring(for: loaded, .none)
         let thresholds = try scoringArguments.thresholds(for: loaded, .none)
+        let identity = ResultComposer.identity(of: loaded)
         let classify = { (inputs: [String]) throws in
-            try print(inputs, scored: loaded.score(inputs, scoring: scoring), thresholds: thresholds, names: loaded.config.categoryNames)
+            try print(
+                inputs, scored: loaded.score(inputs, scoring: scoring), thresholds: thresholds, names: loaded.config.categoryNames,
+                identity: identity)
         }
         if !texts.isEmpty {
             try classify(texts)
@@ -81,39 +85,45 @@ struct ClassifyCommand: ParsableCommand {
         if failed { throw ExitCode.failure }
     }
 
-    /// One input's line of `--json` output.
-    private struct Output: Encodable {
+    /// What only the command line has, added to each `--json` line: the input text and the
+    /// raw logits (the parity tools compare them with the reference's).
+    private struct LocalFields: Encodable {
+        var logits: [JSONFloat]
         var text: String
-        var tokens: Int
-        var truncated: Bool
-        var windows: Int
-        var logits: [JSONNumber]
-        var probabilities: [String: JSONNumber]
-        var maxProbability: JSONNumber
-        var unsafe: Bool
-        var categories: [String]
+    }
 
-        enum CodingKeys: String, CodingKey {
-            case text, tokens, truncated, windows, logits, probabilities, unsafe, categories
-            case maxProbability = "max_probability"
+    /// One `--json` line: the result as a Kafka consumer gets it (`ModerationResult` in the
+    /// proto3 JSON mapping: `maxProbability`, the `scores` list, `tokenCount`...; fields at
+    /// their default, such as `"unsafe": false`, omitted), filled by the worker's own
+    /// `ResultComposer.fillScores`, plus `LocalFields`.
+    static func jsonLine(
+        text: String, prepared: PreparedText, classification: Classification, thresholds: CategoryThresholds,
+        names: [String], model: ModerationProto.ModelIdentity
+    ) -> String {
+        var result = ModerationResult()
+        result.model = model
+        ResultComposer.fillScores(
+            of: &result, prepared: prepared, classification: classification, thresholds: thresholds, categoryNames: names)
+        let local = JSONLines.line(LocalFields(logits: classification.logits.map(JSONFloat.init), text: text))
+        guard let wire = try? ModerationCodec.encodeResult(result, contentType: .json) else {
+            return JSONLines.line(["error": "unencodable result"])
         }
+        // Both are single JSON objects: join their members ("{a}" + "{b}" -> "{a,b}").
+        let members = String(decoding: wire, as: UTF8.self).dropLast()
+        return members + (members == "{" ? "" : ",") + local.dropFirst()
     }
 
     private func print(
         _ inputs: [String], scored: [(prepared: PreparedText, classification: Classification)], thresholds: CategoryThresholds,
-        names: [String]
+        names: [String], identity: ModerationProto.ModelIdentity
     ) {
         for (text, (prepared, result)) in zip(inputs, scored) {
             let flagged = thresholds.flagged(result.probabilities)
             if json {
                 Swift.print(
-                    JSONLines.line(
-                        Output(
-                            text: text, tokens: prepared.tokenCount, truncated: prepared.truncated, windows: prepared.sequences.count,
-                            logits: result.logits.map(JSONNumber.init),
-                            probabilities: Dictionary(uniqueKeysWithValues: zip(names, result.probabilities.map(JSONNumber.init))),
-                            maxProbability: JSONNumber(result.maxProbability), unsafe: !flagged.isEmpty,
-                            categories: flagged.map { names[$0] })))
+                    Self.jsonLine(
+                        text: text, prepared: prepared, classification: result, thresholds: thresholds, names: names,
+                        model: identity))
             } else {
                 let maxIndex = result.probabilities.indices.max { result.probabilities[$0] < result.probabilities[$1] } ?? 0
                 let notes = (prepared.truncated ? "  [truncated to \(prepared.tokenCount) tokens]" : "")
@@ -132,7 +142,6 @@ struct ClassifyCommand: ParsableCommand {
     }
 
     static func text(fromJSONLine line: String) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-        return object["text"] as? String
+        JSONLineInput.text(Array(line.utf8))
     }
 }

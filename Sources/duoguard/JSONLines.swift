@@ -15,14 +15,3 @@ enum JSONLines {
         return String(decoding: data, as: UTF8.self)
     }
 }
-
-/// A `Float` that encodes as a JSON number, or `null` when not finite (JSON has no NaN).
-struct JSONNumber: Encodable {
-    let value: Float
-    init(_ value: Float) { self.value = value }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        if value.isFinite { try container.encode(value) } else { try container.encodeNil() }
-    }
-}

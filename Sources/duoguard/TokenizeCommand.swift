@@ -165,9 +165,7 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     static func parseJSONLine(_ line: [UInt8]) -> Result<[UInt8], InputError> {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-              let text = object["text"] as? String
-        else { return .failure(InputError(message: "expected a JSON object with a string field \"text\"")) }
+        guard let text = JSONLineInput.text(line) else { return .failure(InputError(message: "expected a JSON object with a string field \"text\"")) }
         return .success(Array(text.utf8))
     }
 

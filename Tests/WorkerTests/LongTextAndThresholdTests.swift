@@ -55,11 +55,13 @@ final class LongTextAndThresholdTests: XCTestCase {
                 "classify", "--model", modelPath, "--json", "--max-tokens", "24", "--long-text", "windows",
                 "--window-overlap", "4", long,
             ])
-        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: output) as? [String: Any])
-        XCTAssertEqual(object["windows"] as? Int, windows.count)
-        let byName = try XCTUnwrap(object["probabilities"] as? [String: Double])
+        // Its line is a result in the wire's JSON mapping, as the worker's is.
+        let line = try ModerationCodec.decodeResult(Array(output.split(separator: 0x0A).first ?? []), contentType: .json)
+        XCTAssertEqual(line.windows, Int32(windows.count))
+        XCTAssertEqual(line.probabilities.count, 12)
         for (index, name) in DuoGuardModel.categoryNames.enumerated() {
-            XCTAssertEqual(Float(byName[name] ?? -1), expected[index], accuracy: 1e-5, name)
+            XCTAssertEqual(line.probabilities[index], expected[index], accuracy: 1e-5, name)
+            XCTAssertEqual(line.scores[index].name, name)
         }
         XCTAssertEqual(result.categoryThresholds.count, 12)
         XCTAssertEqual(result.categoryThresholds[8], 0.01)

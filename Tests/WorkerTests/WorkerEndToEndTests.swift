@@ -25,10 +25,16 @@ final class WorkerEndToEndTests: XCTestCase {
         XCTAssertEqual(status, 0)
         var result: [String: [Float]] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            // The line is a result in the wire's JSON mapping (what a consumer of the output
+            // topic decodes; the CLI's own `text` and `logits` are unknown fields to it).
+            let wire = try ModerationCodec.decodeResult(Array(line.utf8), contentType: .json)
+            XCTAssertEqual(wire.status.code, .ok)
+            XCTAssertEqual(wire.scores.map(\.name), DuoGuardModel.categoryNames)
+            XCTAssertEqual(wire.scores.map(\.probability), wire.probabilities)
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            XCTAssertEqual((object?["logits"] as? [Double])?.count, 12, "the CLI adds the raw logits")
             let text = object?["text"] as? String ?? ""
-            let probabilities = object?["probabilities"] as? [String: Double] ?? [:]
-            result[text] = DuoGuardModel.categoryNames.map { Float(probabilities[$0] ?? -1) }
+            result[text] = wire.probabilities
         }
         return result
     }

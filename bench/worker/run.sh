@@ -70,7 +70,7 @@ rss=$(grep VmHWM "/proc/$worker_pid/status" | awk '{print $2}')
 "$py" - "$count" "$t0" "$t1" "$t2" "$t3" "$t4" "$rss" "$work/classify.jsonl" <<'PY'
 import json, sys
 count = int(sys.argv[1]); t0, t1, t2, t3, t4 = map(float, sys.argv[2:7]); rss = int(sys.argv[7])
-tokens = sum(json.loads(l)["tokens"] for l in open(sys.argv[8]))
+tokens = sum(json.loads(l)["tokenCount"] for l in open(sys.argv[8]))
 alone = (t1 - t0) - (t2 - t1)
 worker = t4 - t3
 print(f"{count} requests, {tokens} tokens ({tokens / count:.0f}/request), same model and batch budget")

@@ -37,7 +37,9 @@ def engine_probabilities(duoguard, model, texts):
     assert len(rows) == len(texts), f"{len(rows)} results for {len(texts)} texts"
     for row, (text, _, _) in zip(rows, texts):
         assert row["text"] == text
-    return [[row["probabilities"][c] for c in CATEGORIES] for row in rows]
+    # Lines are results in the wire's JSON mapping: `scores` names each probability (a
+    # probability of exactly 0 is omitted, as proto3 JSON omits default values).
+    return [[{s["name"]: s.get("probability", 0.0) for s in row["scores"]}[c] for c in CATEGORIES] for row in rows]
 
 
 def torch_probabilities(directory, texts):
