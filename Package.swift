@@ -131,6 +131,8 @@ let package = Package(
         .testTarget(name: "JSONScanningTests", dependencies: ["JSONScanning"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
         .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "Kafka", "TestSupport"]),
+        // docs/architecture.md's module map against the sources' import lines (no dependencies: it reads files).
+        .testTarget(name: "ArchitectureTests"),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.
         .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
     ]
