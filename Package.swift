@@ -68,6 +68,8 @@ let package = Package(
             dependencies: [
                 "CKernels",
                 "Tokenizer",
+                // config.json, safetensors headers, tokenizer.json for llama.cpp's keys.
+                "JSONScanning",
                 // SHA-256 of the model's tensor data (duoguard.content_hash).
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

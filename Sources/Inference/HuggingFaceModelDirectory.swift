@@ -1,4 +1,5 @@
 import Foundation
+import JSONScanning
 
 /// A Hugging Face model directory laid out as the published checkpoint: `config.json`,
 /// `model.safetensors` (or shards listed by `model.safetensors.index.json`) in bf16, f16
@@ -27,10 +28,10 @@ public struct HuggingFaceModelDirectory: Sendable {
         let indexPath = directory.appendingPathComponent("model.safetensors.index.json").path
         var files: [String]
         if let indexData = try Self.readSmallFile(indexPath, isConfig: false) {
-            guard let object = try? JSONSerialization.jsonObject(with: indexData),
-                  let json = object as? [String: Any], let map = json["weight_map"] as? [String: String]
+            guard let map = (try? JSONValue(parsing: [UInt8](indexData)))?["weight_map"]?.object,
+                  case let shards = map.values.compactMap(\.string), shards.count == map.count
             else { throw .corrupt(path: indexPath, detail: "no weight_map object") }
-            files = Array(Set(map.values)).sorted()
+            files = Array(Set(shards)).sorted()
             // Shards are files of this directory, nothing else: no paths, no "..".
             for file in files where file.isEmpty || file == "." || file == ".." || file.contains("/") || file.contains("\0") {
                 throw .corrupt(path: indexPath, detail: "weight_map names \(file.debugDescription), not a file name in the model directory")

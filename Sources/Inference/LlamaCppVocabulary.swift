@@ -1,4 +1,5 @@
 import Foundation
+import JSONScanning
 
 /// The `tokenizer.ggml.*` arrays llama.cpp expects, derived from a `tokenizer.json`.
 ///
@@ -13,27 +14,26 @@ struct LlamaCppVocabulary {
     /// `vocabSize` sizes the arrays: the caller has checked it against `ModelConfig.Limits`
     /// and the embedding table's shape. Ids outside it are skipped (llama.cpp has no use for them).
     init(tokenizerJSON data: Data, path: String, vocabSize: Int) throws(ModelFileError) {
-        guard let object = try? JSONSerialization.jsonObject(with: data), let json = object as? [String: Any],
-              let model = json["model"] as? [String: Any], let vocab = model["vocab"] as? [String: Any]
+        guard let json = try? JSONValue(parsing: [UInt8](data)), let model = json["model"], let vocab = model["vocab"]?.object
         else { throw .corrupt(path: path, detail: "tokenizer.json without model.vocab") }
         var tokens = (0 ..< vocabSize).map { "[PAD\($0)]" }
         var types = [Int32](repeating: 5, count: vocabSize)
         for (token, value) in vocab {
-            guard let id = JSONNumber.int(value), id >= 0, id < vocabSize else { continue }
+            guard let id = value.int, id >= 0, id < vocabSize else { continue }
             tokens[id] = token
             types[id] = 1
         }
-        for case let added as [String: Any] in json["added_tokens"] as? [Any] ?? [] {
-            guard let id = JSONNumber.int(added["id"]), id >= 0, id < vocabSize,
-                  let content = added["content"] as? String else { continue }
+        for added in json["added_tokens"]?.array ?? [] {
+            guard let id = added["id"]?.int, id >= 0, id < vocabSize,
+                  let content = added["content"]?.string else { continue }
             tokens[id] = content
-            types[id] = (added["special"] as? Bool) == true ? 3 : 4
+            types[id] = added["special"]?.bool == true ? 3 : 4
         }
         var merges: [String] = []
-        for item in model["merges"] as? [Any] ?? [] {
-            if let s = item as? String {
+        for item in model["merges"]?.array ?? [] {
+            if let s = item.string {
                 merges.append(s)
-            } else if let pair = item as? [String], pair.count == 2 {
+            } else if let pair = item.array?.compactMap(\.string), pair.count == 2, item.array?.count == 2 {
                 merges.append(pair[0] + " " + pair[1])
             }
         }

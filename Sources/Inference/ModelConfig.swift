@@ -1,4 +1,5 @@
 import Foundation
+import JSONScanning
 
 /// The hyperparameters of a DuoGuard (Llama sequence-classification) model.
 ///
@@ -132,51 +133,51 @@ extension ModelConfig {
     /// published checkpoint) and the 5.x layout (`rope_parameters` holding `rope_theta`).
     public init(huggingFaceConfig data: Data, path: String) throws(ModelFileError) {
         func fail(_ detail: String) -> ModelFileError { .badConfig(path: path, detail: detail) }
-        let object: Any
+        let document: JSONValue
         do {
-            object = try JSONSerialization.jsonObject(with: data)
+            document = try JSONValue(parsing: [UInt8](data))
         } catch {
-            throw fail("not valid JSON")
+            throw fail("not valid JSON (\(error))")
         }
-        guard let json = object as? [String: Any] else { throw fail("not a JSON object") }
+        guard let json = document.object else { throw fail("not a JSON object") }
 
-        // Exact integers only: NSNumber.intValue would take 1.5 as 1, 1e300 as Int.min, true as 1.
+        // Exact integers only (JSONValue.int): 1.5, 1e300 and true are not integers.
         func required(_ key: String) throws(ModelFileError) -> Int {
-            guard let value = JSONNumber.int(json[key]) else { throw fail("missing or non-integer \"\(key)\"") }
+            guard let value = json[key]?.int else { throw fail("missing or non-integer \"\(key)\"") }
             return value
         }
         func optional(_ key: String) throws(ModelFileError) -> Int? {
-            guard json[key] != nil, !(json[key] is NSNull) else { return nil }
+            guard let value = json[key], !value.isNull else { return nil }
             return try required(key)
         }
         /// A token id, or the first of a list of them (`eos_token_id` may be a list).
         func tokenID(_ key: String) throws(ModelFileError) -> Int32? {
-            guard let raw = json[key], !(raw is NSNull) else { return nil }
-            let value: Any
-            if let list = raw as? [Any] {
+            guard let raw = json[key], !raw.isNull else { return nil }
+            let value: JSONValue
+            if let list = raw.array {
                 guard let first = list.first else { return nil }
                 value = first
             } else {
                 value = raw
             }
-            guard let id = JSONNumber.int(value).flatMap({ Int32(exactly: $0) }), id >= 0 else {
+            guard let id = value.int.flatMap({ Int32(exactly: $0) }), id >= 0 else {
                 throw fail("\"\(key)\" must be a token id (0...\(Int32.max))")
             }
             return id
         }
 
-        let modelType = json["model_type"] as? String
-        let architectures = json["architectures"] as? [String] ?? []
+        let modelType = json["model_type"]?.string
+        let architectures = json["architectures"]?.array?.compactMap(\.string) ?? []
         guard modelType == "llama" else {
             throw .unsupportedArchitecture("model_type \(modelType ?? "missing") (expected llama)")
         }
         if !architectures.isEmpty, !architectures.contains("LlamaForSequenceClassification") {
             throw .unsupportedArchitecture(architectures.joined(separator: ", "))
         }
-        if let act = json["hidden_act"] as? String, act != "silu" {
+        if let act = json["hidden_act"]?.string, act != "silu" {
             throw .unsupportedArchitecture("hidden_act \(act) (expected silu)")
         }
-        for flag in ["attention_bias", "mlp_bias"] where (json[flag] as? Bool) == true {
+        for flag in ["attention_bias", "mlp_bias"] where json[flag]?.bool == true {
             throw .unsupportedArchitecture("\(flag) = true")
         }
 
@@ -190,7 +191,7 @@ extension ModelConfig {
         guard config.headCount > 0 else { throw fail("num_attention_heads must be positive") }
         config.headDim = try optional("head_dim") ?? config.hiddenSize / config.headCount
         if let eps = json["rms_norm_eps"] {
-            guard let value = JSONNumber.double(eps) else { throw fail("\"rms_norm_eps\" must be a number") }
+            guard let value = eps.double else { throw fail("\"rms_norm_eps\" must be a number") }
             config.rmsNormEps = Float(value)
         }
         config.contextLength = try optional("max_position_embeddings") ?? config.contextLength
@@ -202,7 +203,7 @@ extension ModelConfig {
         config.eosTokenID = try tokenID("eos_token_id")
 
         // Labels: id2label's size, else num_labels; the names are the DuoGuard categories.
-        if let id2label = json["id2label"] as? [String: Any] {
+        if let id2label = json["id2label"]?.object {
             config.labelCount = id2label.count
         } else if let n = try optional("num_labels") {
             config.labelCount = n
@@ -212,33 +213,33 @@ extension ModelConfig {
         }
 
         // RoPE: 5.x nests everything in rope_parameters; 4.x has rope_theta + rope_scaling.
-        let ropeObject: [String: Any]?
-        if let parameters = json["rope_parameters"] as? [String: Any] {
+        let ropeObject: [String: JSONValue]?
+        if let parameters = json["rope_parameters"]?.object {
             ropeObject = parameters
-            guard let theta = JSONNumber.double(parameters["rope_theta"]) else {
+            guard let theta = parameters["rope_theta"]?.double else {
                 throw fail("rope_parameters without rope_theta")
             }
             config.ropeTheta = theta
         } else {
-            ropeObject = json["rope_scaling"] as? [String: Any]
+            ropeObject = json["rope_scaling"]?.object
             if let theta = json["rope_theta"] {
-                guard let value = JSONNumber.double(theta) else { throw fail("\"rope_theta\" must be a number") }
+                guard let value = theta.double else { throw fail("\"rope_theta\" must be a number") }
                 config.ropeTheta = value
             } else {
                 config.ropeTheta = 10_000
             }
         }
         if let rope = ropeObject {
-            let type = (rope["rope_type"] as? String) ?? (rope["type"] as? String) ?? "default"
+            let type = rope["rope_type"]?.string ?? rope["type"]?.string ?? "default"
             switch type {
             case "default":
                 config.ropeScaling = nil
             case "llama3":
                 func number(_ key: String) throws(ModelFileError) -> Double {
-                    guard let n = JSONNumber.double(rope[key]) else { throw fail("llama3 rope scaling without \(key)") }
+                    guard let n = rope[key]?.double else { throw fail("llama3 rope scaling without \(key)") }
                     return n
                 }
-                guard let context = JSONNumber.int(rope["original_max_position_embeddings"]) else {
+                guard let context = rope["original_max_position_embeddings"]?.int else {
                     throw fail("llama3 rope scaling without an integer original_max_position_embeddings")
                 }
                 config.ropeScaling = RopeScaling(

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import JSONScanning
 
 /// One `.safetensors` file, memory-mapped: an 8-byte little-endian header length, a JSON
 /// header (`name: {dtype, shape, data_offsets}`), then the raw tensor bytes.
@@ -50,17 +51,16 @@ final class SafeTensorsFile: @unchecked Sendable {
         }
         let headerLength = Int(rawLength)
         dataStart = 8 + headerLength
-        let header = Data(bytes: file.base + 8, count: headerLength)
-        guard let object = try? JSONSerialization.jsonObject(with: header), let json = object as? [String: Any] else {
+        let header = UnsafeRawBufferPointer(start: file.base + 8, count: headerLength).bindMemory(to: UInt8.self)
+        guard let json = (try? JSONValue(parsing: header))?.object else {
             throw .corrupt(path: path, detail: "the safetensors header is not a JSON object")
         }
         var entries: [String: Entry] = [:]
         let available = file.count - dataStart
         for (name, value) in json where name != "__metadata__" {
-            guard let info = value as? [String: Any],
-                  let dtype = info["dtype"] as? String,
-                  let shape = JSONNumber.ints(info["shape"]),
-                  let offsets = JSONNumber.ints(info["data_offsets"]), offsets.count == 2
+            guard let dtype = value["dtype"]?.string,
+                  let shape = value["shape"]?.ints,
+                  let offsets = value["data_offsets"]?.ints, offsets.count == 2
             else { throw .corrupt(path: path, detail: "bad header entry for \(name) (dtype, integer shape and two integer data_offsets needed)") }
             guard offsets[0] >= 0, offsets[0] <= offsets[1] else {
                 throw .corrupt(path: path, detail: "bad data offsets \(offsets) for \(name)")

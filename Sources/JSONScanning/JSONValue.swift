@@ -9,6 +9,26 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
+    /// The document that is the whole of `bytes` (whitespace around it allowed; anything
+    /// else after it is an error), nesting at most `maxDepth` levels.
+    public init(parsing bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = JSONReader<JSONSyntaxError>.defaultMaxDepth) throws(JSONSyntaxError) {
+        var reader = JSONReader<JSONSyntaxError>(bytes, maxDepth: maxDepth)
+        self = try reader.readValue()
+        try reader.expectEnd()
+    }
+
+    /// See `init(parsing:maxDepth:)`.
+    public init(parsing bytes: [UInt8], maxDepth: Int = JSONReader<JSONSyntaxError>.defaultMaxDepth) throws(JSONSyntaxError) {
+        let result = bytes.withUnsafeBufferPointer { buffer -> Result<JSONValue, JSONSyntaxError> in
+            do throws(JSONSyntaxError) {
+                return .success(try JSONValue(parsing: buffer, maxDepth: maxDepth))
+            } catch {
+                return .failure(error)
+            }
+        }
+        self = try result.get()
+    }
+
     public subscript(key: String) -> JSONValue? {
         if case .object(let fields) = self { return fields[key] }
         return nil
@@ -32,8 +52,31 @@ public enum JSONValue: Sendable, Equatable {
         return Int(d)
     }
 
+    /// Any number (integral or not); nil for every other kind, booleans included.
+    public var double: Double? {
+        if case .number(let d) = self { return d }
+        return nil
+    }
+
     public var array: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
+    }
+
+    public var object: [String: JSONValue]? {
+        if case .object(let fields) = self { return fields }
+        return nil
+    }
+
+    /// An array of exact integers (see `int`), or nil when any element is not one.
+    public var ints: [Int]? {
+        guard let items = array else { return nil }
+        var out: [Int] = []
+        out.reserveCapacity(items.count)
+        for item in items {
+            guard let v = item.int else { return nil }
+            out.append(v)
+        }
+        return out
     }
 }

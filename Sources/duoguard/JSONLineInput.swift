@@ -6,27 +6,9 @@ import JSONScanning
 /// a tokenizer file or a CloudEvent, and ids must be exact integers (no silent truncation of
 /// `1.5` or `1e10`).
 enum JSONLineInput {
-    /// Why a line is not what was expected.
-    struct Failure: JSONSyntaxFailure {
-        let detail: String
-
-        static func jsonSyntax(_ detail: String, at offset: Int) -> Failure {
-            Failure(detail: "\(detail) at byte \(offset)")
-        }
-    }
-
     /// The whole line as one JSON value; nil when it is not exactly one well-formed value.
     static func value(_ line: [UInt8]) -> JSONValue? {
-        line.withUnsafeBufferPointer { buffer -> JSONValue? in
-            var reader = JSONReader<Failure>(buffer)
-            do throws(Failure) {
-                let value = try reader.readValue()
-                try reader.expectEnd()
-                return value
-            } catch {
-                return nil
-            }
-        }
+        try? JSONValue(parsing: line)
     }
 
     /// The string member `text` of a line that is a JSON object (other members are ignored).

@@ -140,7 +140,10 @@ final class ModelFileErrorTests: XCTestCase {
     func testBadConfigJSON() throws {
         let notJSON = try directory(config: { _ in })
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: notJSON).appendingPathComponent("config.json"))
-        assertDirectoryFails(notJSON) { if case .badConfig(_, "not valid JSON") = $0 { true } else { false } }
+        // The detail now says where the text stops being JSON ("not valid JSON (expected '"' at byte 1)").
+        assertDirectoryFails(notJSON) {
+            if case .badConfig(_, let detail) = $0 { detail.hasPrefix("not valid JSON (") && detail.contains("at byte 1") } else { false }
+        }
         assertDirectoryFails(try directory(config: { $0["hidden_size"] = nil })) {
             if case .badConfig(_, let detail) = $0 { detail.contains("hidden_size") } else { false }
         }
