@@ -192,12 +192,4 @@ public final class DuoGuardModel: @unchecked Sendable {
         }
         return results
     }
-
-    /// Tokenizes (truncating at `maxTokens`, default the model's 512) and classifies texts.
-    public func classify(texts: [String], maxTokens: Int? = nil) throws(InferenceError) -> [(tokens: TokenizedText, classification: Classification)] {
-        let limit = min(maxTokens ?? config.maxTokens, budget)
-        let encoded = texts.map { tokenizer.encode($0, addSpecialTokens: true, maxTokens: limit) }
-        let classes = try classify(batch: encoded.map(\.ids))
-        return Array(zip(encoded, classes)).map { ($0.0, $0.1) }
-    }
 }

@@ -32,7 +32,7 @@ final class ModelFileFuzzTests: XCTestCase {
             _ = gguf.metadata.map(\.value.description)
             // Accepted once the file parses; a model is a further step most files do not reach.
             if let model = try? DuoGuardModel.load(path: path, options: ModelOptions(threads: 1, batchTokenBudget: 24)) {
-                _ = try? model.classify(texts: ["hello world", "<|end_of_text|> 123 hello"], maxTokens: 12)
+                _ = try? model.score(["hello world", "<|end_of_text|> 123 hello"], scoring: TextScoring(maxTokens: 12))
             }
             return true
         }

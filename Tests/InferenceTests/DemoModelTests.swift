@@ -33,7 +33,7 @@ final class DemoModelTests: XCTestCase {
         XCTAssertTrue(checks.contains { $0.expect == "safe" } && checks.contains { $0.expect != "safe" })
         let model = try DuoGuardModel.load(path: Self.modelPath, options: ModelOptions(threads: 2))
         let names = model.config.categoryNames
-        let results = try model.classify(texts: checks.map(\.text))
+        let results = try model.score(checks.map(\.text), scoring: TextScoring(for: model.config))
         for (check, result) in zip(checks, results) {
             let probabilities = result.classification.probabilities
             let top = try XCTUnwrap(probabilities.indices.max { probabilities[$0] < probabilities[$1] })
