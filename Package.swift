@@ -44,10 +44,13 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"]), .brew(["librdkafka"])]
         ),
+        // The one Kafka record header type, shared by the client and the envelope layer.
+        .target(name: "KafkaHeaders"),
         .target(
             name: "Kafka",
             dependencies: [
                 "CRdKafka",
+                "KafkaHeaders",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -62,7 +65,7 @@ let package = Package(
         .target(name: "JSONScanning"),
         .target(name: "Tokenizer", dependencies: ["JSONScanning"]),
         // Wire schema: generated code (scripts/generate-proto.sh, committed) + codec.
-        .target(name: "ModerationProto", dependencies: ["JSONScanning", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "ModerationProto", dependencies: ["JSONScanning", "KafkaHeaders", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(
             name: "Inference",
             dependencies: [
@@ -129,10 +132,10 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),
-        .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto", "TestSupport"]),
+        .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto", "KafkaHeaders", "TestSupport"]),
         .testTarget(name: "JSONScanningTests", dependencies: ["JSONScanning"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
-        .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "Kafka", "TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "Kafka", "KafkaHeaders", "TestSupport"]),
         // docs/architecture.md's module map against the sources' import lines (no dependencies: it reads files).
         .testTarget(name: "ArchitectureTests"),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.

@@ -1,4 +1,10 @@
 /// A Kafka record header. Values are bytes; `nil` is a header with a null value.
+///
+/// The one header type of the project: the Kafka client sends and receives it, and the
+/// envelope layer (ModerationProto: content type, CloudEvents, trace context) reads and writes
+/// it. It lives in a target of its own, with no librdkafka, so that the envelope layer can use
+/// it without depending on the Kafka client (there used to be a second, identical
+/// `RecordHeader`, a protocol to copy one into the other, and twin helpers).
 public struct KafkaHeader: Sendable, Hashable {
     public var key: String
     public var value: [UInt8]?

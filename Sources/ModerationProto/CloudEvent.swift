@@ -1,3 +1,4 @@
+import KafkaHeaders
 import Foundation
 
 /// The context attributes of a request that arrived as a CloudEvent (CloudEvents 1.0, Kafka
@@ -71,9 +72,9 @@ public struct CloudEvent: Sendable, Hashable {
 
     /// The event of a binary-mode record, or nil when the record has no `ce_specversion`
     /// header (it is not a CloudEvent). One pass over the headers (the last of a name wins).
-    static func binary(headers: [RecordHeader]) throws(ModerationDecodeError) -> CloudEvent? {
-        var version, id, source, type, subject, time, dataSchema, traceParent, traceState: RecordHeader?
-        var contentType: RecordHeader?
+    static func binary(headers: [KafkaHeader]) throws(ModerationDecodeError) -> CloudEvent? {
+        var version, id, source, type, subject, time, dataSchema, traceParent, traceState: KafkaHeader?
+        var contentType: KafkaHeader?
         for header in headers {
             switch header.key {
             case "ce_specversion": version = header
@@ -90,12 +91,12 @@ public struct CloudEvent: Sendable, Hashable {
             }
         }
         guard let version else { return nil }
-        func text(_ header: RecordHeader?, _ name: String, required: Bool) throws(ModerationDecodeError) -> String? {
+        func text(_ header: KafkaHeader?, _ name: String, required: Bool) throws(ModerationDecodeError) -> String? {
             guard let header else {
                 if required { throw .cloudEventAttribute(name: name, problem: "required, absent (header ce_\(name))") }
                 return nil
             }
-            guard let value = header.utf8Value else {
+            guard let value = header.stringValue else {
                 throw .cloudEventAttribute(name: name, problem: header.value == nil ? "null header value" : "not UTF-8")
             }
             if required, value.isEmpty { throw .cloudEventAttribute(name: name, problem: "required, empty") }
@@ -110,10 +111,10 @@ public struct CloudEvent: Sendable, Hashable {
             type: try text(type, "type", required: true) ?? "",
             subject: try text(subject, "subject", required: false),
             time: try text(time, "time", required: false),
-            dataContentType: contentType?.utf8Value,
+            dataContentType: contentType?.stringValue,
             dataSchema: try text(dataSchema, "dataschema", required: false),
-            traceParent: traceParent?.utf8Value,
-            traceState: traceState?.utf8Value)
+            traceParent: traceParent?.stringValue,
+            traceState: traceState?.stringValue)
         try event.validateTime()
         return event
     }

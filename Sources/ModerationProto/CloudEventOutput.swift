@@ -1,3 +1,4 @@
+import KafkaHeaders
 import Foundation
 
 /// The CloudEvent attributes of results written in binary mode (`--cloudevents-output`).
@@ -34,15 +35,15 @@ public struct CloudEventOutput: Sendable, Hashable {
     }
 
     /// The binary-mode headers of one result (`content-type` included).
-    public func headers(id: String, subject: String, contentType: ContentType, time: Date) -> [RecordHeader] {
+    public func headers(id: String, subject: String, contentType: ContentType, time: Date) -> [KafkaHeader] {
         [
-            RecordHeader(key: "ce_specversion", string: CloudEvent.specVersion),
-            RecordHeader(key: "ce_id", string: id),
-            RecordHeader(key: "ce_source", string: source),
-            RecordHeader(key: "ce_type", string: type),
-            RecordHeader(key: "ce_subject", string: subject),
-            RecordHeader(key: "ce_time", string: Self.rfc3339(time)),
-            RecordHeader(key: ModerationHeader.contentType, string: contentType.headerValue),
+            KafkaHeader(key: "ce_specversion", string: CloudEvent.specVersion),
+            KafkaHeader(key: "ce_id", string: id),
+            KafkaHeader(key: "ce_source", string: source),
+            KafkaHeader(key: "ce_type", string: type),
+            KafkaHeader(key: "ce_subject", string: subject),
+            KafkaHeader(key: "ce_time", string: Self.rfc3339(time)),
+            KafkaHeader(key: ModerationHeader.contentType, string: contentType.headerValue),
         ]
     }
 

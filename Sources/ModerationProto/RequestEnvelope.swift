@@ -1,3 +1,5 @@
+import KafkaHeaders
+
 /// What surrounds a request on the wire, opened: the request bytes and their encoding, and
 /// the conventions of the pipeline it came through (Schema Registry framing, CloudEvent
 /// attributes, W3C trace context).
@@ -38,26 +40,14 @@ public struct RequestEnvelope: Sendable {
         self.trace = trace
     }
 
-    /// Opens a record whose headers are another module's type (the worker's `KafkaHeader`).
-    /// Inlinable so that the conversion is specialized where it is called: generic code
-    /// called across modules is not, and paid for metadata look-ups on every header.
-    @inlinable
-    public static func open<Header: RecordHeaderProtocol>(
-        value: [UInt8]?,
-        headers: [Header],
-        options: EnvelopeOptions = EnvelopeOptions()
-    ) throws(ModerationDecodeError) -> RequestEnvelope {
-        try open(value: value, headers: headers.map { RecordHeader(key: $0.key, value: $0.value) }, options: options)
-    }
-
     /// Opens a record's value (nil: a tombstone, read as an empty value) and headers.
     public static func open(
         value: [UInt8]?,
-        headers: [RecordHeader],
+        headers: [KafkaHeader],
         options: EnvelopeOptions = EnvelopeOptions()
     ) throws(ModerationDecodeError) -> RequestEnvelope {
         let value = value ?? []
-        let contentTypeHeader = headers.lastHeader(named: ModerationHeader.contentType)
+        let contentTypeHeader = headers.last(named: ModerationHeader.contentType)
         var declared: String?
         if let contentTypeHeader, let raw = contentTypeHeader.value {
             guard let text = String(validating: raw, as: UTF8.self) else {

@@ -1,3 +1,4 @@
+import KafkaHeaders
 import Foundation
 
 /// A result value and the headers to send it with, wrapped as `ResultEnvelopeOptions` say:
@@ -8,9 +9,9 @@ import Foundation
 /// configured. The worker adds its own protocol headers (`correlation-id`) after these.
 public struct ResultEnvelope: Sendable, Hashable {
     public var value: [UInt8]
-    public var headers: [RecordHeader]
+    public var headers: [KafkaHeader]
 
-    public init(value: [UInt8], headers: [RecordHeader]) {
+    public init(value: [UInt8], headers: [KafkaHeader]) {
         self.value = value
         self.headers = headers
     }
@@ -39,11 +40,11 @@ public struct ResultEnvelope: Sendable, Hashable {
                 schemaID: schemaID, messageIndexes: contentType == .protobuf ? options.resultMessageIndexes : nil)
             value = frame.framing(encoded)
         }
-        var headers: [RecordHeader]
+        var headers: [KafkaHeader]
         if let cloudEvents = options.cloudEvents {
             headers = cloudEvents.headers(id: eventID, subject: requestID, contentType: contentType, time: time)
         } else {
-            headers = [RecordHeader(key: ModerationHeader.contentType, string: contentType.headerValue)]
+            headers = [KafkaHeader(key: ModerationHeader.contentType, string: contentType.headerValue)]
         }
         headers.append(contentsOf: trace.headers)
         return ResultEnvelope(value: value, headers: headers)

@@ -1,3 +1,5 @@
+import KafkaHeaders
+
 /// The W3C trace context of a request (`traceparent`, `tracestate`, `baggage`), validated,
 /// and the headers that carry it on to the result and dead letter.
 ///
@@ -23,7 +25,7 @@ public struct TraceHeaders: Sendable, Hashable {
     /// extension attributes (`ce_traceparent` headers, or `traceparent` members of a
     /// structured event).
     public static func extract(
-        from headers: [RecordHeader],
+        from headers: [KafkaHeader],
         fallbackTraceParent: String? = nil,
         fallbackTraceState: String? = nil
     ) -> TraceHeaders {
@@ -33,9 +35,9 @@ public struct TraceHeaders: Sendable, Hashable {
         var baggages: [String?] = []
         for header in headers {
             switch header.key {
-            case TraceParent.headerName: traceParents.append(header.utf8Value)
-            case TraceState.headerName: traceStates.append(header.utf8Value)
-            case Baggage.headerName: baggages.append(header.utf8Value)
+            case TraceParent.headerName: traceParents.append(header.stringValue)
+            case TraceState.headerName: traceStates.append(header.stringValue)
+            case Baggage.headerName: baggages.append(header.stringValue)
             default: continue
             }
         }
@@ -59,27 +61,15 @@ public struct TraceHeaders: Sendable, Hashable {
         return result
     }
 
-    /// `extract` for another module's header type (specialized where it is called).
-    @inlinable
-    public static func extract<Header: RecordHeaderProtocol>(
-        from headers: [Header],
-        fallbackTraceParent: String? = nil,
-        fallbackTraceState: String? = nil
-    ) -> TraceHeaders {
-        extract(
-            from: headers.map { RecordHeader(key: $0.key, value: $0.value) },
-            fallbackTraceParent: fallbackTraceParent, fallbackTraceState: fallbackTraceState)
-    }
-
     /// The headers to put on the result (and on a dead letter built from scratch): the valid
     /// ones, normalized as described on each type.
-    public var headers: [RecordHeader] {
-        var out: [RecordHeader] = []
+    public var headers: [KafkaHeader] {
+        var out: [KafkaHeader] = []
         if let traceParent {
-            out.append(RecordHeader(key: TraceParent.headerName, string: traceParent.headerValue))
-            if let traceState { out.append(RecordHeader(key: TraceState.headerName, string: traceState.headerValue)) }
+            out.append(KafkaHeader(key: TraceParent.headerName, string: traceParent.headerValue))
+            if let traceState { out.append(KafkaHeader(key: TraceState.headerName, string: traceState.headerValue)) }
         }
-        if let baggage { out.append(RecordHeader(key: Baggage.headerName, string: baggage.headerValue)) }
+        if let baggage { out.append(KafkaHeader(key: Baggage.headerName, string: baggage.headerValue)) }
         return out
     }
 }

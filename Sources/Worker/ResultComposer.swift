@@ -123,7 +123,7 @@ public struct ResultComposer: Sendable {
             try ModerationCodec.encodeResult(result, contentType: contentType), contentType: contentType,
             requestID: result.requestID, eventID: "\(source.topic)/\(source.partition)/\(source.offset)", trace: trace,
             options: envelope, time: time)
-        var headers = sealed.headers.map { KafkaHeader(key: $0.key, value: $0.value) }
+        var headers = sealed.headers
         if let correlation = source.headers.last(named: ModerationHeader.correlationID) {
             headers.append(correlation)
         }

@@ -9,19 +9,19 @@ import XCTest
 final class EnvelopeAndPatternFuzzTests: XCTestCase {
     /// Input layout: a header count byte, then per header a key length byte, the key, a value
     /// length byte (255 = null value) and the value; the rest is the record value.
-    private static func record(_ bytes: [UInt8]) -> (headers: [RecordHeader], value: [UInt8]) {
+    private static func record(_ bytes: [UInt8]) -> (headers: [KafkaHeader], value: [UInt8]) {
         var index = 0
         func take(_ count: Int) -> [UInt8] {
             let end = min(bytes.count, index + count)
             defer { index = end }
             return Array(bytes[index..<end])
         }
-        var headers: [RecordHeader] = []
+        var headers: [KafkaHeader] = []
         let count = Int(take(1).first ?? 0) % 12
         for _ in 0..<count {
             let key = String(decoding: take(Int(take(1).first ?? 0)), as: UTF8.self)
             let length = take(1).first ?? 0
-            headers.append(RecordHeader(key: key, value: length == 255 ? nil : take(Int(length))))
+            headers.append(KafkaHeader(key: key, value: length == 255 ? nil : take(Int(length))))
         }
         return (headers, Array(bytes[min(index, bytes.count)...]))
     }

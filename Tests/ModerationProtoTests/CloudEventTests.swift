@@ -1,4 +1,5 @@
 import Foundation
+import KafkaHeaders
 import ModerationProto
 import TestSupport
 import XCTest
@@ -47,7 +48,7 @@ final class CloudEventTests: XCTestCase {
 
     func testBinaryEventsWithBadAttributes() {
         let json = Array(#"{"text":"x"}"#.utf8)
-        func open(_ headers: [RecordHeader]) throws(ModerationDecodeError) -> RequestEnvelope {
+        func open(_ headers: [KafkaHeader]) throws(ModerationDecodeError) -> RequestEnvelope {
             try RequestEnvelope.open(value: json, headers: headers)
         }
         assertDecodeError(.cloudEventSpecVersion("0.3")) { () throws(ModerationDecodeError) in
@@ -64,10 +65,10 @@ final class CloudEventTests: XCTestCase {
                 try open(Self.binaryHeaders(replacing: "ce_\(name)", with: ""))
             }
             assertDecodeError(.cloudEventAttribute(name: name, problem: "not UTF-8")) { () throws(ModerationDecodeError) in
-                try open(Self.binaryHeaders(removing: "ce_\(name)") + [RecordHeader(key: "ce_\(name)", value: [0xC3, 0x28])])
+                try open(Self.binaryHeaders(removing: "ce_\(name)") + [KafkaHeader(key: "ce_\(name)", value: [0xC3, 0x28])])
             }
             assertDecodeError(.cloudEventAttribute(name: name, problem: "null header value")) { () throws(ModerationDecodeError) in
-                try open(Self.binaryHeaders(removing: "ce_\(name)") + [RecordHeader(key: "ce_\(name)", value: nil)])
+                try open(Self.binaryHeaders(removing: "ce_\(name)") + [KafkaHeader(key: "ce_\(name)", value: nil)])
             }
         }
         for time in ["yesterday", "1738324800000", "2025-02-30T00:00:00Z", "2025-01-31T12:00:00", " 2025-01-31T12:00:00Z ", ""] {
@@ -176,7 +177,7 @@ final class CloudEventTests: XCTestCase {
         // Batch mode and other event formats are not structured JSON events.
         for contentType in ["application/cloudevents-batch+json", "application/cloudevents+avro"] {
             assertDecodeErrorCode("UNKNOWN_CONTENT_TYPE") { () throws(ModerationDecodeError) in
-                try RequestEnvelope.open(value: Array("{}".utf8), headers: [RecordHeader(key: "content-type", string: contentType)])
+                try RequestEnvelope.open(value: Array("{}".utf8), headers: [KafkaHeader(key: "content-type", string: contentType)])
             }
         }
     }
@@ -251,26 +252,26 @@ final class CloudEventTests: XCTestCase {
         for (input, output) in cases {
             let date = try XCTUnwrap(DeadlineHeader.parse(input), input)
             let headers = CloudEventOutput().headers(id: "i", subject: "s", contentType: .json, time: date)
-            XCTAssertEqual(headers.first { $0.key == "ce_time" }, RecordHeader(key: "ce_time", string: output))
+            XCTAssertEqual(headers.first { $0.key == "ce_time" }, KafkaHeader(key: "ce_time", string: output))
         }
     }
 
     // MARK: Helpers
 
-    static let structuredHeader = RecordHeader(key: "content-type", string: "application/cloudevents+json")
+    static let structuredHeader = KafkaHeader(key: "content-type", string: "application/cloudevents+json")
 
     static func openStructured(_ text: String, options: EnvelopeOptions = EnvelopeOptions()) throws(ModerationDecodeError) -> RequestEnvelope {
         try RequestEnvelope.open(value: Array(text.utf8), headers: [structuredHeader], options: options)
     }
 
-    static func binaryHeaders(removing: String? = nil, replacing: String? = nil, with value: String = "") -> [RecordHeader] {
+    static func binaryHeaders(removing: String? = nil, replacing: String? = nil, with value: String = "") -> [KafkaHeader] {
         let base = [
             ("ce_specversion", "1.0"), ("ce_id", "e-1"), ("ce_source", "/test"), ("ce_type", "t"),
             ("ce_time", "2025-01-31T12:00:00Z"),
         ]
         return base.compactMap { key, original in
             if key == removing { return nil }
-            return RecordHeader(key: key, string: key == replacing ? value : original)
+            return KafkaHeader(key: key, string: key == replacing ? value : original)
         }
     }
 }

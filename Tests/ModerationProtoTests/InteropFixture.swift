@@ -1,4 +1,5 @@
 import Foundation
+import KafkaHeaders
 import ModerationProto
 import XCTest
 
@@ -6,7 +7,7 @@ import XCTest
 /// (Confluent's serializers, the CloudEvents SDK) through scripts/interop-fixtures.py.
 struct InteropFixture {
     let description: String
-    let headers: [RecordHeader]
+    let headers: [KafkaHeader]
     let value: [UInt8]
 
     static let directory = URL(fileURLWithPath: #filePath)
@@ -29,9 +30,9 @@ struct InteropFixture {
         self.value = value
         self.headers = headers.map { entry in
             let key = entry["key"] as? String ?? ""
-            if let text = entry["value"] as? String { return RecordHeader(key: key, string: text) }
-            if let hex = entry["value_hex"] as? String { return RecordHeader(key: key, value: Self.bytes(hex: hex)) }
-            return RecordHeader(key: key, value: nil)
+            if let text = entry["value"] as? String { return KafkaHeader(key: key, string: text) }
+            if let hex = entry["value_hex"] as? String { return KafkaHeader(key: key, value: Self.bytes(hex: hex)) }
+            return KafkaHeader(key: key, value: nil)
         }
     }
 

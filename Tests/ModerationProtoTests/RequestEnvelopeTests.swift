@@ -1,4 +1,5 @@
 import Foundation
+import KafkaHeaders
 import ModerationProto
 import XCTest
 
@@ -14,7 +15,7 @@ final class RequestEnvelopeTests: XCTestCase {
 
     func testPlainRecordsAreUnchanged() throws {
         let protobuf = try ModerationCodec.encodeRequest(request("hi", id: "a"), contentType: .protobuf)
-        let plain = try RequestEnvelope.open(value: protobuf, headers: [RecordHeader]())
+        let plain = try RequestEnvelope.open(value: protobuf, headers: [KafkaHeader]())
         XCTAssertEqual(plain.payload, protobuf)
         XCTAssertEqual(plain.contentType, .protobuf)
         XCTAssertNil(plain.schemaFrame)
@@ -23,7 +24,7 @@ final class RequestEnvelopeTests: XCTestCase {
         XCTAssertEqual(try plain.decodeRequest().id, "a")
 
         let json = try ModerationCodec.encodeRequest(request("hi"), contentType: .json)
-        let headed = try RequestEnvelope.open(value: json, headers: [RecordHeader(key: "content-type", string: "application/json; charset=utf-8")])
+        let headed = try RequestEnvelope.open(value: json, headers: [KafkaHeader(key: "content-type", string: "application/json; charset=utf-8")])
         XCTAssertEqual(headed.contentType, .json)
         XCTAssertEqual(try headed.decodeRequest().id, "", "no CloudEvent: the worker falls back to topic/partition/offset")
     }
@@ -31,19 +32,19 @@ final class RequestEnvelopeTests: XCTestCase {
     func testDefaultContentTypeAppliesOnlyWithoutAHeader() throws {
         let json = try ModerationCodec.encodeRequest(request("hi"), contentType: .json)
         let options = EnvelopeOptions(defaultContentType: .json)
-        XCTAssertEqual(try RequestEnvelope.open(value: json, headers: [RecordHeader](), options: options).contentType, .json)
-        XCTAssertEqual(try RequestEnvelope.open(value: json, headers: [RecordHeader(key: "content-type", value: nil)], options: options).contentType, .json, "a null header is no header")
-        XCTAssertEqual(try RequestEnvelope.open(value: json, headers: [RecordHeader(key: "content-type", string: "")], options: options).contentType, .json)
-        let explicit = [RecordHeader(key: "content-type", string: "application/x-protobuf")]
+        XCTAssertEqual(try RequestEnvelope.open(value: json, headers: [KafkaHeader](), options: options).contentType, .json)
+        XCTAssertEqual(try RequestEnvelope.open(value: json, headers: [KafkaHeader(key: "content-type", value: nil)], options: options).contentType, .json, "a null header is no header")
+        XCTAssertEqual(try RequestEnvelope.open(value: json, headers: [KafkaHeader(key: "content-type", string: "")], options: options).contentType, .json)
+        let explicit = [KafkaHeader(key: "content-type", string: "application/x-protobuf")]
         XCTAssertEqual(try RequestEnvelope.open(value: json, headers: explicit, options: options).contentType, .protobuf, "the header wins")
         // The last content-type header counts, as everywhere in the worker.
-        let twice = [RecordHeader(key: "content-type", string: "application/x-protobuf"), RecordHeader(key: "content-type", string: "application/json")]
+        let twice = [KafkaHeader(key: "content-type", string: "application/x-protobuf"), KafkaHeader(key: "content-type", string: "application/json")]
         XCTAssertEqual(try RequestEnvelope.open(value: json, headers: twice).contentType, .json)
         assertDecodeError(.unknownContentType("(not UTF-8: 2 bytes)")) { () throws(ModerationDecodeError) in
-            try RequestEnvelope.open(value: json, headers: [RecordHeader(key: "content-type", value: [0xFF, 0xFE])])
+            try RequestEnvelope.open(value: json, headers: [KafkaHeader(key: "content-type", value: [0xFF, 0xFE])])
         }
         assertDecodeError(.unknownContentType("text/plain")) { () throws(ModerationDecodeError) in
-            try RequestEnvelope.open(value: json, headers: [RecordHeader(key: "content-type", string: "text/plain")], options: options)
+            try RequestEnvelope.open(value: json, headers: [KafkaHeader(key: "content-type", string: "text/plain")], options: options)
         }
     }
 
@@ -67,7 +68,7 @@ final class RequestEnvelopeTests: XCTestCase {
 
     func testTombstoneIsAnEmptyRequest() {
         assertDecodeError(.missingText) { () throws(ModerationDecodeError) in
-            let request = try RequestEnvelope.open(value: nil, headers: [RecordHeader]()).decodeRequest()
+            let request = try RequestEnvelope.open(value: nil, headers: [KafkaHeader]()).decodeRequest()
             try ModerationCodec.validate(request, maxTextBytes: 100)
         }
     }
@@ -76,9 +77,9 @@ final class RequestEnvelopeTests: XCTestCase {
         // A Confluent-serialized value, wrapped by middleware that adds CloudEvent headers.
         let fixture = try InteropFixture("sr-protobuf-request")
         let headers = [
-            RecordHeader(key: "ce_specversion", string: "1.0"), RecordHeader(key: "ce_id", string: "e-9"),
-            RecordHeader(key: "ce_source", string: "/bridge"), RecordHeader(key: "ce_type", string: "moderation.request"),
-            RecordHeader(key: "content-type", string: "application/x-protobuf"),
+            KafkaHeader(key: "ce_specversion", string: "1.0"), KafkaHeader(key: "ce_id", string: "e-9"),
+            KafkaHeader(key: "ce_source", string: "/bridge"), KafkaHeader(key: "ce_type", string: "moderation.request"),
+            KafkaHeader(key: "content-type", string: "application/x-protobuf"),
         ]
         let envelope = try RequestEnvelope.open(value: fixture.value, headers: headers, options: EnvelopeOptions(allowedSchemaIDs: [12]))
         XCTAssertEqual(envelope.schemaFrame?.schemaID, 12)
@@ -90,36 +91,36 @@ final class RequestEnvelopeTests: XCTestCase {
         let fixture = try InteropFixture("sr-protobuf-request")
         let event = #"{"specversion":"1.0","id":"e-1","source":"s","type":"t","datacontenttype":"application/x-protobuf","data_base64":"\#(Data(fixture.value).base64EncodedString())"}"#
         let envelope = try RequestEnvelope.open(
-            value: Array(event.utf8), headers: [RecordHeader(key: "content-type", string: "application/cloudevents+json")])
+            value: Array(event.utf8), headers: [KafkaHeader(key: "content-type", string: "application/cloudevents+json")])
         XCTAssertEqual(envelope.schemaFrame?.schemaID, 12)
         XCTAssertEqual(try envelope.decodeRequest().text, "hello from a Confluent producer")
     }
 
     func testSealWithEverything() throws {
-        let trace = TraceHeaders.extract(from: [RecordHeader(key: "traceparent", string: TraceHeadersTests.valid)])
+        let trace = TraceHeaders.extract(from: [KafkaHeader(key: "traceparent", string: TraceHeadersTests.valid)])
         let time = try XCTUnwrap(DeadlineHeader.parse("2025-06-01T08:30:00.125Z"))
         let sealed = ResultEnvelope.seal(
             [0x0A, 0x01, 0x61], contentType: .protobuf, requestID: "a", eventID: "in/2/40", trace: trace,
             options: ResultEnvelopeOptions(schemaID: 300, cloudEvents: CloudEventOutput(source: "/fleet/eu")), time: time)
         XCTAssertEqual(sealed.value, [0x00, 0, 0, 0x01, 0x2C, 0x02, 0x02, 0x0A, 0x01, 0x61])
         XCTAssertEqual(sealed.headers, [
-            RecordHeader(key: "ce_specversion", string: "1.0"),
-            RecordHeader(key: "ce_id", string: "in/2/40"),
-            RecordHeader(key: "ce_source", string: "/fleet/eu"),
-            RecordHeader(key: "ce_type", string: "ai.duoguard.moderation.result.v1"),
-            RecordHeader(key: "ce_subject", string: "a"),
-            RecordHeader(key: "ce_time", string: "2025-06-01T08:30:00.125Z"),
-            RecordHeader(key: "content-type", string: "application/x-protobuf"),
-            RecordHeader(key: "traceparent", string: TraceHeadersTests.valid),
+            KafkaHeader(key: "ce_specversion", string: "1.0"),
+            KafkaHeader(key: "ce_id", string: "in/2/40"),
+            KafkaHeader(key: "ce_source", string: "/fleet/eu"),
+            KafkaHeader(key: "ce_type", string: "ai.duoguard.moderation.result.v1"),
+            KafkaHeader(key: "ce_subject", string: "a"),
+            KafkaHeader(key: "ce_time", string: "2025-06-01T08:30:00.125Z"),
+            KafkaHeader(key: "content-type", string: "application/x-protobuf"),
+            KafkaHeader(key: "traceparent", string: TraceHeadersTests.valid),
         ])
         let plain = ResultEnvelope.seal([1], contentType: .json, requestID: "a", eventID: "e", trace: TraceHeaders(), options: ResultEnvelopeOptions())
-        XCTAssertEqual(plain, ResultEnvelope(value: [1], headers: [RecordHeader(key: "content-type", string: "application/json")]))
+        XCTAssertEqual(plain, ResultEnvelope(value: [1], headers: [KafkaHeader(key: "content-type", string: "application/json")]))
     }
 
     func testHugeHeadersAndValuesStayLinear() throws {
         // A megabyte in every header the envelope reads: all dropped or refused, quickly.
         let big = String(repeating: "a", count: 1 << 20)
-        let headers = ["traceparent", "tracestate", "baggage", "ce_specversion"].map { RecordHeader(key: $0, string: big) }
+        let headers = ["traceparent", "tracestate", "baggage", "ce_specversion"].map { KafkaHeader(key: $0, string: big) }
         let start = ContinuousClock.now
         assertDecodeErrorCode("CLOUDEVENT_SPECVERSION") { () throws(ModerationDecodeError) in
             try RequestEnvelope.open(value: [], headers: headers)

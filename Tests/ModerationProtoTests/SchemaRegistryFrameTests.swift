@@ -1,4 +1,5 @@
 import Foundation
+import KafkaHeaders
 import ModerationProto
 import TestSupport
 import XCTest
@@ -6,7 +7,7 @@ import XCTest
 /// Confluent Schema Registry framing, against bytes written by Confluent's own serializers
 /// (Tests/Fixtures/interop, scripts/interop-fixtures.py) and against hostile frames.
 final class SchemaRegistryFrameTests: XCTestCase {
-    let none: [RecordHeader] = []
+    let none: [KafkaHeader] = []
 
     // MARK: Golden input
 
@@ -45,7 +46,7 @@ final class SchemaRegistryFrameTests: XCTestCase {
         }
         // An explicit header wins over the default.
         let headed = try RequestEnvelope.open(
-            value: fixture.value, headers: [RecordHeader(key: "content-type", string: "application/json")])
+            value: fixture.value, headers: [KafkaHeader(key: "content-type", string: "application/json")])
         XCTAssertEqual(try headed.decodeRequest().text, "hello from a JSON Schema producer")
     }
 
@@ -110,7 +111,7 @@ final class SchemaRegistryFrameTests: XCTestCase {
             encoded, contentType: .protobuf, requestID: "sr-1", eventID: "t/0/1", trace: TraceHeaders(),
             options: ResultEnvelopeOptions(schemaID: 13))
         XCTAssertEqual(sealed.value, fixture.value, "byte for byte what Confluent's ProtobufSerializer wrote")
-        XCTAssertEqual(sealed.headers, [RecordHeader(key: "content-type", string: "application/x-protobuf")])
+        XCTAssertEqual(sealed.headers, [KafkaHeader(key: "content-type", string: "application/x-protobuf")])
         // And it opens again as a result: index [1], the second message of moderation.proto.
         let frame = try SchemaRegistryFrame.parse(sealed.value, contentType: .protobuf)
         XCTAssertEqual(frame.frame, SchemaRegistryFrame(schemaID: 13, messageIndexes: [1]))

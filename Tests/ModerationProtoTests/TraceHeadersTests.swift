@@ -1,3 +1,4 @@
+import KafkaHeaders
 import ModerationProto
 import XCTest
 
@@ -88,35 +89,35 @@ final class TraceHeadersTests: XCTestCase {
 
     func testExtractCopiesOnlyValidHeaders() {
         let headers = [
-            RecordHeader(key: "traceparent", string: Self.valid),
-            RecordHeader(key: "tracestate", string: "rojo=00f067aa0ba902b7"),
-            RecordHeader(key: "tracestate", string: "congo=t61rcWkgMzE"),
-            RecordHeader(key: "baggage", string: "tenant=acme"),
-            RecordHeader(key: "other", string: "x"),
+            KafkaHeader(key: "traceparent", string: Self.valid),
+            KafkaHeader(key: "tracestate", string: "rojo=00f067aa0ba902b7"),
+            KafkaHeader(key: "tracestate", string: "congo=t61rcWkgMzE"),
+            KafkaHeader(key: "baggage", string: "tenant=acme"),
+            KafkaHeader(key: "other", string: "x"),
         ]
         XCTAssertEqual(TraceHeaders.extract(from: headers).headers, [
-            RecordHeader(key: "traceparent", string: Self.valid),
-            RecordHeader(key: "tracestate", string: "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
-            RecordHeader(key: "baggage", string: "tenant=acme"),
+            KafkaHeader(key: "traceparent", string: Self.valid),
+            KafkaHeader(key: "tracestate", string: "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+            KafkaHeader(key: "baggage", string: "tenant=acme"),
         ])
         // An invalid traceparent takes its tracestate with it; baggage stands alone.
         let badParent = [
-            RecordHeader(key: "traceparent", string: "00-XYZ"),
-            RecordHeader(key: "tracestate", string: "rojo=1"),
-            RecordHeader(key: "baggage", string: "tenant=acme"),
+            KafkaHeader(key: "traceparent", string: "00-XYZ"),
+            KafkaHeader(key: "tracestate", string: "rojo=1"),
+            KafkaHeader(key: "baggage", string: "tenant=acme"),
         ]
-        XCTAssertEqual(TraceHeaders.extract(from: badParent).headers, [RecordHeader(key: "baggage", string: "tenant=acme")])
+        XCTAssertEqual(TraceHeaders.extract(from: badParent).headers, [KafkaHeader(key: "baggage", string: "tenant=acme")])
         // Two traceparents: which one? Neither.
-        let two = [RecordHeader(key: "traceparent", string: Self.valid), RecordHeader(key: "traceparent", string: Self.valid)]
+        let two = [KafkaHeader(key: "traceparent", string: Self.valid), KafkaHeader(key: "traceparent", string: Self.valid)]
         XCTAssertEqual(TraceHeaders.extract(from: two).headers, [])
         // Null or non-UTF-8 values are invalid values.
-        let binary = [RecordHeader(key: "traceparent", value: [0xFF]), RecordHeader(key: "baggage", value: nil)]
+        let binary = [KafkaHeader(key: "traceparent", value: [0xFF]), KafkaHeader(key: "baggage", value: nil)]
         XCTAssertEqual(TraceHeaders.extract(from: binary), TraceHeaders())
-        let badState = [RecordHeader(key: "traceparent", string: Self.valid), RecordHeader(key: "tracestate", value: [0xFF])]
-        XCTAssertEqual(TraceHeaders.extract(from: badState).headers, [RecordHeader(key: "traceparent", string: Self.valid)])
+        let badState = [KafkaHeader(key: "traceparent", string: Self.valid), KafkaHeader(key: "tracestate", value: [0xFF])]
+        XCTAssertEqual(TraceHeaders.extract(from: badState).headers, [KafkaHeader(key: "traceparent", string: Self.valid)])
         // The CloudEvents tracing extension is the fallback, never an override.
         let fallback = "00-11111111111111111111111111111111-2222222222222222-00"
-        XCTAssertEqual(TraceHeaders.extract(from: [RecordHeader](), fallbackTraceParent: fallback).traceParent?.headerValue, fallback)
+        XCTAssertEqual(TraceHeaders.extract(from: [KafkaHeader](), fallbackTraceParent: fallback).traceParent?.headerValue, fallback)
         XCTAssertEqual(TraceHeaders.extract(from: headers, fallbackTraceParent: fallback).traceParent?.headerValue, Self.valid)
     }
 
@@ -126,16 +127,16 @@ final class TraceHeadersTests: XCTestCase {
         let value = try ModerationCodec.encodeRequest(request, contentType: .protobuf)
         let envelope = try RequestEnvelope.open(
             value: value,
-            headers: [RecordHeader(key: "traceparent", string: Self.valid), RecordHeader(key: "baggage", string: "a=b")])
+            headers: [KafkaHeader(key: "traceparent", string: Self.valid), KafkaHeader(key: "baggage", string: "a=b")])
         let sealed = ResultEnvelope.seal(
             [], contentType: .protobuf, requestID: "r", eventID: "t/0/0", trace: envelope.trace, options: ResultEnvelopeOptions())
         XCTAssertEqual(sealed.headers, [
-            RecordHeader(key: "content-type", string: "application/x-protobuf"),
-            RecordHeader(key: "traceparent", string: Self.valid),
-            RecordHeader(key: "baggage", string: "a=b"),
+            KafkaHeader(key: "content-type", string: "application/x-protobuf"),
+            KafkaHeader(key: "traceparent", string: Self.valid),
+            KafkaHeader(key: "baggage", string: "a=b"),
         ])
         // Invalid trace headers never fail the request.
-        let tolerant = try RequestEnvelope.open(value: value, headers: [RecordHeader(key: "traceparent", string: "garbage")])
+        let tolerant = try RequestEnvelope.open(value: value, headers: [KafkaHeader(key: "traceparent", string: "garbage")])
         XCTAssertNil(tolerant.trace.traceParent)
         XCTAssertEqual(try tolerant.decodeRequest().text, "hello")
     }

@@ -8,6 +8,7 @@
 // `EnvelopeBench ITERATIONS --only MEASUREMENT` runs one measurement once, silently, for
 // instruction counting (see run.sh); measurements are named by `--list`.
 import Foundation
+import KafkaHeaders
 import ModerationProto
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -27,17 +28,17 @@ request.metadata = ["app": "chat", "tenant": "acme"]
 let protobuf = try ModerationCodec.encodeRequest(request, contentType: .protobuf)
 let json = try ModerationCodec.encodeRequest(request, contentType: .json)
 let traceHeaders = [
-    RecordHeader(key: "traceparent", string: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-    RecordHeader(key: "tracestate", string: "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
-    RecordHeader(key: "baggage", string: "tenant=acme,experiment=b"),
+    KafkaHeader(key: "traceparent", string: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    KafkaHeader(key: "tracestate", string: "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+    KafkaHeader(key: "baggage", string: "tenant=acme,experiment=b"),
 ]
 let ceHeaders = [
-    RecordHeader(key: "ce_specversion", string: "1.0"), RecordHeader(key: "ce_id", string: "e-1"),
-    RecordHeader(key: "ce_source", string: "/chat/frontend"), RecordHeader(key: "ce_type", string: "com.example.moderation"),
-    RecordHeader(key: "ce_time", string: "2025-01-31T12:00:00.250Z"),
+    KafkaHeader(key: "ce_specversion", string: "1.0"), KafkaHeader(key: "ce_id", string: "e-1"),
+    KafkaHeader(key: "ce_source", string: "/chat/frontend"), KafkaHeader(key: "ce_type", string: "com.example.moderation"),
+    KafkaHeader(key: "ce_time", string: "2025-01-31T12:00:00.250Z"),
 ]
-let jsonHeader = RecordHeader(key: "content-type", string: "application/json")
-let structuredHeader = RecordHeader(key: "content-type", string: "application/cloudevents+json")
+let jsonHeader = KafkaHeader(key: "content-type", string: "application/json")
+let structuredHeader = KafkaHeader(key: "content-type", string: "application/cloudevents+json")
 let structuredJSON = Array(
     (#"{"specversion":"1.0","id":"e-1","source":"/chat/frontend","type":"com.example.moderation","time":"2025-01-31T12:00:00.250Z","datacontenttype":"application/json","data":"#
         + String(decoding: json, as: UTF8.self) + "}").utf8)
@@ -45,23 +46,16 @@ let structuredBase64 = Array(
     (#"{"specversion":"1.0","id":"e-1","source":"/chat/frontend","type":"com.example.moderation","datacontenttype":"application/x-protobuf","data_base64":""#
         + Data(protobuf).base64EncodedString() + #""}"#).utf8)
 
-/// The worker passes its own header type (Kafka's `KafkaHeader`), so the bench does too:
-/// the cost includes the conversion the generic `open` makes.
-struct WorkerHeader: RecordHeaderProtocol {
-    var key: String
-    var value: [UInt8]?
-}
-
 struct Case {
     let name: String
     let value: [UInt8]
-    let headers: [WorkerHeader]
+    let headers: [KafkaHeader]
     let options: EnvelopeOptions
 
-    init(name: String, value: [UInt8], headers: [RecordHeader], options: EnvelopeOptions) {
+    init(name: String, value: [UInt8], headers: [KafkaHeader], options: EnvelopeOptions) {
         self.name = name
         self.value = value
-        self.headers = headers.map { WorkerHeader(key: $0.key, value: $0.value) }
+        self.headers = headers
         self.options = options
     }
 }

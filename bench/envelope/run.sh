@@ -14,6 +14,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$root/.build-envelope-bench"
 mkdir -p "$work/Sources"
 ln -sfn "$root/Sources/ModerationProto" "$work/Sources/ModerationProto"
+ln -sfn "$root/Sources/JSONScanning" "$work/Sources/JSONScanning"
+ln -sfn "$root/Sources/KafkaHeaders" "$work/Sources/KafkaHeaders"
 ln -sfn "$root/bench/EnvelopeBench" "$work/Sources/EnvelopeBench"
 cat > "$work/Package.swift" <<'SWIFT'
 // swift-tools-version:6.0
@@ -23,8 +25,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [.package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0")],
     targets: [
-        .target(name: "ModerationProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .executableTarget(name: "EnvelopeBench", dependencies: ["ModerationProto"]),
+        .target(name: "JSONScanning"),
+        .target(name: "KafkaHeaders"),
+        .target(name: "ModerationProto", dependencies: ["JSONScanning", "KafkaHeaders", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .executableTarget(name: "EnvelopeBench", dependencies: ["ModerationProto", "KafkaHeaders"]),
     ]
 )
 SWIFT
