@@ -36,8 +36,9 @@ struct RequestIntake: Sendable {
             }
             metrics.consumed.increment()
             let read = ContinuousClock.now
-            let span = tracing.process(message)
-            switch await preparer.prepare(message, read: read, now: Date()) {
+            let envelope = preparer.openEnvelope(message)
+            let span = tracing.process(message, trace: try? envelope?.get().trace)
+            switch await preparer.prepare(message, opened: envelope, read: read, now: Date()) {
             case .ready(var item):
                 if logText {
                     logger.info("request", metadata: ["id": "\(item.requestID)", "text": "\(item.request.text)"])

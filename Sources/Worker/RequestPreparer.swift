@@ -46,7 +46,29 @@ struct RequestPreparer: Sendable {
         var deadLetter: DeadLetterReason?
     }
 
-    func prepare(_ source: KafkaConsumerMessage, read: ContinuousClock.Instant, now: Date) async -> Preparation {
+    /// The record's envelope (content type, framing, CloudEvent, trace context), opened once at
+    /// intake: the process span starts from its trace context (which honours a structured
+    /// CloudEvent's), and `prepare` takes it as it is. nil for a record dead-lettered before
+    /// its envelope is read (unreadable, or over `maxRequestBytes`).
+    func openEnvelope(_ source: KafkaConsumerMessage) -> Result<RequestEnvelope, ModerationDecodeError>? {
+        guard source.unreadable == nil, source.byteSize <= maxRequestBytes else { return nil }
+        return open(source)
+    }
+
+    private func open(_ source: KafkaConsumerMessage) -> Result<RequestEnvelope, ModerationDecodeError> {
+        do {
+            return .success(try RequestEnvelope.open(value: source.value, headers: source.headers, options: envelope))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// `opened`: the envelope from `openEnvelope` (intake passes it, so the record is opened
+    /// once); nil opens it here.
+    func prepare(
+        _ source: KafkaConsumerMessage, opened openedEnvelope: Result<RequestEnvelope, ModerationDecodeError>? = nil,
+        read: ContinuousClock.Instant, now: Date
+    ) async -> Preparation {
         if let unreadable = source.unreadable {
             return .answered(deadLetterOnly(source, .unreadableRecord(unreadable)))
         }
@@ -57,7 +79,7 @@ struct RequestPreparer: Sendable {
         let opened: RequestEnvelope
         var request: ModerationRequest
         do {
-            opened = try RequestEnvelope.open(value: source.value, headers: source.headers, options: envelope)
+            opened = try (openedEnvelope ?? open(source)).get()
             request = try opened.decodeRequest()
         } catch {
             return .answered(deadLetterOnly(source, .invalid(error)))

@@ -17,9 +17,14 @@ struct WorkerTracing: Sendable {
     let tracer: any Tracer
     let group: String
 
-    func process(_ message: KafkaConsumerMessage) -> any Span {
+    /// The process span of `message`, child of the trace context of its envelope (`trace`,
+    /// from `RequestEnvelope.open`: W3C headers, else a binary CloudEvent's `ce_traceparent`,
+    /// else a structured CloudEvent's `traceparent` member), or of its headers alone when the
+    /// envelope could not be opened.
+    func process(_ message: KafkaConsumerMessage, trace: TraceHeaders? = nil) -> any Span {
         var context = ServiceContext.topLevel
-        tracer.extract(Self.validatedTraceHeaders(message.headers), into: &context, using: KafkaHeaderCarrier())
+        let carrier = trace.map { Self.carrier(message.headers, trace: $0) } ?? Self.validatedTraceHeaders(message.headers)
+        tracer.extract(carrier, into: &context, using: KafkaHeaderCarrier())
         let span = tracer.startAnySpan("process \(message.topic)", context: context, ofKind: .consumer)
         span.attributes["messaging.system"] = "kafka"
         span.attributes["messaging.operation.type"] = "process"
@@ -58,16 +63,21 @@ struct WorkerTracing: Sendable {
     /// The headers the tracer extracts from: W3C `traceparent`/`tracestate` only when valid
     /// (`TraceHeaders`: a binary-mode CloudEvent's `ce_traceparent` when there is none), so an
     /// invalid one quietly starts a new trace, as the W3C spec says, instead of making the
-    /// tracer log each such record. (A structured CloudEvent's in-body trace context is read
-    /// later, with the envelope, and continues on the result, not on the process span.)
+    /// tracer log each such record. Used when the envelope could not be opened.
     static func validatedTraceHeaders(_ headers: [KafkaHeader]) -> [KafkaHeader] {
-        let w3c: Set<String> = [TraceParent.headerName, TraceState.headerName]
         guard headers.contains(where: { w3c.contains($0.key) || $0.key == "ce_traceparent" }) else { return headers }
         let valid = TraceHeaders.extract(
             from: headers, fallbackTraceParent: headers.last(named: "ce_traceparent")?.stringValue,
             fallbackTraceState: headers.last(named: "ce_tracestate")?.stringValue)
-        return headers.filter { !w3c.contains($0.key) }
-            + valid.headers.filter { w3c.contains($0.key) }.map { KafkaHeader(key: $0.key, value: $0.value) }
+        return carrier(headers, trace: valid)
+    }
+
+    private static let w3c: Set<String> = [TraceParent.headerName, TraceState.headerName]
+
+    /// `headers` with their W3C trace headers replaced by the (validated) `trace`: what the
+    /// tracer extracts from. Other headers stay, for tracers with their own keys.
+    static func carrier(_ headers: [KafkaHeader], trace: TraceHeaders) -> [KafkaHeader] {
+        headers.filter { !w3c.contains($0.key) } + trace.headers.filter { w3c.contains($0.key) }
     }
 
     /// Marks a span failed with the OpenTelemetry `error.type` (a dead-letter code, a status,

@@ -223,6 +223,31 @@ final class WorkerRulesTests: XCTestCase {
         XCTAssertEqual(cloudEvent.last(named: "traceparent")?.stringValue, valid)
     }
 
+    /// The envelope is opened once, at intake, and the process span starts from its trace
+    /// context: a structured CloudEvent's `traceparent`/`tracestate` members (no trace
+    /// headers on the record) now continue the producer's trace. Before, the span read the
+    /// headers alone and started a new trace; only the result carried the event's context.
+    func testProcessSpanStartsFromAStructuredCloudEventsTraceContext() throws {
+        let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let event = #"{"specversion":"1.0","id":"e-1","source":"s","type":"t","traceparent":"\#(valid)","tracestate":"v=1","#
+            + #""datacontenttype":"application/json","data":{"text":"hi"}}"#
+        let headers = [KafkaHeader(key: "content-type", string: "application/cloudevents+json"), KafkaHeader(key: "x-app", string: "a")]
+        let envelope = try RequestEnvelope.open(value: Array(event.utf8), headers: headers)
+        let carrier = WorkerTracing.carrier(headers, trace: envelope.trace)
+        XCTAssertEqual(carrier.last(named: "traceparent")?.stringValue, valid)
+        XCTAssertEqual(carrier.last(named: "tracestate")?.stringValue, "v=1")
+        XCTAssertEqual(carrier.filter { $0.key == "x-app" }.count, 1, "other headers stay for tracers with their own keys")
+        XCTAssertNil(WorkerTracing.validatedTraceHeaders(headers).last(named: "traceparent"), "the headers alone have none")
+        // A traceparent header still wins over the event's member.
+        let other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        let withHeader = headers + [KafkaHeader(key: "traceparent", string: other)]
+        let headerWins = try RequestEnvelope.open(value: Array(event.utf8), headers: withHeader)
+        XCTAssertEqual(WorkerTracing.carrier(withHeader, trace: headerWins.trace).last(named: "traceparent")?.stringValue, other)
+        // An invalid header traceparent is dropped, not passed to the tracer.
+        let invalid = [KafkaHeader(key: "traceparent", string: "00-zz-00f067aa0ba902b7-01")]
+        XCTAssertNil(WorkerTracing.carrier(invalid, trace: TraceHeaders.extract(from: invalid)).last(named: "traceparent"))
+    }
+
     func testCategoryThresholdFileIsReadWithinItsLimit() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("thresholds-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
