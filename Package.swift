@@ -136,8 +136,8 @@ let package = Package(
         .testTarget(name: "JSONScanningTests", dependencies: ["JSONScanning"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
         .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "Kafka", "KafkaHeaders", "TestSupport"]),
-        // docs/architecture.md's module map against the sources' import lines (no dependencies: it reads files).
-        .testTarget(name: "ArchitectureTests"),
+        // docs/architecture.md's module map against the sources' import lines (it reads files).
+        .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.
         .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
     ]

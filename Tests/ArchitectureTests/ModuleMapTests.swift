@@ -1,13 +1,13 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// The module map in docs/architecture.md is the rule for which target may import what; this
 /// test holds the sources to it, so the layout the page describes is the one the code has.
 /// It reads the `import` lines of every Swift file under `Sources/<target>/` (an import
 /// behind `#if` counts: the map names what a target may ever use).
 final class ModuleMapTests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = RepositoryRoot.url
 
     /// Modules of the platform, which every target may import.
     static let platform: Set<String> = ["Foundation", "FoundationNetworking", "Glibc", "Darwin", "Dispatch", "Synchronization"]

@@ -9,8 +9,7 @@ struct DeploySetupError: Error, CustomStringConvertible {
 }
 
 /// The repository root, found from this file's path (Tests/DeployTests/<file>.swift).
-let repositoryRoot: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repositoryRoot: URL = RepositoryRoot.url
 
 /// Runs a program; returns (status, stdout, stderr). A child still running after `timeout`
 /// is killed (SIGKILL) and the test fails, so a stuck child cannot hang the suite.

@@ -6,8 +6,7 @@ import TestSupport
 /// Valid inputs the targets start from, built here rather than committed so that they follow
 /// the formats as the code writes them.
 enum FuzzSeeds {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repositoryRoot = RepositoryRoot.url
 
     /// A scratch directory for this process (files the targets write their input to).
     static let scratch: URL = {

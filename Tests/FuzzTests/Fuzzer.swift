@@ -43,7 +43,7 @@ struct Fuzzer {
 
     static func fromEnvironment() -> Fuzzer {
         let env = ProcessInfo.processInfo.environment
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = RepositoryRoot.url
         return Fuzzer(
             seconds: env["DUOGUARD_FUZZ_SECONDS"].flatMap(Double.init) ?? 2.5,
             seed: env["DUOGUARD_FUZZ_SEED"].flatMap { UInt64($0) } ?? 1,

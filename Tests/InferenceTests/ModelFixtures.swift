@@ -1,11 +1,11 @@
 import Foundation
 import Inference
 import XCTest
+import TestSupport
 
 /// Paths and reference data of the committed model fixtures (scripts/model-fixtures.py).
 enum ModelFixtures {
-    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repositoryRoot: URL = RepositoryRoot.url
     static let fixtures = repositoryRoot.appendingPathComponent("Tests/InferenceTests/Fixtures")
     /// The real Llama-3.2 tokenizer.json written by scripts/prepare-tokenizers.sh (not committed).
     static let tokenizerPath = repositoryRoot.appendingPathComponent("Tests/Fixtures/generated/llama3.2/tokenizer.json").path

@@ -112,8 +112,7 @@ final class KafkaBatchedWatermarkTests: XCTestCase {
     /// flexible versions (v7/v2, v9/v7, v11/v9, v3/v0): the Java clients' versions, which no
     /// client on this machine sends.
     func testRelayParsersSelfTest() async throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/kafka_relay.py")
+        let script = RepositoryRoot.url.appendingPathComponent("scripts/kafka_relay.py")
         let output = try await Self.run("/usr/bin/python3", [script.path, "--self-test"], timeout: .seconds(30))
         XCTAssertEqual(output, "kafka_relay self-test: ok\n")
     }

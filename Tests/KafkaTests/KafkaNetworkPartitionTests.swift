@@ -12,7 +12,7 @@ import XCTest
 /// `DUOGUARD_PARTITION_TANSU_PORT` (default 19292), started with scripts/broker.sh if it is
 /// not running (and then stopped at the end).
 final class KafkaNetworkPartitionTests: XCTestCase {
-    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    private static let root = RepositoryRoot.url
     private static let environment = ProcessInfo.processInfo.environment
     private static let port = environment["DUOGUARD_PARTITION_BROKER_PORT"] ?? "9292"
     private static let tansuPort = environment["DUOGUARD_PARTITION_TANSU_PORT"] ?? "19292"

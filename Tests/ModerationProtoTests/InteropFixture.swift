@@ -2,6 +2,7 @@ import Foundation
 import KafkaHeaders
 import ModerationProto
 import XCTest
+import TestSupport
 
 /// One golden Kafka record from Tests/Fixtures/interop, written by the reference libraries
 /// (Confluent's serializers, the CloudEvents SDK) through scripts/interop-fixtures.py.
@@ -10,9 +11,7 @@ struct InteropFixture {
     let headers: [KafkaHeader]
     let value: [UInt8]
 
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/interop")
+    static let directory = RepositoryRoot.url.appendingPathComponent("Tests/Fixtures/interop")
 
     init(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let url = Self.directory.appendingPathComponent("\(name).json")

@@ -2,14 +2,14 @@ import Foundation
 import XCTest
 
 @testable import Tokenizer
+import TestSupport
 
 /// Locates and loads (once per test process) the reference tokenizer files written by
 /// scripts/prepare-tokenizers.sh. Missing files fail the tests with instructions: they are
 /// prerequisites, not optional extras, so a CI that forgot to prepare them must go red.
 enum TokenizerFiles {
     /// Repository root: this file is Tests/TokenizerTests/TokenizerFiles.swift.
-    static let repoRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot = RepositoryRoot.url
 
     /// Directory holding llama3/ and llama3.2/: $DUOGUARD_TOKENIZER_DIR, else
     /// Tests/Fixtures/generated.

@@ -13,7 +13,7 @@ import XCTest
 /// DuoGuard fixture converted to GGUF by the real `duoguard convert`, and the real binary.
 enum WorkerTestSupport {
     static let brokers = ProcessInfo.processInfo.environment["DUOGUARD_TEST_BROKERS"] ?? "127.0.0.1:9092"
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = RepositoryRoot.url
 
     static let logger: Logger = {
         var logger = Logger(label: "worker-tests")
