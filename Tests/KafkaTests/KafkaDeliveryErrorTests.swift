@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import Kafka
+import TestSupport
 
 /// What a producer reports for messages that can never be delivered, against the real local
 /// broker (tansu): the error, its disposition, and whether it comes at once (thrown by
@@ -25,7 +26,7 @@ final class KafkaDeliveryErrorTests: XCTestCase {
     private func failure(of message: KafkaProducerMessage, from producer: KafkaProducer) async throws -> (KafkaError, Duration)? {
         let start = ContinuousClock.now
         do {
-            let report = try await KafkaTestSupport.within(.seconds(60), "delivery result for \(message.topic.prefix(40))") {
+            let report = try await BoundedWait.within(.seconds(60), "delivery result for \(message.topic.prefix(40))") {
                 try await producer.send(message)
             }
             XCTFail("delivered unexpectedly: \(report)")
@@ -79,7 +80,7 @@ final class KafkaDeliveryErrorTests: XCTestCase {
             XCTAssertEqual(error?.kind, .message)
         }
         // Just under the limit (value + key + headers + framing) still goes through.
-        try await KafkaTestSupport.within(.seconds(60), "a 1 MB message") {
+        try await BoundedWait.within(.seconds(60), "a 1 MB message") {
             try await producer.send(KafkaProducerMessage(topic: topic, value: [UInt8](repeating: 0x62, count: 1_000_000)))
         }
         await KafkaTestSupport.close(producer)
@@ -95,7 +96,7 @@ final class KafkaDeliveryErrorTests: XCTestCase {
         try await admin.createTopics([.init(name: name, partitions: 1, configs: ["max.message.bytes": "100000"])])
         let message = KafkaProducerMessage(topic: name, value: [UInt8](repeating: 0x63, count: 300_000))
         do {
-            let report = try await KafkaTestSupport.within(.seconds(60), "delivery of a message above the topic limit") {
+            let report = try await BoundedWait.within(.seconds(60), "delivery of a message above the topic limit") {
                 try await producer.send(message)
             }
             print("broker stored a 300 kB message in a topic with max.message.bytes=100000 (tansu does not enforce it): \(report)")

@@ -178,7 +178,7 @@ final class KafkaGroupTests: XCTestCase {
         // a reads nothing: its messages stay buffered.
         let b = try makeConsumer(group: group, topic: topic)
         let drainB = drain(b)
-        let firstRevoke = try await KafkaTestSupport.within(.seconds(60), "the first revoke") {
+        let firstRevoke = try await BoundedWait.within(.seconds(60), "the first revoke") {
             var iterator = revoked.stream.makeAsyncIterator()
             return await iterator.next()
         }

@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 
 @testable import Kafka
+import TestSupport
 
 /// No librdkafka call outlives its handle, and fatal errors are latched, against the real
 /// local broker.
@@ -54,7 +55,7 @@ final class KafkaLifetimeTests: XCTestCase {
             await KafkaTestSupport.close(consumer, timeout: .seconds(40))
             let closeTime = ContinuousClock.now - closeStart
             for hammer in hammers {
-                let outcome = try await KafkaTestSupport.within(.seconds(20), "a hammering task ends after close (round \(round))") {
+                let outcome = try await BoundedWait.within(.seconds(20), "a hammering task ends after close (round \(round))") {
                     await hammer.value
                 }
                 succeededCalls += outcome.ok
@@ -113,7 +114,7 @@ final class KafkaLifetimeTests: XCTestCase {
             try await Task.sleep(for: .milliseconds(30 * round))
             await KafkaTestSupport.close(producer, flushTimeout: .seconds(5))
             for sender in senders {
-                let outcome = try await KafkaTestSupport.within(.seconds(30), "a sender ends after close (round \(round))") {
+                let outcome = try await BoundedWait.within(.seconds(30), "a sender ends after close (round \(round))") {
                     await sender.value
                 }
                 for error in outcome.failed {
@@ -144,12 +145,12 @@ final class KafkaLifetimeTests: XCTestCase {
         // librdkafka's own fatal-error path, as an idempotent producer's lost sequence takes it.
         try producer.raiseFatalErrorForTesting(
             code: RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER.rawValue, reason: "test: sequence lost")
-        let fatal = try await KafkaTestSupport.within(.seconds(10), "waitForFatalError returns") { await waiter.value }
+        let fatal = try await BoundedWait.within(.seconds(10), "waitForFatalError returns") { await waiter.value }
         XCTAssertEqual(fatal?.name, "OUT_OF_ORDER_SEQUENCE_NUMBER")
         XCTAssertEqual(fatal?.disposition, .fatal)
         XCTAssertEqual(fatal?.isFatal, true)
         XCTAssertEqual(producer.fatalError, fatal)
-        let streamed = try await KafkaTestSupport.within(.seconds(10), "the fatal error on `errors`") { await errors.value }
+        let streamed = try await BoundedWait.within(.seconds(10), "the fatal error on `errors`") { await errors.value }
         XCTAssertEqual(streamed?.name, "OUT_OF_ORDER_SEQUENCE_NUMBER")
         do {
             try await producer.send(KafkaProducerMessage(topic: topic, value: Array("after".utf8)))
@@ -168,10 +169,10 @@ final class KafkaLifetimeTests: XCTestCase {
         let waiter = Task { await producer.waitForFatalError() }
         let cancelled = Task { await producer.waitForFatalError() }
         cancelled.cancel()
-        let cancelledResult = try await KafkaTestSupport.within(.seconds(5), "a cancelled wait returns") { await cancelled.value }
+        let cancelledResult = try await BoundedWait.within(.seconds(5), "a cancelled wait returns") { await cancelled.value }
         XCTAssertNil(cancelledResult)
         await KafkaTestSupport.close(producer)
-        let result = try await KafkaTestSupport.within(.seconds(5), "the wait returns at close") { await waiter.value }
+        let result = try await BoundedWait.within(.seconds(5), "the wait returns at close") { await waiter.value }
         XCTAssertNil(result)
     }
 
@@ -194,10 +195,10 @@ final class KafkaLifetimeTests: XCTestCase {
         try await KafkaTestSupport.waitUntil("assignment") { consumer.assignment.count == 1 }
         // A consumer's real fatal error is a fenced static member (group.instance.id).
         try consumer.raiseFatalErrorForTesting(code: RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID.rawValue, reason: "test: fenced")
-        let fatal = try await KafkaTestSupport.within(.seconds(10), "waitForFatalError returns") { await consumer.waitForFatalError() }
+        let fatal = try await BoundedWait.within(.seconds(10), "waitForFatalError returns") { await consumer.waitForFatalError() }
         XCTAssertEqual(fatal?.name, "FENCED_INSTANCE_ID")
         XCTAssertEqual(fatal?.disposition, .fatal)
-        let fromEvents = try await KafkaTestSupport.within(.seconds(10), "a fatal .error event") { await event.value }
+        let fromEvents = try await BoundedWait.within(.seconds(10), "a fatal .error event") { await event.value }
         XCTAssertEqual(fromEvents?.isFatal, true)
         XCTAssertEqual(fromEvents?.name, "FENCED_INSTANCE_ID")
         XCTAssertEqual(consumer.fatalError, fatal)

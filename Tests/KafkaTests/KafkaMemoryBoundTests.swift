@@ -14,7 +14,7 @@ final class KafkaMemoryBoundTests: XCTestCase {
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(client: KafkaTestSupport.client, deliveryTimeout: .seconds(60)),
             logger: KafkaTestSupport.logger)
-        try await KafkaTestSupport.within(.seconds(120), "producing \(count) records of 1 MB") {
+        try await BoundedWait.within(.seconds(120), "producing \(count) records of 1 MB") {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<count {
                     group.addTask {
@@ -60,7 +60,7 @@ final class KafkaMemoryBoundTests: XCTestCase {
             try await Task.sleep(for: .milliseconds(20))
         }
         let trajectory = Locked<[Int]>([])
-        let received = try await KafkaTestSupport.within(.seconds(180 + 2 * count), "reading \(count) records slowly") {
+        let received = try await BoundedWait.within(.seconds(180 + 2 * count), "reading \(count) records slowly") {
             var result: [KafkaConsumerMessage] = []
             for await message in consumer.messages {
                 if result.count % max(1, count / 6) == 0 {

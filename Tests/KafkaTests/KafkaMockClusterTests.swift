@@ -2,6 +2,7 @@ import CRdKafka
 import Foundation
 import Kafka
 import XCTest
+import TestSupport
 
 /// The Kafka layer against librdkafka 2.0.2's in-process mock cluster (`test.mock.num.brokers`):
 /// no broker, no relay, so these run anywhere in a second. They cover what the mock serves —
@@ -56,13 +57,13 @@ final class KafkaMockClusterTests: XCTestCase {
         let mock = try MockCluster()
         mock.createTopic("mock-out", partitions: 2)
         let producer = try producer(mock)
-        let first = try await KafkaTestSupport.within(.seconds(30), "first delivery") {
+        let first = try await BoundedWait.within(.seconds(30), "first delivery") {
             try await producer.send(KafkaProducerMessage(topic: "mock-out", partition: 0, value: Array("a".utf8)))
         }
         XCTAssertEqual(first.offset, 0)
         // Two leader moves: librdkafka retries them itself, the application sees one success.
         mock.failProduceRequests([RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION])
-        let second = try await KafkaTestSupport.within(.seconds(30), "delivery after two leader moves") {
+        let second = try await BoundedWait.within(.seconds(30), "delivery after two leader moves") {
             try await producer.send(KafkaProducerMessage(topic: "mock-out", partition: 0, value: Array("b".utf8)))
         }
         XCTAssertEqual(second.offset, 1)
@@ -73,12 +74,12 @@ final class KafkaMockClusterTests: XCTestCase {
         let mock = try MockCluster()
         mock.createTopic("mock-refused", partitions: 1)
         let producer = try producer(mock)
-        _ = try await KafkaTestSupport.within(.seconds(30), "warm-up delivery") {
+        _ = try await BoundedWait.within(.seconds(30), "warm-up delivery") {
             try await producer.send(KafkaProducerMessage(topic: "mock-refused", partition: 0, value: [0]))
         }
         mock.failProduceRequests([RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED])
         do {
-            _ = try await KafkaTestSupport.within(.seconds(30), "refused delivery") {
+            _ = try await BoundedWait.within(.seconds(30), "refused delivery") {
                 try await producer.send(KafkaProducerMessage(topic: "mock-refused", partition: 0, value: [1]))
             }
             XCTFail("delivered despite TOPIC_AUTHORIZATION_FAILED")
@@ -94,7 +95,7 @@ final class KafkaMockClusterTests: XCTestCase {
         mock.createTopic("mock-in", partitions: 2)
         let producer = try producer(mock)
         for index in 0..<6 {
-            _ = try await KafkaTestSupport.within(.seconds(30), "seed \(index)") {
+            _ = try await BoundedWait.within(.seconds(30), "seed \(index)") {
                 try await producer.send(KafkaProducerMessage(topic: "mock-in", partition: Int32(index % 2), value: [UInt8(index)]))
             }
         }

@@ -120,7 +120,7 @@ final class KafkaNetworkPartitionTests: XCTestCase {
         XCTAssertEqual(kill(relayPID, SIGCONT), 0, "SIGCONT relay \(relayPID)")
         print("network partition: relay stopped for \(ContinuousClock.now - pausedAt); read \(beforePause) before, \(duringPause - beforePause) during")
 
-        let failures = try await KafkaTestSupport.within(.seconds(180), "every send completes after the relay resumed") { await sender.value }
+        let failures = try await BoundedWait.within(.seconds(180), "every send completes after the relay resumed") { await sender.value }
         XCTAssertEqual(failures, [], "every message delivered by the producer on its own")
         try await KafkaTestSupport.waitUntil("every message read after the relay resumed", timeout: .seconds(120)) {
             received.value.count == count

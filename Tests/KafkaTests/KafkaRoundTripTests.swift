@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import XCTest
+import TestSupport
 
 /// Produce/consume against the real local broker.
 final class KafkaRoundTripTests: XCTestCase {
@@ -18,7 +19,7 @@ final class KafkaRoundTripTests: XCTestCase {
                     KafkaHeader(key: "binary", value: [0, 255, UInt8(i)]),
                     KafkaHeader(key: "null", value: nil),
                 ])
-            let report = try await KafkaTestSupport.within(.seconds(30), "send \(i)") { try await producer.send(message) }
+            let report = try await BoundedWait.within(.seconds(30), "send \(i)") { try await producer.send(message) }
             XCTAssertEqual(report.topic, topic)
             XCTAssertEqual(report.partition, 0)
             XCTAssertEqual(report.offset, Int64(i))
@@ -48,7 +49,7 @@ final class KafkaRoundTripTests: XCTestCase {
         let producer = try KafkaTestSupport.producer()
         // Enqueue without awaiting each one, as a worker does, and collect the reports.
         let count = 2_000
-        let reports = try await KafkaTestSupport.within(.seconds(120), "\(count) concurrent sends") {
+        let reports = try await BoundedWait.within(.seconds(120), "\(count) concurrent sends") {
             try await withThrowingTaskGroup(of: (Int, KafkaDeliveryReport).self) { group in
                 for i in 0..<count {
                     group.addTask {
@@ -151,7 +152,7 @@ final class KafkaRoundTripTests: XCTestCase {
             logger: KafkaTestSupport.logger)
         let sendStart = ContinuousClock.now
         do {
-            try await KafkaTestSupport.within(.seconds(30), "a send to an unreachable broker fails") {
+            try await BoundedWait.within(.seconds(30), "a send to an unreachable broker fails") {
                 try await producer.send(KafkaProducerMessage(topic: "nowhere", value: Array("x".utf8)))
             }
             XCTFail("delivery to an unreachable broker must fail")

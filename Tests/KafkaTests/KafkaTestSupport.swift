@@ -73,75 +73,25 @@ enum KafkaTestSupport {
         _ count: Int, from consumer: KafkaConsumer, timeout: Duration = .seconds(30),
         file: StaticString = #filePath, line: UInt = #line
     ) async throws -> [KafkaConsumerMessage] {
-        try await within(timeout, "receiving \(count) messages", file: file, line: line) {
+        try await BoundedWait.within(timeout, "receiving \(count) messages", file: file, line: line) {
             var result: [KafkaConsumerMessage] = []
             for await message in consumer.messages {
                 result.append(message)
                 if result.count == count { break }
             }
-            guard result.count == count else { throw TimedOut(what: "the consumer closed after \(result.count) of \(count) messages") }
+            guard result.count == count else { throw BoundedWait.TimedOut(what: "the consumer closed after \(result.count) of \(count) messages") }
             return result
-        }
-    }
-
-    struct TimedOut: Error, CustomStringConvertible {
-        var what: String
-        var description: String { "timed out: \(what)" }
-    }
-
-    /// Runs `body` and waits for it at most `timeout`. The bound really fires: on timeout the
-    /// test fails and goes on even if `body` ignores cancellation (it is cancelled and left
-    /// behind), so no await in a test can hang the suite.
-    static func within<T: Sendable>(
-        _ timeout: Duration, _ what: String, file: StaticString = #filePath, line: UInt = #line,
-        _ body: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        let outcome = Mutex<CheckedContinuation<T, Error>?>(nil)
-        let tasks = Mutex<[Task<Void, Never>]>([])
-        let result: T = try await withCheckedThrowingContinuation { continuation in
-            outcome.withLock { $0 = continuation }
-            let finish: @Sendable (Result<T, Error>) -> Bool = { result in
-                guard let continuation = outcome.withLock({ state in defer { state = nil }; return state }) else { return false }
-                continuation.resume(with: result)
-                return true
-            }
-            let work = Task {
-                do { _ = finish(.success(try await body())) } catch { _ = finish(.failure(error)) }
-            }
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                guard !Task.isCancelled else { return }
-                if finish(.failure(TimedOut(what: "\(what) (after \(timeout))"))) {
-                    XCTFail("timed out after \(timeout): \(what)", file: file, line: line)
-                    work.cancel()
-                }
-            }
-            tasks.withLock { $0 = [work, timer] }
-        }
-        for task in tasks.withLock({ $0 }) { task.cancel() }
-        return result
-    }
-
-    /// `within` that records the failure in the test instead of throwing it.
-    static func bounded(
-        _ timeout: Duration, _ what: String, file: StaticString = #filePath, line: UInt = #line,
-        _ body: @escaping @Sendable () async -> Void
-    ) async {
-        do {
-            try await within(timeout, what, file: file, line: line) { await body() }
-        } catch {
-            XCTFail("\(error)", file: file, line: line)
         }
     }
 
     /// Closes a consumer, failing the test (instead of hanging) when that takes over `timeout`.
     static func close(_ consumer: KafkaConsumer, timeout: Duration = .seconds(60), file: StaticString = #filePath, line: UInt = #line) async {
-        await bounded(timeout, "closing a consumer", file: file, line: line) { await consumer.close() }
+        await BoundedWait.bounded(timeout, "closing a consumer", file: file, line: line) { await consumer.close() }
     }
 
     /// Closes a producer, failing the test (instead of hanging) when that takes over `timeout`.
     static func close(_ producer: KafkaProducer, flushTimeout: Duration = .seconds(30), file: StaticString = #filePath, line: UInt = #line) async {
-        await bounded(flushTimeout + .seconds(30), "closing a producer", file: file, line: line) {
+        await BoundedWait.bounded(flushTimeout + .seconds(30), "closing a producer", file: file, line: line) {
             await producer.close(flushTimeout: flushTimeout)
         }
     }
@@ -157,7 +107,7 @@ enum KafkaTestSupport {
     @discardableResult
     static func produce(_ count: Int, to topic: String, prefix: String = "m", partition: Int32? = nil) async throws -> [KafkaDeliveryReport] {
         let producer = try producer()
-        let reports = try await within(.seconds(60 + count / 10), "producing \(count) messages one by one") {
+        let reports = try await BoundedWait.within(.seconds(60 + count / 10), "producing \(count) messages one by one") {
             var reports: [KafkaDeliveryReport] = []
             for i in 0..<count {
                 reports.append(
@@ -175,7 +125,7 @@ enum KafkaTestSupport {
     /// watermarks of the local broker are not meaningful afterwards).
     static func produceFast(_ count: Int, to topic: String, prefix: String = "m") async throws {
         let producer = try producer()
-        try await within(.seconds(60 + count / 100), "producing \(count) messages") {
+        try await BoundedWait.within(.seconds(60 + count / 100), "producing \(count) messages") {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<count {
                     group.addTask {

@@ -86,39 +86,6 @@ public enum ChildProcess {
         return (status, (try? Data(contentsOf: outputURL)) ?? Data(), (try? Data(contentsOf: errorURL)) ?? Data())
     }
 
-    /// Awaits `body`, but stops waiting after `timeout` and fails: the work is left behind
-    /// (it may still finish), which beats a test run that never ends.
-    public static func bounded<T: Sendable>(
-        _ timeout: Duration, _ what: String, file: StaticString = #filePath, line: UInt = #line,
-        _ body: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        let latch = Latch<Result<T, Error>?>()
-        let result: Result<T, Error>? = await withCheckedContinuation { continuation in
-            latch.arm(continuation)
-            Task {
-                let value: Result<T, Error>
-                do { value = .success(try await body()) } catch { value = .failure(error) }
-                latch.resume(value)
-            }
-            Task {
-                try? await Task.sleep(for: timeout)
-                latch.resume(nil)
-            }
-        }
-        guard let result else {
-            XCTFail("\(what) did not finish within \(timeout)", file: file, line: line)
-            throw CancellationError()
-        }
-        return try result.get()
-    }
-
-    /// Resumes a continuation once, from whichever side comes first.
-    private final class Latch<Value: Sendable>: Sendable {
-        private let continuation = Mutex<CheckedContinuation<Value, Never>?>(nil)
-        func arm(_ value: CheckedContinuation<Value, Never>) { continuation.withLock { $0 = value } }
-        func resume(_ value: Value) { continuation.withLock { $0.take() }?.resume(returning: value) }
-    }
-
     private static func finish(_ process: Process, _ what: String, _ timeout: Duration, file: StaticString, line: UInt) -> Int32? {
         if let status = exitStatus(process) { return status }
         kill(process.processIdentifier, SIGKILL)

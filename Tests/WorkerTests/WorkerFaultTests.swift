@@ -152,7 +152,7 @@ final class WorkerFaultTests: XCTestCase {
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(client: WorkerTestSupport.client, groupID: group), logger: WorkerTestSupport.logger)
         let positions = try await consumer.committed((0..<partitions).map { KafkaTopicPartition(topic: topic, partition: $0) })
-        try await ChildProcess.bounded(.seconds(60), "closing the offsets reader") { await consumer.close() }
+        try await BoundedWait.within(.seconds(60), "closing the offsets reader") { await consumer.close() }
         return positions.sorted { $0.partition < $1.partition }.map(\.offset)
     }
 

@@ -185,7 +185,7 @@ enum WorkerTestSupport {
             group.cancelAll()
             return first
         }
-        try await ChildProcess.bounded(.seconds(60), "closing the test consumer of \(topic)") { await consumer.close() }
+        try await BoundedWait.within(.seconds(60), "closing the test consumer of \(topic)") { await consumer.close() }
         guard let collected else {
             XCTFail("timed out after \(timeout) reading \(topic)")
             throw CancellationError()
@@ -218,7 +218,7 @@ enum WorkerTestSupport {
                 lastArrival = .now
             }
         }
-        try await ChildProcess.bounded(.seconds(60), "closing the test consumer of \(topic)") { await consumer.close() }
+        try await BoundedWait.within(.seconds(60), "closing the test consumer of \(topic)") { await consumer.close() }
         return messages
     }
 
