@@ -175,13 +175,18 @@ public struct WorkerConfiguration: Sendable {
         }
     }
 
-    /// The worker's producer: idempotent, `acks=all`, and never creating a topic
-    /// (`allow.auto.create.topics=false`), whatever the cluster's auto-creation setting.
+    /// The worker's producer: idempotent, `acks=all`, never creating a topic
+    /// (`allow.auto.create.topics=false`) whatever the cluster's auto-creation setting, and
+    /// giving up a delivery within `maxRetryAge` (`message.timeout.ms`, at most 120 s).
     /// Its message.max.bytes stays the broker's (Kafka's default, or -X): a dead letter that
     /// does not fit is sent again without the request's value.
     public var producerConfiguration: KafkaProducerConfiguration {
         var producer = KafkaProducerConfiguration(client: kafka)
         producer.allowsTopicCreation = false
+        // librdkafka retries a retriable produce error itself until `message.timeout.ms` and
+        // reports nothing before: a result's retry age could not end before that. Capped at
+        // the age, the first report comes within it (a dead letter's retries never end anyway).
+        producer.deliveryTimeout = min(producer.deliveryTimeout, maxRetryAge)
         return producer
     }
 
