@@ -81,6 +81,11 @@ start_sink() {
 
 # start_worker <run> <endpoint>: a worker on <run>-requests -> <run>-results; sets $worker_pid.
 start_worker() {
+    # The worker never creates topics and refuses to start without its output and dead-letter
+    # topics: make them first (the local broker creates a topic a metadata request names).
+    for topic in "$1-requests" "$1-results" "$1-dead-letters"; do
+        timeout 30 kcat -b "$brokers" -L -t "$topic" >/dev/null 2>&1 || true
+    done
     "$bin" worker --brokers "$brokers" --group "$1" --input-topic "$1-requests" --output-topic "$1-results" \
         --dlq-topic "$1-dead-letters" --model "$work/model.gguf" --metrics-port 0 --max-wait-ms 5 \
         --session-timeout-ms 6000 --otlp-endpoint "$2" --log-level info > /dev/null 2> "$work/$1.err" &
@@ -206,9 +211,33 @@ hung_answered=0
 await_results "$hung_run" 1 && hung_answered=1
 hung_answered_after=$answered_after
 sleep 6 # past the first periodic export, which now hangs
+# Answer latency of a warm worker while exports hang (the first answer above includes start-up
+# and the group join): requests one at a time, each timed from its send to its result.
+warm_latencies=()
+for i in 1 2 3 4 5; do
+    printf '{"id":"otlp-w%d","text":"Is this fine?"}\n' "$i" > "$work/warm.json"
+    sent_ns=$(date +%s%N)
+    timeout 30 kcat -b "$brokers" -P -t "$hung_run-requests" -H content-type=application/json \
+        -H "traceparent=00-$trace_id-$parent_id-01" -l "$work/warm.json"
+    latency=never
+    for _ in $(seq 1 300); do
+        if (( $(timeout 10 kcat -b "$brokers" -C -t "$hung_run-results" -o beginning -q -e 2>/dev/null | grep -c '"otlp-w'"$i"'"') >= 1 )); then
+            latency=$(( ($(date +%s%N) - sent_ns) / 1000000 ))
+            break
+        fi
+        sleep 0.05
+    done
+    warm_latencies+=("$latency")
+done
+warm_max=0
+for latency in "${warm_latencies[@]}"; do
+    [[ "$latency" == never ]] && { warm_max=never; break; }
+    (( latency > warm_max )) && warm_max=$latency
+done
 stop_worker
-echo "   answered after ${hung_answered_after} s; SIGTERM -> exit $stop_status after $stopped_after s;" \
-    "export attempts: $(wc -l < "$work/hung.requests")"
+echo "   first answer (start-up included) after ${hung_answered_after} s; warm answers while exports hang:" \
+    "${warm_latencies[*]} ms (max $warm_max ms, polled with kcat); SIGTERM -> exit $stop_status after" \
+    "$stopped_after s; export attempts: $(wc -l < "$work/hung.requests")"
 
 echo "== checks"
 check "the worker answered all 3 requests" test "$got_results" -eq 1
@@ -262,6 +291,7 @@ done < "$work/verdicts"
 [[ -s "$work/verdicts" ]] || failures+=("the span checks did not run")
 check "hung collector: the request was answered (after $hung_answered_after s)" test "$hung_answered" -eq 1
 check "hung collector: SIGTERM -> exit $stop_status after $stopped_after s (bound 40 s)" test "$stop_status" = 0
+check "hung collector: warm answers not delayed (max $warm_max ms < 2000 ms)" test "$warm_max" != never -a "${warm_max/never/99999}" -lt 2000
 
 warnings="$(grep -c -F "Failed to extract span context" "$work/$run.err" || true)"
 if ((warnings)); then

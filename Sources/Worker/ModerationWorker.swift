@@ -46,7 +46,17 @@ public final class ModerationWorker: Service, Sendable {
                 tokenBudget: model.options.batchTokenBudget, maxItems: configuration.maxBatch,
                 maxWait: configuration.maxWait, capacity: configuration.queueCapacity))
         self.budget = InFlightBudget(limit: configuration.maxInFlightBytes)
-        self.tracing = WorkerTracing(tracer: configuration.tracer ?? InstrumentationSystem.tracer, group: configuration.groupID)
+        // A bootstrapped exporter's span ends go through a bounded queue, off the data path;
+        // a tracer given in the configuration (tests) and the no-op one are used as they are.
+        let tracer: any Tracer
+        if let given = configuration.tracer {
+            tracer = given
+        } else if InstrumentationSystem.tracer is NoOpTracer {
+            tracer = InstrumentationSystem.tracer
+        } else {
+            tracer = QueuedEndTracer(inner: InstrumentationSystem.tracer, queue: SpanEndQueue { [metrics] in metrics.spansDropped.increment() })
+        }
+        self.tracing = WorkerTracing(tracer: tracer, group: configuration.groupID)
     }
 
     /// Requests answered so far (result or dead letter acknowledged), and of them dead-lettered.
