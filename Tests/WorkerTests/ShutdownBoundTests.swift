@@ -67,13 +67,7 @@ final class ShutdownBoundTests: XCTestCase {
         let model = try WorkerTestSupport.modelPath()
         let broker = try await LocalBroker.start(port: 29_296, tansuPort: 29_297)
         defer { broker.stop() }
-        let client = KafkaConfiguration(bootstrapServers: [broker.address], clientID: "shutdown-bound-test")
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        let topics = WorkerTestSupport.Topics(input: "req-\(suffix)", output: "res-\(suffix)", deadLetters: "dlq-\(suffix)", reply: "reply-\(suffix)")
-        let admin = try KafkaAdmin(configuration: client, logger: WorkerTestSupport.logger)
-        try await admin.createTopics([
-            .init(name: topics.input, partitions: 1), .init(name: topics.output, partitions: 1), .init(name: topics.deadLetters, partitions: 1),
-        ])
+        let (client, topics, suffix) = try await broker.makeTopics(clientID: "shutdown-bound-test", inputPartitions: 1)
         var expected = configuration()
         expected.drainTimeout = .seconds(2)
         expected.commitTimeout = .seconds(3)
