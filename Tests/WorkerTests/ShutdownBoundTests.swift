@@ -28,6 +28,8 @@ final class ShutdownBoundTests: XCTestCase {
 
     func testALimitBelowTheBoundIsAStartUpErrorNamingTheTimeouts() throws {
         var configuration = configuration()
+        configuration.shutdownLimitOverride = .seconds(60)  // deploy/kubernetes: the grace period
+        XCTAssertNoThrow(try configuration.validate(batchTokenBudget: 8_192), "the defaults fit 60 s")
         configuration.shutdownLimitOverride = .seconds(30)
         XCTAssertThrowsError(try configuration.validate(batchTokenBudget: 8_192)) { error in
             let text = "\(error)"
