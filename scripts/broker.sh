@@ -12,6 +12,8 @@
 #
 # Environment: DUOGUARD_BROKER_PORT (default 9092, the relay = bootstrap address),
 #              DUOGUARD_TANSU_PORT (default 19092, tansu itself, loopback only).
+# .run/broker-PORT/refuse-produce (absent by default): `TOPIC ERROR_CODE` lines make the relay
+# answer produce requests to TOPIC with that error, for tests of unwritable topics.
 # Production runs Apache Kafka; nothing here is used outside development and CI.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,7 +49,10 @@ start() {
         --storage-engine "memory://tansu/" \
         >"$state/tansu.log" 2>&1 < /dev/null &
     echo $! > "$state/tansu.pid"
-    setsid "$python" "$root/scripts/kafka_relay.py" "$port" "$tansu_port" \
+    # Tests write `TOPIC ERROR_CODE` lines into refuse-produce to make the relay refuse
+    # produce requests to those topics with a (retriable) error (kafka_relay.py, docs/kafka.md).
+    rm -f "$state/refuse-produce"
+    setsid "$python" "$root/scripts/kafka_relay.py" "$port" "$tansu_port" --refuse-produce-file "$state/refuse-produce" \
         >"$state/relay.log" 2>&1 < /dev/null &
     echo $! > "$state/relay.pid"
     for _ in $(seq 1 100); do

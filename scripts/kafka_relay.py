@@ -31,14 +31,24 @@ kcat and the Java clients against what tansu offers. A frame the relay cannot pa
 forwarded untouched (and noted on stderr): the relay never breaks a conversation it does
 not understand.
 
+3. For tests only, it can refuse produce requests to chosen topics with a retriable error
+   (`--refuse-produce-file FILE`, scripts/broker.sh passes .run/broker-PORT/refuse-produce):
+   each line of FILE is `TOPIC ERROR_CODE` (e.g. `replies-x 19` for NOT_ENOUGH_REPLICAS),
+   re-read whenever the file changes. A Produce request whose every topic is listed is not
+   forwarded: an ApiVersions request with the same correlation id takes its place upstream
+   (so responses stay in request order) and its answer is replaced by a Produce response
+   that gives each partition the listed error, nothing written. librdkafka 2.0.2 sends one
+   partition per Produce request, so a mixed request (forwarded untouched) does not occur.
+
 Real deployments talk to Apache Kafka directly; this file is for the local broker only.
 
-Usage: kafka_relay.py LISTEN_PORT UPSTREAM_PORT  (both on 127.0.0.1)
+Usage: kafka_relay.py LISTEN_PORT UPSTREAM_PORT [--refuse-produce-file FILE]  (both on 127.0.0.1)
        kafka_relay.py --probe PORT   (exit 0 when a Kafka broker answers ApiVersions there)
        kafka_relay.py --self-test    (checks the parsers on hand-built frames)
 """
 
 import asyncio
+import os
 import struct
 import sys
 
@@ -317,6 +327,67 @@ def strip_api_versions_tags(body: bytes) -> bytes:
 
 # ------------------------------------------------------------------------------ relay
 
+# ------------------------------------------------------------------ refused produces
+
+REFUSE_FILE = None  # set by --refuse-produce-file
+_refused = {"stamp": None, "topics": {}}
+REFUSED = -1  # pending-entry kind of a Produce answered by the relay
+
+
+def refused_topics() -> dict:
+    """{topic: error code} from REFUSE_FILE, re-read when its size or mtime changes."""
+    if REFUSE_FILE is None:
+        return {}
+    try:
+        info = os.stat(REFUSE_FILE)
+    except OSError:
+        _refused.update(stamp=None, topics={})
+        return {}
+    stamp = (info.st_mtime_ns, info.st_size)
+    if stamp != _refused["stamp"]:
+        topics = {}
+        with open(REFUSE_FILE, encoding="utf-8") as lines:
+            for line in lines:
+                parts = line.split()
+                if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+                    topics[parts[0]] = int(parts[1])
+        _refused.update(stamp=stamp, topics=topics)
+    return _refused["topics"]
+
+
+def refused_produce_response(correlation_id: int, version: int, partitions, codes: dict) -> bytes:
+    """A Produce response (same version as the request) giving each partition its error."""
+    flexible = is_flexible(PRODUCE, version)
+    by_topic: dict = {}
+    for topic, index in partitions:
+        by_topic.setdefault(topic, []).append(index)
+    w = _Writer(flexible).fmt("i", correlation_id)
+    if flexible:
+        w.tags()  # response header v1
+    w.array(len(by_topic))
+    for topic, indexes in by_topic.items():
+        w.string(topic).array(len(indexes))
+        for index in indexes:
+            w.fmt("ihq", index, codes[topic], -1)
+            if version >= 2:
+                w.fmt("q", -1)  # log_append_time_ms
+            if version >= 5:
+                w.fmt("q", -1)  # log_start_offset
+            if version >= 8:
+                w.array(0).string(None)  # record_errors, error_message
+            w.tags()
+        w.tags()
+    if version >= 1:
+        w.fmt("i", 0)  # throttle_time_ms
+    return w.tags().out
+
+
+def stand_in_request(correlation_id: int) -> bytes:
+    """ApiVersions v0 with the refused request's correlation id: keeps the response order."""
+    client_id = b"kafka-relay"
+    return struct.pack(">hhih", API_VERSIONS, 0, correlation_id, len(client_id)) + client_id
+
+
 def note(what: str, error: Exception) -> None:
     print(f"kafka_relay: {what} not understood ({error!r}); forwarded unchanged", file=sys.stderr, flush=True)
 
@@ -327,16 +398,21 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
-def inspect_request(frame: bytes, pending: dict) -> None:
-    """Remembers what the relay needs to know to rewrite or learn from the response."""
+def inspect_request(frame: bytes, pending: dict) -> bytes:
+    """Remembers what the relay needs to know to rewrite or learn from the response; returns
+    the frame to forward (a stand-in for a refused Produce)."""
     if len(frame) < 8:
-        return
+        return frame
     api_key, api_version, correlation_id = struct.unpack_from(">hhi", frame)
     try:
         if api_key == API_VERSIONS and api_version >= 3:
             pending[correlation_id] = (API_VERSIONS, api_version, None)
         elif api_key == PRODUCE and api_version >= 3:
             acks, produced = parse_produce_request(frame, api_version)
+            codes = refused_topics()
+            if acks != 0 and produced and codes and all(topic in codes for topic, _ in produced):
+                pending[correlation_id] = (REFUSED, api_version, (list(produced), codes))
+                return stand_in_request(correlation_id)
             if acks != 0 and produced:  # acks=0: the broker sends no response
                 pending[correlation_id] = (PRODUCE, api_version, produced)
         elif api_key == LIST_OFFSETS:
@@ -345,6 +421,7 @@ def inspect_request(frame: bytes, pending: dict) -> None:
             forget_deleted_topics(frame, api_version)
     except (IndexError, struct.error) as error:
         note(f"request api {api_key} v{api_version}", error)
+    return frame
 
 
 def handle_response(frame: bytes, pending: dict) -> bytes:
@@ -356,6 +433,8 @@ def handle_response(frame: bytes, pending: dict) -> bytes:
         return frame
     api_key, version, context = entry
     try:
+        if api_key == REFUSED:
+            return refused_produce_response(correlation_id, version, *context)
         if api_key == API_VERSIONS:
             return frame[:4] + strip_api_versions_tags(frame[4:])
         if api_key == PRODUCE:
@@ -372,8 +451,7 @@ def handle_response(frame: bytes, pending: dict) -> bytes:
 
 async def client_to_broker(reader, writer, pending: dict) -> None:
     while True:
-        frame = await read_frame(reader)
-        inspect_request(frame, pending)
+        frame = inspect_request(await read_frame(reader), pending)
         writer.write(struct.pack(">i", len(frame)) + frame)
         await writer.drain()
 
@@ -577,7 +655,42 @@ def self_test() -> None:
         expected = [3500, 0] if list_version == 0 else [3500, -1]
         assert values == expected, (produce_version, list_version, values)
         assert not pending, pending
+    self_test_refused()
     print("kafka_relay self-test: ok")
+
+
+def self_test_refused() -> None:
+    """A Produce to a refused topic goes upstream as ApiVersions with its correlation id, and
+    its answer becomes a Produce response with the listed error for each partition."""
+    global REFUSE_FILE
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".refuse", delete=False) as listing:
+        listing.write("blocked 19\n")
+    REFUSE_FILE = listing.name
+    try:
+        for version in (3, 7, 9, 11):
+            flex = is_flexible(PRODUCE, version)
+            for topic, refused in (("blocked", True), ("open", False)):
+                w = _Writer(flex).string(None).fmt("hi", -1, 1000).array(1).string(topic).array(1)
+                w.fmt("i", 2).bytes_(_batch(3)).tags().tags().tags()
+                pending: dict = {}
+                frame = _request(PRODUCE, version, 7, w.out)
+                forwarded = inspect_request(frame, pending)
+                assert (forwarded != frame) == refused, (version, topic)
+                if not refused:
+                    continue
+                assert struct.unpack_from(">hhi", forwarded) == (API_VERSIONS, 0, 7)
+                out = handle_response(_response(API_VERSIONS, 0, 7, struct.pack(">h", 0)), pending)
+                reader = Reader(out, 4, flex)
+                reader.tagged_fields()
+                assert reader.array_length() == 1 and reader.string() == "blocked"
+                assert reader.array_length() == 1
+                assert (reader.int32(), reader.int16(), reader.int64()) == (2, 19, -1)
+                assert not pending
+    finally:
+        os.unlink(listing.name)
+        REFUSE_FILE = None
 
 
 if __name__ == "__main__":
@@ -586,6 +699,10 @@ if __name__ == "__main__":
         sys.exit(0)
     if len(sys.argv) == 3 and sys.argv[1] == "--probe":
         sys.exit(0 if probe(int(sys.argv[2])) else 1)
-    if len(sys.argv) != 3:
-        sys.exit("usage: kafka_relay.py LISTEN_PORT UPSTREAM_PORT | --probe PORT | --self-test")
-    asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+    arguments = sys.argv[1:]
+    if len(arguments) == 4 and arguments[2] == "--refuse-produce-file":
+        REFUSE_FILE = arguments[3]
+        arguments = arguments[:2]
+    if len(arguments) != 2:
+        sys.exit("usage: kafka_relay.py LISTEN_PORT UPSTREAM_PORT [--refuse-produce-file FILE] | --probe PORT | --self-test")
+    asyncio.run(main(int(arguments[0]), int(arguments[1])))

@@ -52,8 +52,9 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// How long one `rd_kafka_consumer_poll` call blocks. Default: 100 ms.
     public var pollTimeout: Duration
     /// The hard upper bound of `close()`: leaving the group (including the application's
-    /// revoke, up to `revokeTimeout`), the final commit and freeing librdkafka. Should
-    /// librdkafka not finish by then, `close()` returns anyway. Default: 60 s.
+    /// revoke, up to `revokeTimeout` or this, whichever ends first), the final commit and
+    /// freeing librdkafka. Should librdkafka not finish by then, `close()` returns anyway
+    /// (the handle is left to the poll thread). Default: 60 s.
     public var closeTimeout: Duration
 
     public enum AutoOffsetReset: String, Sendable {
@@ -113,8 +114,10 @@ public struct KafkaConsumerConfiguration: Sendable {
         guard (1...Self.maxPrefetchKilobytesAllowed).contains(maxPrefetchKilobytes) else {
             throw .configuration("maxPrefetchKilobytes must be within 1...\(Self.maxPrefetchKilobytesAllowed) (is \(maxPrefetchKilobytes))")
         }
-        guard pollTimeout > .zero, revokeTimeout >= .zero, closeTimeout > revokeTimeout else {
-            throw .configuration("pollTimeout must be positive, revokeTimeout not negative, closeTimeout above revokeTimeout")
+        // closeTimeout may be below revokeTimeout: an application that acknowledges the revoke
+        // at close quickly (the worker's skips its drain) bounds its stop by closeTimeout.
+        guard pollTimeout > .zero, revokeTimeout >= .zero, closeTimeout > .zero else {
+            throw .configuration("pollTimeout and closeTimeout must be positive, revokeTimeout not negative")
         }
     }
 

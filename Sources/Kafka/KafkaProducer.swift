@@ -160,8 +160,9 @@ public final class KafkaProducer: Sendable {
         }
     }
 
-    /// How long `close()` waits, after the flush, for the purge and librdkafka's teardown.
-    public static let closeMargin: Duration = .seconds(15)
+    /// How long `close()` waits, after the flush, for the purge (2 s at most, `pollLoop`) and
+    /// librdkafka's teardown; part of the worker's shutdown bound (`ShutdownBound`).
+    public static let closeMargin: Duration = .seconds(5)
 
     /// Makes librdkafka raise a fatal error on this producer, through its real fatal-error
     /// path (`rd_kafka_test_fatal_error`), for tests: a real one needs a misbehaving broker.

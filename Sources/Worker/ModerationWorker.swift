@@ -46,7 +46,17 @@ public final class ModerationWorker: Service, Sendable {
                 tokenBudget: model.options.batchTokenBudget, maxItems: configuration.maxBatch,
                 maxWait: configuration.maxWait, capacity: configuration.queueCapacity))
         self.budget = InFlightBudget(limit: configuration.maxInFlightBytes)
-        self.tracing = WorkerTracing(tracer: configuration.tracer ?? InstrumentationSystem.tracer, group: configuration.groupID)
+        // A bootstrapped exporter's span ends go through a bounded queue, off the data path;
+        // a tracer given in the configuration (tests) and the no-op one are used as they are.
+        let tracer: any Tracer
+        if let given = configuration.tracer {
+            tracer = given
+        } else if InstrumentationSystem.tracer is NoOpTracer {
+            tracer = InstrumentationSystem.tracer
+        } else {
+            tracer = QueuedEndTracer(inner: InstrumentationSystem.tracer, queue: SpanEndQueue { [metrics] in metrics.spansDropped.increment() })
+        }
+        self.tracing = WorkerTracing(tracer: tracer, group: configuration.groupID)
     }
 
     /// Requests answered so far (result or dead letter acknowledged), and of them dead-lettered.
@@ -58,6 +68,13 @@ public final class ModerationWorker: Service, Sendable {
 
     /// True once consuming, until shutdown begins (`/readyz`).
     public var isReady: Bool { state.isReady }
+
+    /// True once a fatal error happened (the process must exit with status 2).
+    public var failed: Bool { state.fatalError != nil }
+
+    /// Runs `action` once when the worker begins to stop (signal, fatal error, finished
+    /// replay), or now if it has: the process arms its shutdown deadline with it.
+    public func whenStopping(_ action: @escaping @Sendable () -> Void) { state.onStop(action) }
 
     public func run() async throws {
         do {
@@ -117,7 +134,7 @@ public final class ModerationWorker: Service, Sendable {
                     group.addTask {
                         await RebalanceHandler(
                             consumer: consumer, ledger: self.ledger, metrics: self.metrics,
-                            drainTimeout: self.configuration.drainTimeout, logger: self.logger,
+                            drainTimeout: self.configuration.drainTimeout, commitTimeout: self.configuration.commitTimeout, logger: self.logger,
                             abandonQueued: { self.abandonQueued($0) }, cancelRetries: { sender.cancelRetries(of: $0) },
                             isStopping: { self.state.isStopping }
                         ).run()
@@ -154,7 +171,7 @@ public final class ModerationWorker: Service, Sendable {
                     lag.cancel()
                     await lag.value
                     do {
-                        try await consumer.commit()
+                        try await consumer.commit(timeout: self.configuration.commitTimeout)
                     } catch {
                         self.logger.warning("final commit failed", metadata: ["error": "\(error)"])
                     }
@@ -169,7 +186,8 @@ public final class ModerationWorker: Service, Sendable {
             state.beginStopping()
         }
         lag.cancel()
-        await producer.close(flushTimeout: state.fatalError == nil ? configuration.drainTimeout : .seconds(1))
+        // Each step of the stop is bounded by its timeout; `ShutdownBound` adds them up.
+        await producer.close(flushTimeout: state.fatalError == nil ? configuration.flushTimeout : ShutdownBound.fatalFlush)
         await server?.shutdown()
         state.markStopped()
         if let reason = state.fatalError {
@@ -191,7 +209,7 @@ public final class ModerationWorker: Service, Sendable {
             autoCommitInterval: configuration.commitInterval,
             maxBufferedBytes: configuration.maxBufferedBytes,
             revokeTimeout: configuration.drainTimeout + .seconds(5),
-            closeTimeout: configuration.drainTimeout + .seconds(15))
+            closeTimeout: ShutdownBound.consumerClose(commitTimeout: configuration.commitTimeout))
         consumerConfiguration.client.clientID = "duoguard-worker-\(configuration.workerID)"
         // Records up to --max-request-bytes must be fetchable (larger ones are dead-lettered).
         consumerConfiguration.maxMessageBytes = max(consumerConfiguration.maxMessageBytes, configuration.maxRequestBytes)
@@ -210,7 +228,7 @@ public final class ModerationWorker: Service, Sendable {
                 // a dead letter that does not fit is sent again without the request's value.
                 let producer = try KafkaProducer(configuration: configuration.producerConfiguration, logger: logger)
                 do {
-                    _ = try await producer.topics()
+                    try Self.requireOwnTopics(in: try await producer.topics(), output: configuration.outputTopic, deadLetters: configuration.deadLetterTopic)
                     // A replay starts each partition at its range (or resume) position.
                     let starts = configuration.replay.map { plan in
                         Dictionary(uniqueKeysWithValues: plan.ranges.map { (KafkaTopicPartition(topic: plan.topic, partition: $0.key), $0.value.lowerBound) })
@@ -225,8 +243,20 @@ public final class ModerationWorker: Service, Sendable {
                 await consumer.close()
                 throw error
             }
+        } catch let error as WorkerError {
+            throw error
         } catch {
             throw .startup("\(error)")
+        }
+    }
+
+    /// The output and dead-letter topics must exist before the worker starts: it never
+    /// creates a topic (its producer has `allow.auto.create.topics=false`), so a missing one
+    /// would fail every result or dead letter at run time (a fatal stop after the first
+    /// request) instead of a clear message at start.
+    static func requireOwnTopics(in topics: [String: Int], output: String, deadLetters: String) throws(WorkerError) {
+        for (flag, topic) in [("--output-topic", output), ("--dlq-topic", deadLetters)] where topics[topic] == nil {
+            throw .startup("\(flag) '\(topic)' does not exist on the cluster; the worker never creates topics: create it first (docs/operations.md)")
         }
     }
 

@@ -17,6 +17,8 @@ struct RebalanceHandler: Sendable {
     let ledger: RequestLedger
     let metrics: WorkerMetrics
     let drainTimeout: Duration
+    /// How long a revoke's commit waits for the broker (part of the shutdown bound at close).
+    let commitTimeout: Duration
     let logger: Logger
     /// Hands queued requests matching the predicate back (see `ModerationWorker.abandonQueued`).
     let abandonQueued: @Sendable (@Sendable (WorkItem) -> Bool) -> Void
@@ -43,7 +45,7 @@ struct RebalanceHandler: Sendable {
                 }
                 cancelRetries(revoked)
                 do {
-                    try await consumer.commit()
+                    try await consumer.commit(timeout: commitTimeout)
                 } catch {
                     logger.warning("commit on revoke failed", metadata: ["error": "\(error)"])
                 }

@@ -72,6 +72,16 @@ public struct WorkerConfiguration: Sendable {
     public var lagInterval: Duration = .seconds(15)
     /// How long shutdown (or a revoke) waits for in-flight results. Default: 30 s.
     public var drainTimeout: Duration = .seconds(30)
+    /// How long the final commit (and the commit of a revoke) waits for the broker. Default: 5 s.
+    public var commitTimeout: Duration = .seconds(5)
+    /// How long the producer's flush at a graceful stop waits for results still unacknowledged
+    /// after the drain (they are re-read after restart anyway). Default: 5 s.
+    public var flushTimeout: Duration = .seconds(5)
+    /// The longest a stop may take (swift-service-lifecycle's graceful-shutdown limit; past it
+    /// the process exits with status 3). Set it to the orchestrator's grace period (Kubernetes
+    /// `terminationGracePeriodSeconds`): start fails when `shutdownBound` could exceed it.
+    /// Default: `nil`, derived (`shutdownBound.graceful` plus `shutdownMargin`).
+    public var shutdownLimitOverride: Duration?
     /// Backoff between attempts to deliver a result after a retriable error: doubles from
     /// 10 ms up to this. Default: 5 s.
     public var maxRetryBackoff: Duration = .seconds(5)
@@ -150,6 +160,13 @@ public struct WorkerConfiguration: Sendable {
         try require(commitInterval >= .milliseconds(10), "--commit-interval-ms", "must be at least 10 ms")
         try require(lagInterval >= .milliseconds(100), "--lag-interval-ms", "must be at least 100 ms")
         try require(drainTimeout >= .zero && drainTimeout <= .seconds(600), "--drain-timeout-ms", "must be within 0...600000 ms")
+        try require(commitTimeout >= .milliseconds(100) && commitTimeout <= .seconds(600), "--commit-timeout-ms", "must be within 100...600000 ms")
+        try require(flushTimeout >= .zero && flushTimeout <= .seconds(600), "--flush-timeout-ms", "must be within 0...600000 ms")
+        if let limit = shutdownLimitOverride {
+            try require(
+                shutdownBound.graceful + Self.shutdownMargin <= limit, "--shutdown-limit-ms",
+                "is \(ShutdownBound.text(limit)), but a stop may take up to \(shutdownBound) (+ \(ShutdownBound.text(Self.shutdownMargin)) for the running batch): lower those timeouts or raise the limit")
+        }
         try require(maxRetryBackoff >= .milliseconds(10), "--max-retry-backoff-ms", "must be at least 10 ms")
         try require(maxRetryAge >= .milliseconds(10), "--max-retry-age-ms", "must be at least 10 ms")
         if let metricsPort {
@@ -158,17 +175,30 @@ public struct WorkerConfiguration: Sendable {
         }
     }
 
-    /// The worker's producer: idempotent, `acks=all`, and never creating a topic
-    /// (`allow.auto.create.topics=false`), whatever the cluster's auto-creation setting.
+    /// The worker's producer: idempotent, `acks=all`, never creating a topic
+    /// (`allow.auto.create.topics=false`) whatever the cluster's auto-creation setting, and
+    /// giving up a delivery within `maxRetryAge` (`message.timeout.ms`, at most 120 s).
     /// Its message.max.bytes stays the broker's (Kafka's default, or -X): a dead letter that
     /// does not fit is sent again without the request's value.
     public var producerConfiguration: KafkaProducerConfiguration {
         var producer = KafkaProducerConfiguration(client: kafka)
         producer.allowsTopicCreation = false
+        // librdkafka retries a retriable produce error itself until `message.timeout.ms` and
+        // reports nothing before: a result's retry age could not end before that. Capped at
+        // the age, the first report comes within it (a dead letter's retries never end anyway).
+        producer.deliveryTimeout = min(producer.deliveryTimeout, maxRetryAge)
         return producer
     }
 
-    /// The longest a graceful shutdown may take before the process gives up and exits
-    /// non-zero: the drain, the final commit and leaving the group, and the producer's flush.
-    public var shutdownLimit: Duration { drainTimeout * 2 + .seconds(15) }
+    /// The worst case of a stop, from the timeouts of its steps (`ShutdownBound`).
+    public var shutdownBound: ShutdownBound { ShutdownBound(drain: drainTimeout, commit: commitTimeout, flush: flushTimeout) }
+
+    /// Room above `shutdownBound` for what no timeout bounds: the model batch running when the
+    /// stop began, and scheduling.
+    public static let shutdownMargin: Duration = .seconds(3)
+
+    /// The longest a stop may take before the process gives up and exits (status 3): the
+    /// operator's `--shutdown-limit-ms`, else `shutdownBound.graceful + shutdownMargin`.
+    /// `validate()` refuses a limit below that sum.
+    public var shutdownLimit: Duration { shutdownLimitOverride ?? shutdownBound.graceful + Self.shutdownMargin }
 }

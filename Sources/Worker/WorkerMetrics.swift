@@ -12,6 +12,8 @@ public final class WorkerMetrics: Sendable {
     let undeliverable: Counter
     let deadlineShed: Counter
     let staleDropped: Counter
+    /// Spans dropped because the export queue was full (`SpanEndQueue`).
+    public let spansDropped: Counter
     let batchSize: ValueHistogram
     let batchTokens: ValueHistogram
     let inferenceSeconds: ValueHistogram
@@ -39,6 +41,8 @@ public final class WorkerMetrics: Sendable {
             descriptor: Self.metric("duoguard_requests_expired_total", "Requests answered DEADLINE_EXCEEDED after waiting in the queue, without using the model."))
         staleDropped = registry.makeCounter(
             descriptor: Self.metric("duoguard_requests_stale_dropped_total", "Requests read under an assignment that was revoked before intake took them (the new owner answers them)."))
+        spansDropped = registry.makeCounter(
+            descriptor: Self.metric("duoguard_spans_dropped_total", "Spans dropped because the export queue was full (a slow or hung trace collector); answers are never delayed by it."))
         batchSize = registry.makeValueHistogram(
             descriptor: Self.metric("duoguard_batch_requests", "Requests per inference batch."),
             buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])

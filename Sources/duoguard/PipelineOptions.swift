@@ -54,6 +54,12 @@ struct PipelineOptions: ParsableArguments {
     var lagIntervalMs: Int?
     @Option(name: .long, help: "How long shutdown and revokes wait for in-flight results, ms (default \(Self.defaults.drainTimeout.milliseconds)).")
     var drainTimeoutMs: Int?
+    @Option(name: .long, help: "How long the final commit (and a revoke's commit) waits for the broker, ms (default \(Self.defaults.commitTimeout.milliseconds)).")
+    var commitTimeoutMs: Int?
+    @Option(name: .long, help: "How long the producer's flush at a graceful stop waits, after the drain, ms (default \(Self.defaults.flushTimeout.milliseconds)).")
+    var flushTimeoutMs: Int?
+    @Option(name: .long, help: "Longest a stop may take (e.g. the orchestrator's grace period), ms; start fails if the timeouts could exceed it (default: their sum + 3 s).")
+    var shutdownLimitMs: Int?
     @Option(name: .long, help: "Longest backoff between retries of a result delivery, ms (default \(Self.defaults.maxRetryBackoff.milliseconds)).")
     var maxRetryBackoffMs: Int?
 
@@ -157,6 +163,9 @@ struct PipelineOptions: ParsableArguments {
         if let value = try env.milliseconds(sessionTimeoutMs, "SESSION_TIMEOUT_MS") { configuration.sessionTimeout = value }
         if let value = try env.milliseconds(lagIntervalMs, "LAG_INTERVAL_MS") { configuration.lagInterval = value }
         if let value = try env.milliseconds(drainTimeoutMs, "DRAIN_TIMEOUT_MS") { configuration.drainTimeout = value }
+        if let value = try env.milliseconds(commitTimeoutMs, "COMMIT_TIMEOUT_MS") { configuration.commitTimeout = value }
+        if let value = try env.milliseconds(flushTimeoutMs, "FLUSH_TIMEOUT_MS") { configuration.flushTimeout = value }
+        if let value = try env.milliseconds(shutdownLimitMs, "SHUTDOWN_LIMIT_MS") { configuration.shutdownLimitOverride = value }
         if let value = try env.milliseconds(maxRetryBackoffMs, "MAX_RETRY_BACKOFF_MS") { configuration.maxRetryBackoff = value }
         if let value = try env.milliseconds(maxRetryAgeMs, "MAX_RETRY_AGE_MS") { configuration.maxRetryAge = value }
         if let value = try env.value(workerID, "WORKER_ID") { configuration.workerID = value }

@@ -6,9 +6,9 @@ import Worker
 /// Runs a worker under swift-service-lifecycle with the process-level rules shared by
 /// `worker` and `replay`: SIGTERM/SIGINT (taken over by `signals` when the command started)
 /// start a graceful shutdown, or end the command at once when they came before the worker
-/// ran; shutdown has a hard upper bound (past `shutdownLimit` the group cancels the worker,
-/// and a worker that ignored even that for 10 s more is ended by the library); a fatal
-/// runtime error exits with status 2.
+/// ran; a stop has a hard upper bound (`shutdownLimit`, checked at start against the sum of
+/// its steps' timeouts, `ShutdownBound`): past it a watchdog exits the process with status 3
+/// (2 after a fatal error), never a crash; a fatal runtime error exits with status 2.
 enum WorkerRunner {
     static func run(
         _ worker: ModerationWorker, signals: ShutdownSignals, shutdownLimit: Duration, stopWhenDone: Bool = false,
@@ -23,9 +23,13 @@ enum WorkerRunner {
             services: tracing.services.map { .init(service: $0) }
                 + [.init(service: worker, successTerminationBehavior: stopWhenDone ? .gracefullyShutdownGroup : .cancelGroup)],
             logger: logger)
+        // Past the limit the group cancels its services; it must not also crash the process
+        // (the library's cancellation timeout is a `fatalError`): the watchdog exits instead.
         configuration.maximumGracefulShutdownDuration = shutdownLimit
-        configuration.maximumCancellationDuration = .seconds(10)
+        configuration.maximumCancellationDuration = nil
         let group = ServiceGroup(configuration: configuration)
+        let watchdog = ShutdownWatchdog(limit: shutdownLimit) { worker.failed ? 2 : 3 }
+        worker.whenStopping { watchdog.arm() }
         signals.onSignal {
             Task { await group.triggerGracefulShutdown() }
         }

@@ -269,6 +269,9 @@ final class DeployManifestTests: XCTestCase {
         // The model file's directory is a mounted volume.
         let site = try XCTUnwrap(try workerSites(tree).first { $0.name.contains("Deployment") || $0.name.contains("deployment.yaml") })
         let model = try XCTUnwrap(site.value(of: "--model") ?? nil, "Deployment: no model path")
+        // The stop's limit is the grace period, so the worker checks its timeouts against it at start.
+        let limit = try XCTUnwrap(site.value(of: "--shutdown-limit-ms") ?? nil, "Deployment: set DUOGUARD_SHUTDOWN_LIMIT_MS")
+        XCTAssertEqual(Int(limit), grace * 1_000, "Deployment: DUOGUARD_SHUTDOWN_LIMIT_MS must equal terminationGracePeriodSeconds")
         let mounts = array(container["volumeMounts"]).map(dictionary).compactMap { string($0["mountPath"]) }
         XCTAssertTrue(mounts.contains { model.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }, "Deployment: \(model) is not on a mounted volume (\(mounts))")
 

@@ -162,13 +162,7 @@ final class WorkerFaultTests: XCTestCase {
         let model = try model
         let broker = try await LocalBroker.start(port: 9_392, tansuPort: 19_392)
         defer { broker.stop() }
-        let client = KafkaConfiguration(bootstrapServers: [broker.address], clientID: "partition-test")
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        let topics = WorkerTestSupport.Topics(input: "req-\(suffix)", output: "res-\(suffix)", deadLetters: "dlq-\(suffix)", reply: "reply-\(suffix)")
-        let admin = try KafkaAdmin(configuration: client, logger: WorkerTestSupport.logger)
-        try await admin.createTopics([
-            .init(name: topics.input, partitions: 2), .init(name: topics.output, partitions: 1), .init(name: topics.deadLetters, partitions: 1),
-        ])
+        let (client, topics, suffix) = try await broker.makeTopics(clientID: "partition-test", inputPartitions: 2)
         let worker = try WorkerTestSupport.spawnWorker(
             topics, group: "g-\(suffix)", model: model, id: "partitioned", brokers: broker.address,
             extra: ["--commit-interval-ms", "200", "--lag-interval-ms", "500"])
@@ -233,6 +227,19 @@ struct LocalBroker {
             throw CancellationError()
         }
         return broker
+    }
+
+    /// A client of this broker, and fresh input, output and dead-letter topics on it.
+    func makeTopics(clientID: String, inputPartitions: Int) async throws -> (KafkaConfiguration, WorkerTestSupport.Topics, String) {
+        let client = KafkaConfiguration(bootstrapServers: [address], clientID: clientID)
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let topics = WorkerTestSupport.Topics(input: "req-\(suffix)", output: "res-\(suffix)", deadLetters: "dlq-\(suffix)", reply: "reply-\(suffix)")
+        let admin = try KafkaAdmin(configuration: client, logger: WorkerTestSupport.logger)
+        try await admin.createTopics([
+            .init(name: topics.input, partitions: inputPartitions), .init(name: topics.output, partitions: 1),
+            .init(name: topics.deadLetters, partitions: 1),
+        ])
+        return (client, topics, suffix)
     }
 
     private var relayPID: pid_t? {

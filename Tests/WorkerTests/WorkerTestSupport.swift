@@ -115,9 +115,13 @@ enum WorkerTestSupport {
 
     /// A child `duoguard worker` process.
     static func spawnWorker(
-        _ topics: Topics, group: String, model: String, id: String, brokers: String = brokers, extra: [String] = []
+        _ topics: Topics, group: String, model: String, id: String, brokers: String = brokers, extra: [String] = [],
+        environment: [String: String] = [:]
     ) throws -> Process {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment, uniquingKeysWith: { $1 })
+        }
         process.executableURL = URL(fileURLWithPath: try binary)
         process.arguments = [
             "worker", "--brokers", brokers, "--group", group, "--input-topic", topics.input,
@@ -139,7 +143,8 @@ enum WorkerTestSupport {
 
     /// Produces requests (protobuf unless `json`), with optional extra headers.
     static func produce(
-        _ requests: [ModerationRequest], to topic: String, json: Bool = false, headers: [KafkaHeader] = []
+        _ requests: [ModerationRequest], to topic: String, json: Bool = false, headers: [KafkaHeader] = [],
+        client: KafkaConfiguration = client
     ) async throws {
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client, linger: .milliseconds(2)), logger: logger)
         let contentType: ContentType = json ? .json : .protobuf
