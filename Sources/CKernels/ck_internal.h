@@ -119,6 +119,22 @@ float ck_quantize_block_q8_ref(const float *x, int8_t *qs);
 void ck_prepare_activations_ref(ck_type weight_type, const float *x, int64_t ldx,
                                 int64_t k, int64_t n_tokens, void *out);
 
+// ---- Cephes expf, the vector exp of every SIMD level (ck_exp8, ck_exp16) -----------------
+// x is clamped to [LO, HI]; x = n ln2 + r with ln2 split in two (LN2_HI + LN2_LO, an exact
+// product), exp(r) ~ 1 + r + r^2 (P0 + P1 r + ... + P5 r^5), 2^n built in the exponent bits.
+// One set of constants so the AVX2 and AVX-512 versions cannot drift apart.
+#define CK_EXP_HI 88.3762626647949f
+#define CK_EXP_LO -87.3365478515625f
+#define CK_EXP_LOG2E 1.44269504088896341f
+#define CK_EXP_LN2_HI 0.693359375f
+#define CK_EXP_LN2_LO -2.12194440e-4f
+#define CK_EXP_P5 1.9875691500e-4f
+#define CK_EXP_P4 1.3981999507e-3f
+#define CK_EXP_P3 8.3334519073e-3f
+#define CK_EXP_P2 4.1665795894e-2f
+#define CK_EXP_P1 1.6666665459e-1f
+#define CK_EXP_P0 5.0000001201e-1f
+
 // ---- CPU features and dispatch level (ck_cpu.c: the only place that probes the CPU) ------
 enum { CK_IMPL_UNKNOWN = 0, CK_IMPL_SCALAR = 1, CK_IMPL_AVX2 = 2, CK_IMPL_AVX512VNNI = 3 };
 // The level every kernel follows (CK_IMPL_*): the best the CPU has, capped by DUOGUARD_KERNELS

@@ -116,22 +116,27 @@ static void run_panels(ck_panel_fn fn, int fmt, const uint8_t *P, int64_t nb, co
     }
 }
 
+// The packed format of `type` if the call has work and valid arguments, else -1.
+static int packed_call_format(ck_type type, int64_t k, int64_t n_tokens, int64_t row_begin, int64_t row_end) {
+    const int fmt = packed_format(type);
+    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0 || fmt < 0) return -1;
+    if (fmt == CK_FMT_Q8R && k % CK_Q8R_GROUP != 0) return -1;
+    return fmt;
+}
+
 void ck_matmul_packed(ck_type type, const void *P, int64_t k,
                       const void *X, int64_t n_tokens,
                       float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
-    const int fmt = packed_format(type);
-    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0 || fmt < 0) return;
-    if (fmt == CK_FMT_Q8R && k % CK_Q8R_GROUP != 0) return;
-    run_panels(panel_kernel(fmt), fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
+    const int fmt = packed_call_format(type, k, n_tokens, row_begin, row_end);
+    if (fmt >= 0) run_panels(panel_kernel(fmt), fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
 }
 
 void ck_matmul_packed_ref(ck_type type, const void *P, int64_t k,
                           const void *X, int64_t n_tokens,
                           float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
-    const int fmt = packed_format(type);
-    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0 || fmt < 0) return;
-    if (fmt == CK_FMT_Q8R && k % CK_Q8R_GROUP != 0) return;
-    run_panels(fmt == CK_FMT_Q8R ? ck_panel_q8r_ref : ck_panel_ref, fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
+    const int fmt = packed_call_format(type, k, n_tokens, row_begin, row_end);
+    if (fmt >= 0)
+        run_panels(fmt == CK_FMT_Q8R ? ck_panel_q8r_ref : ck_panel_ref, fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
 }
 
 void ck_matmul(ck_type type, const void *W, int64_t k,

@@ -12,19 +12,19 @@
 // exact product), degree-6 polynomial, 2^n built in the exponent bits. Within 2 ulp of expf
 // on [-87.3, 88.7]; below that it returns 0 (softmax's masked scores, silu of large x).
 CK_INLINE_AVX2 __m256 ck_exp8(__m256 x) {
-    const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.3365478515625f);
+    const __m256 hi = _mm256_set1_ps(CK_EXP_HI), lo = _mm256_set1_ps(CK_EXP_LO);
     __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
     x = _mm256_max_ps(_mm256_min_ps(x, hi), lo);
-    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(CK_EXP_LOG2E)),
                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(CK_EXP_LN2_HI), x);
+    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(CK_EXP_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(CK_EXP_P5);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(CK_EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(CK_EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(CK_EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(CK_EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(CK_EXP_P0));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
     __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(n));

@@ -21,19 +21,19 @@
 // exp(x) for 16 floats: the same Cephes expf as ck_exp8 in ck_ops_avx2.c (within 2 ulp of expf on
 // [-87.3, 88.7], 0 below).
 CK_INLINE512 __m512 ck_exp16(__m512 x) {
-    const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.3365478515625f);
+    const __m512 hi = _mm512_set1_ps(CK_EXP_HI), lo = _mm512_set1_ps(CK_EXP_LO);
     const __mmask16 underflow = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
     x = _mm512_max_ps(_mm512_min_ps(x, hi), lo);
-    const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+    const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(CK_EXP_LOG2E)),
                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(CK_EXP_LN2_HI), x);
+    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(CK_EXP_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(CK_EXP_P5);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P0));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     const __m512i n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
     return _mm512_maskz_mul_ps((__mmask16)~underflow, p, _mm512_castsi512_ps(n));
