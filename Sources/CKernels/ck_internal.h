@@ -187,6 +187,7 @@ void ck_prepare_activations_avx2(ck_type weight_type, const float *x, int64_t ld
 void ck_quantize_q8r_row_avx2(const float *x, int64_t n, float id, int8_t *q);
 void ck_prepare_q8r_avx2(const float *x, int64_t ldx, int64_t k, int64_t t0, int64_t n, void *X);
 void ck_prepare_q8r_avx512(const float *x, int64_t ldx, int64_t k, int64_t t0, int64_t n, void *X);
+void ck_rmsnorm_avx512(const float *x, const float *w, float *y, int64_t n, float eps);
 void ck_swiglu_avx512(float *gate, const float *up, int64_t n);
 // ck_ops_avx512.c; returns 0 for shapes it does not tile (the caller falls back).
 int ck_attention_avx512(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,

@@ -13,6 +13,7 @@
 
 void ck_rmsnorm(const float *x, const float *w, float *y, int64_t n, float eps) {
 #if defined(__x86_64__)
+    if (ck_use_avx512()) { ck_rmsnorm_avx512(x, w, y, n, eps); return; }
     if (ck_use_avx2()) { ck_rmsnorm_avx2(x, w, y, n, eps); return; }
 #endif
     ck_rmsnorm_ref(x, w, y, n, eps);
