@@ -4,6 +4,7 @@
 
 #include "CKernels.h"
 
+#include <float.h>
 #include <string.h>
 
 // No FMA contraction of separate multiplies and adds anywhere in CKernels: the scalar
@@ -70,6 +71,10 @@ static inline int32_t *ck_q8r_corr(uint8_t *group, int64_t t) {
 static inline int8_t *ck_q8r_quad(uint8_t *group, int64_t t, int q) {
     return (int8_t *)group + 8 * CK_Q8R_TILE + q * CK_Q8R_QUAD_STRIDE + 4 * (t % CK_Q8R_TILE);
 }
+// 1 / d for a Q8_R scale d = amax / 127 (weights and activations, every level): 0 when d is 0
+// or below FLT_MIN, whose inverse can overflow to inf (then x * id is inf or NaN and its int8
+// conversion undefined). Such a group's values are below 127 * FLT_MIN, and quantize to 0.
+static inline float ck_q8r_inverse(float d) { return d >= FLT_MIN ? 1.0f / d : 0.0f; }
 #define CK_Q4_PANEL_BLOCK 256
 #define CK_Q8_PANEL_BLOCK 512
 
@@ -90,7 +95,7 @@ void ck_pack_panel(int q4, const void *W, int64_t nb, int64_t row0, int nrows, u
 // Computes lanes [lane_lo, lane_hi) of one packed panel for all tokens over the blocks
 // [kb_begin, kb_end) of k: y[t * ldy + lane] = sum over those blocks of panel[lane, k] * X[t, k]
 // when kb_begin == 0, else y[...] += that sum. y points at the panel's lane 0 of token 0.
-// The SIMD kernels are called with at most CK_KC blocks at a time (ck_dispatch.c runs the
+// The SIMD kernels are called with at most CK_KC blocks at a time (ck_matmul.c runs the
 // chunks of k outermost, so a chunk of the activations stays in L2 across all panels).
 typedef void (*ck_panel_fn)(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
                             const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
@@ -114,11 +119,39 @@ float ck_quantize_block_q8_ref(const float *x, int8_t *qs);
 void ck_prepare_activations_ref(ck_type weight_type, const float *x, int64_t ldx,
                                 int64_t k, int64_t n_tokens, void *out);
 
-// 1 when the dispatched implementation has AVX2/FMA (the "avx2" and "avx512vnni" levels,
-// ck_dispatch.c), for the row-wise kernels, which use AVX2 on both.
+// ---- Cephes expf, the vector exp of every SIMD level (ck_exp8, ck_exp16) -----------------
+// x is clamped to [LO, HI]; x = n ln2 + r with ln2 split in two (LN2_HI + LN2_LO, an exact
+// product), exp(r) ~ 1 + r + r^2 (P0 + P1 r + ... + P5 r^5), 2^n built in the exponent bits.
+// One set of constants so the AVX2 and AVX-512 versions cannot drift apart.
+#define CK_EXP_HI 88.3762626647949f
+#define CK_EXP_LO -87.3365478515625f
+#define CK_EXP_LOG2E 1.44269504088896341f
+#define CK_EXP_LN2_HI 0.693359375f
+#define CK_EXP_LN2_LO -2.12194440e-4f
+#define CK_EXP_P5 1.9875691500e-4f
+#define CK_EXP_P4 1.3981999507e-3f
+#define CK_EXP_P3 8.3334519073e-3f
+#define CK_EXP_P2 4.1665795894e-2f
+#define CK_EXP_P1 1.6666665459e-1f
+#define CK_EXP_P0 5.0000001201e-1f
+
+// ---- CPU features and dispatch level (ck_cpu.c: the only place that probes the CPU) ------
+enum { CK_IMPL_UNKNOWN = 0, CK_IMPL_SCALAR = 1, CK_IMPL_AVX2 = 2, CK_IMPL_AVX512VNNI = 3 };
+// The level every kernel follows (CK_IMPL_*): the best the CPU has, capped by DUOGUARD_KERNELS
+// or ck_set_kernels.
+int ck_dispatch_level(void);
+// 1 when the dispatched implementation has AVX2/FMA (the "avx2" and "avx512vnni" levels),
+// for the row-wise kernels, which use AVX2 on both.
 int ck_use_avx2(void);
 // 1 when the dispatched implementation is "avx512vnni" (AVX-512 F/BW/VL/DQ + VNNI).
 int ck_use_avx512(void);
+
+// Per-function target attributes of the SIMD files: each level's functions are compiled for
+// exactly what ck_cpu.c checks before choosing that level, so the binary runs on any x86-64.
+#define CK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define CK_INLINE_AVX2 static inline __attribute__((always_inline)) CK_AVX2
+#define CK_512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define CK_INLINE512 static inline __attribute__((always_inline)) CK_512
 
 // The scalar panel kernel (same numerics as ck_matmul_ref; ck_pack.c).
 // Q8_R activations of tokens [t0, t0 + n) into the tiled buffer X (its start; ck_act is only
@@ -133,8 +166,14 @@ void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, in
                   const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 
 #if defined(__x86_64__)
-int ck_avx2_available(void);
-int ck_avx512vnni_available(void);
+// ck_ops_avx2.c
+void ck_rmsnorm_avx2(const float *x, const float *w, float *y, int64_t n, float eps);
+void ck_swiglu_avx2(float *gate, const float *up, int64_t n);
+void ck_rope_avx2(float *x, int64_t heads, int64_t d, const float *cs, const float *sn);
+void ck_add_avx2(float *x, const float *y, int64_t n);
+void ck_attention_avx2(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,
+                       const float *k, const float *v, int64_t ldkv,
+                       float *out, int64_t ldo, int64_t d, int64_t group, float scale, float *scratch);
 void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
                    const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
 void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
@@ -147,6 +186,9 @@ void ck_prepare_activations_avx2(ck_type weight_type, const float *x, int64_t ld
                                  int64_t k, int64_t n_tokens, void *out);
 void ck_quantize_q8r_row_avx2(const float *x, int64_t n, float id, int8_t *q);
 void ck_prepare_q8r_avx2(const float *x, int64_t ldx, int64_t k, int64_t t0, int64_t n, void *X);
+void ck_prepare_q8r_avx512(const float *x, int64_t ldx, int64_t k, int64_t t0, int64_t n, void *X);
+void ck_rmsnorm_avx512(const float *x, const float *w, float *y, int64_t n, float eps);
+void ck_swiglu_avx512(float *gate, const float *up, int64_t n);
 // ck_ops_avx512.c; returns 0 for shapes it does not tile (the caller falls back).
 int ck_attention_avx512(const float *q, int64_t ldq, int64_t n_queries, int64_t first_pos,
                         const float *k, const float *v, int64_t ldkv,

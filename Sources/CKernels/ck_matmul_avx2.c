@@ -1,5 +1,5 @@
 // AVX2/FMA/F16C kernels, compiled per function with target attributes so the binary still
-// runs on any x86-64 and only calls them after a run-time CPU check (ck_dispatch.c).
+// runs on any x86-64 and only calls them after a run-time CPU check (ck_cpu.c).
 //
 // Quantized matmul on packed panels (ck_internal.h, docs/kernels.md), "outer product" tiles:
 //  * A panel is 16 rows; AVX2 works on groups of 8 rows (one 32-bit lane per row, 4
@@ -22,9 +22,6 @@
 
 #include <immintrin.h>
 
-#define CK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define CK_INLINE static inline __attribute__((always_inline)) CK_AVX2
-
 #define CK_PRAGMA(x) _Pragma(#x)
 #define CK_NO_UNROLL CK_PRAGMA(GCC unroll 1)
 
@@ -36,16 +33,10 @@
 #endif
 #define CK_TMAX 6
 
-int ck_avx2_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
-}
-
 static inline int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
 // Lanes [lo, hi) of a group of 8, as a vpmaskmov mask.
-CK_INLINE __m256i lane_mask(int lo, int hi) {
+CK_INLINE_AVX2 __m256i lane_mask(int lo, int hi) {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)),
                             _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
@@ -53,7 +44,7 @@ CK_INLINE __m256i lane_mask(int lo, int hi) {
 
 // One (8R rows) x (T tokens) tile of a Q4_0 panel over blocks [kb0, kb0 + kc).
 // g0: first group of the panel (0 or 1); masks[g]: lanes of group g0 + g to load/store.
-CK_INLINE void tile_q4(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc, const ck_act *x, int64_t nb,
+CK_INLINE_AVX2 void tile_q4(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc, const ck_act *x, int64_t nb,
                        float *y, int64_t ldy, const __m256i *masks, int g0, int first, const int R, const int T) {
     __m256 acc[2][CK_TMAX];
     for (int g = 0; g < R; g++)
@@ -102,7 +93,7 @@ CK_INLINE void tile_q4(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc,
 // holds w + 128, so w = byte ^ 0x80; vpmaddubsw(|w|, sign(x, w)) = w * x pairs (|pair| <= 2 *
 // 128 * 127, no saturation), widened at once with vpmaddwd by 1 into int32. The activations'
 // `corr` (for the unsigned VNNI form) is not needed here.
-CK_INLINE void tile_q8(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc, const ck_act *x, int64_t nb,
+CK_INLINE_AVX2 void tile_q8(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc, const ck_act *x, int64_t nb,
                        float *y, int64_t ldy, const __m256i *masks, int g0, int first, const int R, const int T) {
     (void)R;
     __m256 acc[CK_TMAX];
@@ -133,7 +124,7 @@ CK_INLINE void tile_q8(const uint8_t *panel, size_t sbytes, int64_t kb0, int kc,
 // CK_TYPE_Q8_R: 8 rows x T tokens (slots s0.. of one activation tile), the Q8_0 sign trick
 // over a whole group of 128 into one int32 accumulator, then one convert + FMA with the
 // group's activation scale; the row scale (f32, 8 lanes) is applied at the store.
-CK_INLINE void tile_q8r(const uint8_t *panel, int64_t kb0, int kc, const uint8_t *xt, int s0,
+CK_INLINE_AVX2 void tile_q8r(const uint8_t *panel, int64_t kb0, int kc, const uint8_t *xt, int s0,
                         float *y, int64_t ldy, const __m256i *masks, int g0, int first, const int T) {
     __m256 acc[CK_TMAX];
     for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
@@ -251,7 +242,7 @@ CK_AVX2 void ck_panel_q8r_avx2(int fmt, const uint8_t *panel, int64_t nb, int64_
 // ---- activation quantization (bit-identical to ck_quantize_block_q8_ref) ----------------
 // Returns the 32 quants as 4 vectors of int32 (elements 0-7, 8-15, 16-23, 24-31).
 // max |x| over n floats (n a multiple of 32).
-CK_INLINE float amax_avx2(const float *x, int n) {
+CK_INLINE_AVX2 float amax_avx2(const float *x, int n) {
     const __m256 signbit = _mm256_set1_ps(-0.0f);
     __m256 m = _mm256_setzero_ps();
     for (int i = 0; i < n; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(signbit, _mm256_loadu_ps(x + i)));
@@ -262,7 +253,7 @@ CK_INLINE float amax_avx2(const float *x, int n) {
 }
 
 // roundf(x[i] * id) for 32 floats, as 4 vectors of int32 (elements 0-7, 8-15, 16-23, 24-31).
-CK_INLINE void quant32_avx2(const float *x, float id, __m256i q[4]) {
+CK_INLINE_AVX2 void quant32_avx2(const float *x, float id, __m256i q[4]) {
     const __m256 signbit = _mm256_set1_ps(-0.0f);
     const __m256 vid = _mm256_set1_ps(id), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
     for (int i = 0; i < 4; i++) {
@@ -276,7 +267,7 @@ CK_INLINE void quant32_avx2(const float *x, float id, __m256i q[4]) {
     }
 }
 
-CK_INLINE float quant_block_avx2(const float *x, __m256i q[4]) {
+CK_INLINE_AVX2 float quant_block_avx2(const float *x, __m256i q[4]) {
     const float d = amax_avx2(x, CK_QK) / 127.0f;
     quant32_avx2(x, d != 0.0f ? 1.0f / d : 0.0f, q);
     return d;
@@ -284,7 +275,7 @@ CK_INLINE float quant_block_avx2(const float *x, __m256i q[4]) {
 
 // Packs 4 vectors of int32 quants into 32 int8 in element order (saturating, as the int8
 // store of the reference) and returns their sum.
-CK_INLINE int32_t store_quants_avx2(const __m256i q[4], int8_t *qs) {
+CK_INLINE_AVX2 int32_t store_quants_avx2(const __m256i q[4], int8_t *qs) {
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     const __m256i p16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
     _mm256_storeu_si256((__m256i *)qs, _mm256_permutevar8x32_epi32(p16, perm));
@@ -315,7 +306,7 @@ CK_AVX2 void ck_prepare_q8r_avx2(const float *x, int64_t ldx, int64_t k, int64_t
             const float *xg = x + i * ldx + g * CK_Q8R_GROUP;
             uint8_t *grp = ck_q8r_group(X, ng, t, g);
             const float d = amax_avx2(xg, CK_Q8R_GROUP) / 127.0f;
-            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            const float id = ck_q8r_inverse(d);
             int32_t s = 0;
             for (int b = 0; b < CK_Q8R_BLOCKS; b++) {
                 __m256i q[4];

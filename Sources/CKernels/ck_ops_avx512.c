@@ -1,5 +1,5 @@
 // AVX-512 causal grouped-query attention (the "avx512vnni" dispatch level; only AVX-512F is
-// used here). Called from ck_attention in ck_ops.c.
+// used here). Called from ck_attention in ck_ops.c (dispatch).
 //
 // Why: at 512-token requests attention was 14% of a Q4_0 forward pass once the matrix
 // multiplies used VNNI. The AVX2 kernel computes one query at a time with 4 score chains of
@@ -16,30 +16,63 @@
 #include <immintrin.h>
 #include <math.h>
 
-#define CK_512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
-#define CK_INLINE512 static inline __attribute__((always_inline)) CK_512
-
 #define ROWS 16
 
-// exp(x) for 16 floats: the same Cephes expf as ck_exp8 in ck_ops.c (within 2 ulp of expf on
+// exp(x) for 16 floats: the same Cephes expf as ck_exp8 in ck_ops_avx2.c (within 2 ulp of expf on
 // [-87.3, 88.7], 0 below).
 CK_INLINE512 __m512 ck_exp16(__m512 x) {
-    const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.3365478515625f);
+    const __m512 hi = _mm512_set1_ps(CK_EXP_HI), lo = _mm512_set1_ps(CK_EXP_LO);
     const __mmask16 underflow = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
     x = _mm512_max_ps(_mm512_min_ps(x, hi), lo);
-    const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+    const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(CK_EXP_LOG2E)),
                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(CK_EXP_LN2_HI), x);
+    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(CK_EXP_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(CK_EXP_P5);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CK_EXP_P0));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     const __m512i n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
     return _mm512_maskz_mul_ps((__mmask16)~underflow, p, _mm512_castsi512_ps(n));
+}
+
+// RMSNorm 16 floats at a time: the mean of squares in double like the reference (float squares
+// are exact in double, so only the summation order differs: ~1e-16 relative, far below the
+// float it is rounded to), then the same two f32 multiplies. ~1% of a forward pass in AVX2.
+CK_512 void ck_rmsnorm_avx512(const float *x, const float *w, float *y, int64_t n, float eps) {
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v)), hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+        a0 = _mm512_fmadd_pd(lo, lo, a0);
+        a1 = _mm512_fmadd_pd(hi, hi, a1);
+    }
+    double sum = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
+    for (; i < n; i++) sum += (double)x[i] * (double)x[i];
+    const float mean = (float)(sum / (double)n);
+    const float scale = (float)(1.0 / sqrt((double)(mean + eps))); // variance + eps in f32, as torch
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(w + i), _mm512_mul_ps(_mm512_loadu_ps(x + i), sc)));
+    for (; i < n; i++) y[i] = w[i] * (x[i] * scale);
+}
+
+// SwiGLU, gate[i] = silu(gate[i]) * up[i], 16 at a time: the same formula as the AVX2 version
+// (g / (1 + exp(-g)) * u with the Cephes exp), so within the same ulp of the reference. Why:
+// SwiGLU was ~2% of a 64-token Q8_R forward pass (perf) with 8-wide exp and divides.
+CK_512 void ck_swiglu_avx512(float *gate, const float *up, int64_t n) {
+    int64_t i = 0;
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (; i + 16 <= n; i += 16) {
+        const __m512 g = _mm512_loadu_ps(gate + i);
+        const __m512 e = ck_exp16(_mm512_xor_ps(g, _mm512_set1_ps(-0.0f)));
+        _mm512_storeu_ps(gate + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_loadu_ps(up + i)));
+    }
+    if (i < n) ck_swiglu_avx2(gate + i, up + i, n - i);
 }
 
 // Returns 0 (the caller then uses the AVX2 kernel) for shapes this tiling does not cover.

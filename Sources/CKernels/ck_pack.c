@@ -117,7 +117,7 @@ void ck_pack_weights_q8r(ck_type src_type, const void *W, int64_t rows, int64_t 
                 float amax = 0.0f;
                 for (int64_t i = 0; i < k; i++) amax = fmaxf(amax, fabsf(row[i]));
                 d = amax / 127.0f;
-                id = d != 0.0f ? 1.0f / d : 0.0f;
+                id = ck_q8r_inverse(d);
             }
             memcpy(panel + 4 * r, &d, 4);
             if (src >= rows) memset(qrow, 0, (size_t)k);

@@ -53,7 +53,7 @@ void ck_prepare_q8r_ref(const float *x, int64_t ldx, int64_t k, int64_t t0, int6
             float amax = 0.0f;
             for (int j = 0; j < CK_Q8R_GROUP; j++) amax = fmaxf(amax, fabsf(xg[j]));
             const float d = amax / 127.0f;
-            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            const float id = ck_q8r_inverse(d);
             int32_t s = 0;
             for (int j = 0; j < CK_Q8R_GROUP; j++) {
                 const int8_t q = (int8_t)roundf(xg[j] * id); // half away from zero

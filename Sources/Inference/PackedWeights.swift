@@ -44,19 +44,21 @@ final class PackedWeights: @unchecked Sendable {
     /// the matrices come back unchanged (the kernels then read the ggml layout, a little slower).
     /// `targets[i]` (a ck_type raw value) requantizes matrix i into that packed type instead
     /// (CK_TYPE_Q8_R: `WeightFormat.q8Row`); nil or a missing entry packs it as stored.
-    init(packing matrices: inout [WeightMatrix], targets: [UInt32?] = [], pool: ThreadPool, file: FileRequest? = nil) {
-        let alignment = 4096
+    init(packing matrices: inout [WeightMatrix], targets requested: [UInt32?] = [], pool: ThreadPool, file: FileRequest? = nil) {
         var offsets: [Int?] = []
         var total = 0
-        let targets: [ck_type?] = matrices.indices.map { i in i < targets.count ? targets[i].map { ck_type(rawValue: $0) } : nil }
+        let targets: [ck_type?] = matrices.indices.map { i in
+            i < requested.count ? requested[i].map { ck_type(rawValue: $0) } : nil
+        }
         for (i, m) in matrices.enumerated() {
+            // Each matrix starts on an AnonymousMemory.alignment boundary (the file's offsets too).
             let bytes = m.packedBytes(as: targets[i])
-            guard bytes > 0, total <= Int.max - bytes - alignment else {
+            guard bytes > 0, total <= Int.max - bytes, let end = AnonymousMemory.roundedUp(total + bytes) else {
                 offsets.append(nil)
                 continue
             }
             offsets.append(total)
-            total = (total + bytes + alignment - 1) / alignment * alignment
+            total = end
         }
         guard total > 0 else {
             (base, byteCount, origin) = (nil, 0, .none)
@@ -76,7 +78,7 @@ final class PackedWeights: @unchecked Sendable {
         if let mapped {
             (base, byteCount, origin) = (mapped.mapping.base, mapped.mapping.count, mapped.origin)
             data = UnsafeMutableRawPointer(mutating: mapped.mapping.data)
-        } else if let mapping = Self.allocate(total) {
+        } else if let mapping = AnonymousMemory.map(total, hugePages: true) {
             (base, byteCount, origin) = (mapping, total, .privateMemory(reason: reason))
             data = mapping
             packAll(mapping)
@@ -100,14 +102,12 @@ final class PackedWeights: @unchecked Sendable {
             guard let offset = offsets[i] else { continue }
             let target = targets[i]
             let panels = (m.rows + Int(CK_PANEL_ROWS) - 1) / Int(CK_PANEL_ROWS)
-            let tasks = min(panels, pool.threadCount == 1 ? 1 : pool.threadCount * 4)
-            let per = (panels + tasks - 1) / tasks
+            // Panel ranges split as the matrix multiplies split rows (largest first, shrinking).
+            let ranges = MatMul.guidedRanges(rows: panels, granule: 1, threads: pool.threadCount)
             let type = m.type.ckType, data = m.data, rows = Int64(m.rows), cols = Int64(m.cols)
             let destination = out + offset
-            pool.parallelFor(tasks) { task in
-                let begin = task * per
-                let end = min(panels, begin + per)
-                guard begin < end else { return }
+            pool.parallelFor(ranges.count) { task in
+                let (begin, end) = ranges[task]
                 Self.packPanels(type, data, rows, cols, begin, end, destination, as: target)
             }
             // Matrix by matrix, so that the process never holds both whole copies.
@@ -198,17 +198,6 @@ final class PackedWeights: @unchecked Sendable {
         if let base { munmap(base, byteCount) }
     }
 
-    /// Anonymous private memory (page-aligned; transparent huge pages where the kernel
-    /// offers them, which spares TLB misses when the kernels stream the weights).
-    private static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer? {
-        guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
-            return nil
-        }
-        #if os(Linux)
-        _ = madvise(p, bytes, MADV_HUGEPAGE)
-        #endif
-        return p
-    }
 
     /// Drops the whole pages of a mapped file range from this process (they stay in the page
     /// cache and fault back in if ever read again).

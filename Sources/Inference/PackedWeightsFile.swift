@@ -36,7 +36,6 @@ struct PackedWeightsFile {
     /// Version of the header above.
     static let formatVersion: UInt32 = 1
     static let magic: [UInt8] = Array("DGPACKED".utf8)
-    static let page = 4096
 
     /// Why a file was not used.
     struct Rejected: Error, CustomStringConvertible {
@@ -82,7 +81,7 @@ struct PackedWeightsFile {
         guard !hash.isEmpty, hash.count <= Self.hashField.size, kernelName.count <= Self.kernelField.size,
               entries.count <= Int(UInt32.max) else { return nil }
         digestOffset = Self.tableOffset + 8 + entries.count * Self.entrySize
-        headerBytes = (digestOffset + Self.digestSize + Self.page - 1) / Self.page * Self.page
+        headerBytes = AnonymousMemory.roundedUp(digestOffset + Self.digestSize) ?? 0
         guard dataBytes <= Int.max - headerBytes else { return nil }
         self.dataBytes = dataBytes
         fileBytes = headerBytes + dataBytes

@@ -36,14 +36,14 @@ final class RunState: @unchecked Sendable {
         self.capacity = capacity
         let widths = [config.hiddenSize, config.hiddenSize, config.qDim, config.kvDim, config.kvDim,
                       config.qDim, config.hiddenSize, config.intermediateSize, config.intermediateSize, config.labelCount]
-        // Each buffer starts on a 4 KB boundary (the config was validated, so no overflow).
-        let sizes = widths.map { (max(1, capacity * $0) * MemoryLayout<Float>.stride + 4095) / 4096 * 4096 }
+        // Each buffer starts on a page boundary (the config was validated, so no overflow).
+        let sizes = widths.map { max(1, capacity * $0) * MemoryLayout<Float>.stride }.map { AnonymousMemory.roundedUp($0) ?? $0 }
         let total = sizes.reduce(0, +)
-        if let p = mmap(nil, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+        if let p = AnonymousMemory.map(total, hugePages: false) {
             base = p
             mapped = true
         } else {
-            base = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 4096)
+            base = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: AnonymousMemory.alignment)
             base.initializeMemory(as: UInt8.self, repeating: 0, count: total)
             mapped = false
         }

@@ -3,9 +3,10 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The forward pass's other kernels (ck_ops.c, ck_ops_avx512.c): every SIMD level this CPU has
-/// (AVX2; AVX-512 for attention) against the scalar references, at sizes that exercise vector
-/// tails and partial query tiles.
+/// The forward pass's other kernels (ck_ops.c dispatching to ck_ops_ref.c, ck_ops_avx2.c and
+/// ck_ops_avx512.c): every SIMD level this CPU has (AVX2; AVX-512 for attention, SwiGLU and
+/// RMSNorm) against the scalar references, at sizes that exercise vector tails and partial
+/// query tiles.
 final class OpsTests: XCTestCase {
     override func tearDown() {
         _ = ck_set_kernels(nil)

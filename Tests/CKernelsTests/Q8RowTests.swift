@@ -45,6 +45,33 @@ final class Q8RowTests: XCTestCase {
         }
     }
 
+    /// The quantizer's edge cases, identical at every level (the AVX-512 one rounds with a
+    /// masked add, the AVX2 one with a compare-and-or, the reference with roundf): an all-zero
+    /// group (d = 0), values that scale to exact halves (amax 127 gives d = 1: half away from
+    /// zero, both signs), a group whose amax is a single outlier, and denormals.
+    func testPreparedActivationsEdgeValues() {
+        let k = 512, n = 14
+        var x = [Float](repeating: 0, count: n * k)
+        for t in 0 ..< n {
+            let row = t * k
+            // group 0 stays zero; group 1: exact halves and the amax 127
+            for j in 0 ..< 128 { x[row + 128 + j] = (Float(j % 64) - 31.5) * (j % 2 == 0 ? 1 : -1) }
+            x[row + 128 + 5] = 127
+            // group 2: one outlier, the rest tiny
+            for j in 0 ..< 128 { x[row + 256 + j] = Float(j) * 1e-3 - 0.05 }
+            x[row + 256 + 77] = -3e4 * Float(t + 1)
+            // group 3: denormals and negative zeros
+            for j in 0 ..< 128 { x[row + 384 + j] = j % 3 == 0 ? -0.0 : Float.leastNonzeroMagnitude * Float(j) }
+        }
+        XCTAssertEqual(ck_set_kernels("scalar"), 1)
+        let reference = prepare(x, k: k, n: n, split: 0)
+        XCTAssertFalse(reference.allSatisfy { $0 == 0 }, "the reference wrote nothing")
+        for level in Self.levels {
+            XCTAssertEqual(ck_set_kernels(level), 1)
+            XCTAssertEqual(prepare(x, k: k, n: n, split: 5), reference, level)
+        }
+    }
+
     /// SIMD kernels against the scalar reference (float summation order is all that differs),
     /// at odd rows, partial token tiles, several chunks of k, and row ranges that start inside
     /// a panel; rows outside the range stay untouched.

@@ -9,7 +9,8 @@ mkdir -p "$OUT"
 CFLAGS="-O3 -fno-math-errno -ffp-contract=off"
 CC=${CC:-$(command -v clang || echo cc)}
 $CC $CFLAGS -ISources/CKernels/include Sources/CKernels/*.c bench/kernels/bench.c -lpthread -lm -o "$OUT/ck-bench"
-PEAK_SRC=/work/shared/tools/cpu-peak.c
+# The shared tools sit beside the checkout (../shared/tools), as in bench/model/run.py.
+PEAK_SRC=$(pwd)/../shared/tools/cpu-peak.c
 P1=0; P2=0
 if [ -f "$PEAK_SRC" ]; then
   cc -O3 -funroll-loops -mavx2 -mfma -pthread "$PEAK_SRC" -o "$OUT/cpu-peak"

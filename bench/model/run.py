@@ -3,6 +3,15 @@ PyTorch fp32, one run.
 
     .venv/bin/python bench/model/run.py                 # builds what is missing, runs everything
     .venv/bin/python bench/model/run.py --types q4_0 --engines duoguard onnx --rounds 1
+    .venv/bin/python bench/model/run.py --avx2          # the AVX2 table: ours forced to AVX2
+                                                        # vs llama.cpp built for AVX2 only
+
+--avx2 is what users of machines without AVX-512 get: our kernels run with
+DUOGUARD_KERNELS=avx2 (the bench JSON's "kernels" field is checked), llama.cpp is the
+LLAMA_AVX2_ONLY=1 build of build-llama.sh (.build-llama-avx2/), % of peak is against
+cpu-peak.c's AVX2 int8 figure, and ONNX Runtime is left out by default (it picks its kernels
+from the CPU itself and cannot be capped at AVX2). Results go to results-avx2.json and
+docs/benchmark-e2e-avx2.png unless --json/--chart say otherwise.
 
 The Python peers (PyTorch, ONNX Runtime, the full-size fixture, the chart) run in the bench venv
 (bench/model/bench-env.sh: $DUOGUARD_BENCH_VENV, default .venv-bench; torch CPU, transformers,
@@ -114,9 +123,10 @@ class Child:
         return [json.loads(l) for l in self.out.splitlines() if l.startswith("{")]
 
 
-def cpu_peak(threads):
+def cpu_peak(threads, avx2_only=False):
     """cpu-peak.c's readings: AVX2 int8 (maddubs+madd), AVX-512 VNNI int8 where the CPU has it
-    (then the int8 limit), fp32 FMA, in G MAC/s with `threads` threads."""
+    (then the int8 limit, unless `avx2_only`: the --avx2 table is against the AVX2 figure),
+    fp32 FMA, in G MAC/s with `threads` threads."""
     exe = "/tmp/duoguard-cpu-peak"
     if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(CPU_PEAK_SRC):
         subprocess.run(["cc", "-O3", "-funroll-loops", "-mavx2", "-mfma", "-pthread", CPU_PEAK_SRC, "-o", exe], check=True)
@@ -124,6 +134,8 @@ def cpu_peak(threads):
     avx2 = float(c.out.split("int8 maddubs+madd:")[1].split()[0])
     fp32 = float(c.out.split("fp32 FMA:")[1].split()[0])
     vnni = float(c.out.split("VNNI vpdpbusd:")[1].split()[0]) if "VNNI vpdpbusd:" in c.out else None
+    if avx2_only:
+        vnni = None
     return {"threads": threads, "int8_gmac": vnni or avx2, "avx2_int8_gmac": avx2, "vnni_int8_gmac": vnni,
             "fp32_gmac": fp32, "foreign_cores": c.foreign, "loadavg": os.getloadavg()[0], "raw": c.out.strip()}
 
@@ -155,8 +167,9 @@ def ensure_duoguard(a):
 def ensure_llama(a):
     if a.llama_bin:
         return a.llama_bin
+    env = {**os.environ, "LLAMA_AVX2_ONLY": "1"} if a.avx2 else None
     out = subprocess.run(["sh", os.path.join(HERE, "build-llama.sh")], cwd=ROOT, check=True,
-                         stdout=subprocess.PIPE, text=True).stdout
+                         stdout=subprocess.PIPE, text=True, env=env).stdout
     return out.strip().splitlines()[-1]
 
 
@@ -207,6 +220,19 @@ def short_prompts(count, path):
     return len(texts), sum(n for _, n in texts)
 
 
+def ours_env(a):
+    """Our processes' environment: DUOGUARD_KERNELS=avx2 with --avx2 (else inherited)."""
+    return {**os.environ, "DUOGUARD_KERNELS": "avx2"} if a.avx2 else None
+
+
+def check_kernels(a, rows):
+    """With --avx2, every `duoguard bench` row must say it ran the AVX2 kernels."""
+    for r in rows:
+        if a.avx2 and r.get("kernels") != "avx2":
+            raise RuntimeError(f"--avx2: duoguard ran the {r.get('kernels')!r} kernels, not avx2")
+    return rows
+
+
 def common_args(a):
     return ["--lengths", *map(str, a.lengths), "--tokens", str(a.tokens), "--batch-tokens", str(a.batch_tokens),
             "--threads", str(a.threads), "--seed", str(a.seed)]
@@ -217,8 +243,8 @@ def run_round(a, binary, llama_bin, hf, paths, onnx_paths, prompts_file, results
         ours, peer = paths[t]
         if "duoguard" in a.engines:
             c = Child([binary, "bench", "--model", ours, "--repeats", str(a.repeats), "--packed-weights", a.packed_weights,
-                       *weight_format_args(t), *common_args(a)])
-            for r in c.json_lines():
+                       *weight_format_args(t), *common_args(a)], env=ours_env(a))
+            for r in check_kernels(a, c.json_lines()):
                 results.append({**r, "engine": "duoguard", "type": t, "process_rss_mb": c.rss_mb, "foreign_cores": c.foreign})
         if "llama" in a.engines and peer:
             # Its best configuration: every batch/ubatch pair; best_points keeps the best per L.
@@ -248,7 +274,8 @@ def run_round(a, binary, llama_bin, hf, paths, onnx_paths, prompts_file, results
     if a.whole_process and "q4_0" in paths:
         ours, peer = paths["q4_0"]
         if "duoguard" in a.engines:
-            c = Child([binary, "classify", "--model", ours, "--threads", str(a.threads), "--json"], stdin_path=prompts_file)
+            c = Child([binary, "classify", "--model", ours, "--threads", str(a.threads), "--json"], stdin_path=prompts_file,
+                      env=ours_env(a))
             lines = [l for l in c.out.splitlines() if l.startswith("{")]
             results.append({"engine": "duoguard", "type": "q4_0", "test": "whole_process", "wall_s": c.wall, "cpu_s": c.cpu,
                             "peak_rss_mb": c.rss_mb, "outputs": len(lines), "foreign_cores": c.foreign})
@@ -326,7 +353,7 @@ def accuracy(a, binary, hf, paths, onnx_paths):
     if "duoguard" in a.engines:
         for t in a.types:
             candidates.append(("duoguard", t, Child([binary, "bench", "--model", paths[t][0], "--score-ids", ids,
-                                                     *weight_format_args(t), "--threads", str(a.threads)])))
+                                                     *weight_format_args(t), "--threads", str(a.threads)], env=ours_env(a))))
     if "onnx" in a.engines:
         for variant, path in onnx_paths.items():
             candidates.append(("onnxruntime", variant, Child([BENCH_PY, os.path.join(HERE, "peers.py"), "onnx", "--model", path,
@@ -414,8 +441,10 @@ def chart(best, peak_tok, lengths, types, path, peak=None):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--engines", nargs="+", default=["duoguard", "onnx", "llama", "torch"],
-                   choices=["duoguard", "onnx", "llama", "torch"])
+    p.add_argument("--engines", nargs="+", choices=["duoguard", "onnx", "llama", "torch"],
+                   help="default: all four (with --avx2: duoguard llama torch)")
+    p.add_argument("--avx2", action="store_true",
+                   help="AVX2 table: ours with DUOGUARD_KERNELS=avx2, llama.cpp built for AVX2 only, %% of the AVX2 peak")
     p.add_argument("--onnx-variants", nargs="+", default=ONNX_VARIANTS, choices=ONNX_VARIANTS)
     p.add_argument("--llama-batch", default="512,2048", help="llama-bench -b values tried (best counts)")
     p.add_argument("--llama-ubatch", default="128,256,512", help="llama-bench -ub values tried (best counts)")
@@ -439,10 +468,19 @@ def main():
     p.add_argument("--max-load", type=float, default=1.5, help="1-minute load average above which the run is marked")
     p.add_argument("--max-foreign", type=float, default=0.25,
                    help="average cores other processes may take while an engine runs before the run is marked")
-    p.add_argument("--json", default=os.path.join(HERE, "results.json"))
-    p.add_argument("--chart", default=os.path.join(ROOT, "docs", "benchmark-e2e.png"))
+    p.add_argument("--json", help="results JSON (default bench/model/results.json, with --avx2 results-avx2.json)")
+    p.add_argument("--chart", help="chart (default docs/benchmark-e2e.png, with --avx2 docs/benchmark-e2e-avx2.png)")
     p.add_argument("--replot", metavar="JSON", help="only redraw the chart (and print the table) from a results JSON")
     a = p.parse_args()
+    suffix = "-avx2" if a.avx2 else ""
+    default_chart = os.path.join(ROOT, "docs", f"benchmark-e2e{suffix}.png")
+    custom_chart = a.chart is not None
+    a.json = a.json or os.path.join(HERE, f"results{suffix}.json")
+    a.chart = a.chart or default_chart
+    if a.engines is None:
+        a.engines = ["duoguard", "llama", "torch"] if a.avx2 else ["duoguard", "onnx", "llama", "torch"]
+    elif a.avx2 and "onnx" in a.engines:
+        log("--avx2: ONNX Runtime still uses every ISA extension of this CPU (it cannot be capped at AVX2)")
 
     if a.replot:
         saved = json.load(open(a.replot))
@@ -470,14 +508,14 @@ def main():
             "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
             "settings": {k: v for k, v in vars(a).items() if k not in ("json", "chart")},
             "short_prompts": {"count": n_prompts, "tokens": n_tokens}}
-    peaks = [cpu_peak(a.threads)]
+    peaks = [cpu_peak(a.threads, a.avx2)]
     log("cpu-peak (start):", peaks[0]["raw"].splitlines()[0])
     results = []
     for rnd in range(a.rounds):
         log(f"round {rnd + 1}/{a.rounds}")
         run_round(a, binary, llama_bin, hf, paths, onnx_paths, prompts_file, results)
     acc = accuracy(a, binary, hf, paths, onnx_paths) if a.accuracy_prompts > 0 else []
-    peaks.append(cpu_peak(a.threads))
+    peaks.append(cpu_peak(a.threads, a.avx2))
     log("cpu-peak (end):", peaks[-1]["raw"].splitlines()[0])
     meta["loadavg_end"] = os.getloadavg()
 
@@ -504,7 +542,7 @@ def main():
         json.dump({"meta": meta, "cpu_peak": peaks, "accuracy": acc, "best": [dict(v, key=list(map(str, k))) for k, v in best.items()],
                    "all_runs": results, "table": text}, f, indent=1)
     log("json:", a.json)
-    if quiet or a.chart != p.get_default("chart"):
+    if quiet or custom_chart:
         try:
             chart(best, peak_tok, a.lengths, a.types, a.chart, peak)
             log("chart:", a.chart)

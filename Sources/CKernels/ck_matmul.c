@@ -1,68 +1,11 @@
-// Run-time dispatch: AVX-512 VNNI or AVX2/FMA/F16C kernels where the CPU has them, the scalar
-// reference elsewhere. DUOGUARD_KERNELS=scalar forces the reference and DUOGUARD_KERNELS=avx2
-// caps the matrix multiplies at AVX2 (for A/B benchmarks and tests).
+// The matrix multiplies' entry points: activation preparation, the packed-panel driver
+// (run_panels) and the choice of panel kernel for the dispatch level of ck_cpu.c: AVX-512 VNNI
+// (ck_matmul_avx512.c), AVX2/FMA/F16C (ck_matmul_avx2.c) or the scalar reference
+// (ck_matmul_ref.c, ck_pack.c).
 #include "ck_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-enum { CK_IMPL_UNKNOWN = 0, CK_IMPL_SCALAR = 1, CK_IMPL_AVX2 = 2, CK_IMPL_AVX512VNNI = 3 };
-static int ck_impl = CK_IMPL_UNKNOWN; // benign race: every thread computes the same value
-
-static int best_available(void) {
-#if defined(__x86_64__)
-    if (ck_avx512vnni_available()) return CK_IMPL_AVX512VNNI;
-    if (ck_avx2_available()) return CK_IMPL_AVX2;
-#endif
-    return CK_IMPL_SCALAR;
-}
-
-static int named(const char *name) {
-    if (strcmp(name, "scalar") == 0 || strcmp(name, "ref") == 0) return CK_IMPL_SCALAR;
-    if (strcmp(name, "avx2") == 0) return CK_IMPL_AVX2;
-    if (strcmp(name, "avx512vnni") == 0) return CK_IMPL_AVX512VNNI;
-    return CK_IMPL_UNKNOWN;
-}
-
-static int detect(void) {
-    const int best = best_available();
-    const char *env = getenv("DUOGUARD_KERNELS");
-    const int wanted = env ? named(env) : CK_IMPL_UNKNOWN;
-    return wanted != CK_IMPL_UNKNOWN && wanted < best ? wanted : best;
-}
-
-static inline int impl(void) {
-    int v = __atomic_load_n(&ck_impl, __ATOMIC_RELAXED);
-    if (v == CK_IMPL_UNKNOWN) {
-        v = detect();
-        __atomic_store_n(&ck_impl, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
-
-int ck_set_kernels(const char *name) {
-    int v;
-    if (name == NULL) {
-        v = detect();
-    } else {
-        v = named(name);
-        if (v == CK_IMPL_UNKNOWN || v > best_available()) return 0;
-    }
-    __atomic_store_n(&ck_impl, v, __ATOMIC_RELAXED);
-    return 1;
-}
-
-int ck_use_avx2(void) { return impl() >= CK_IMPL_AVX2; }
-
-int ck_use_avx512(void) { return impl() == CK_IMPL_AVX512VNNI; }
-
-const char *ck_kernel_name(void) {
-    switch (impl()) {
-    case CK_IMPL_AVX512VNNI: return "avx512vnni";
-    case CK_IMPL_AVX2: return "avx2";
-    default: return "scalar";
-    }
-}
 
 size_t ck_activations_size(ck_type weight_type, int64_t k, int64_t n_tokens) {
     if (k < 0 || n_tokens < 0) return 0;
@@ -85,10 +28,23 @@ size_t ck_activations_size(ck_type weight_type, int64_t k, int64_t n_tokens) {
     return total;
 }
 
+// Q8_R activations of tokens [t0, t0 + n) at the dispatch level (every level bit-identical).
+static void prepare_q8r(const float *x, int64_t ldx, int64_t k, int64_t t0, int64_t n, void *out) {
+#if defined(__x86_64__)
+    if (ck_use_avx512()) { ck_prepare_q8r_avx512(x, ldx, k, t0, n, out); return; }
+    if (ck_use_avx2()) { ck_prepare_q8r_avx2(x, ldx, k, t0, n, out); return; }
+#endif
+    ck_prepare_q8r_ref(x, ldx, k, t0, n, out);
+}
+
 void ck_prepare_activations(ck_type weight_type, const float *x, int64_t ldx,
                             int64_t k, int64_t n_tokens, void *out) {
+    if (weight_type == CK_TYPE_Q8_R) {
+        prepare_q8r(x, ldx, k, 0, n_tokens, out);
+        return;
+    }
 #if defined(__x86_64__)
-    if (impl() >= CK_IMPL_AVX2) {
+    if (ck_use_avx2()) {
         ck_prepare_activations_avx2(weight_type, x, ldx, k, n_tokens, out);
         return;
     }
@@ -100,14 +56,7 @@ void ck_prepare_activations_at(ck_type weight_type, const float *x, int64_t ldx,
                                int64_t first_token, int64_t n_tokens, void *out) {
     if (first_token < 0 || n_tokens <= 0) return;
     if (weight_type == CK_TYPE_Q8_R) {
-        if (k % CK_Q8R_GROUP != 0) return;
-#if defined(__x86_64__)
-        if (impl() >= CK_IMPL_AVX2) {
-            ck_prepare_q8r_avx2(x, ldx, k, first_token, n_tokens, out);
-            return;
-        }
-#endif
-        ck_prepare_q8r_ref(x, ldx, k, first_token, n_tokens, out);
+        if (k % CK_Q8R_GROUP == 0) prepare_q8r(x, ldx, k, first_token, n_tokens, out);
         return;
     }
     ck_prepare_activations(weight_type, x, ldx, k, n_tokens,
@@ -116,7 +65,7 @@ void ck_prepare_activations_at(ck_type weight_type, const float *x, int64_t ldx,
 
 static ck_panel_fn panel_kernel(int fmt) {
 #if defined(__x86_64__)
-    switch (impl()) {
+    switch (ck_dispatch_level()) {
     case CK_IMPL_AVX512VNNI: return fmt == CK_FMT_Q8R ? ck_panel_q8r_avx512vnni : ck_panel_avx512vnni;
     case CK_IMPL_AVX2: return fmt == CK_FMT_Q8R ? ck_panel_q8r_avx2 : ck_panel_avx2;
     default: break;
@@ -167,22 +116,27 @@ static void run_panels(ck_panel_fn fn, int fmt, const uint8_t *P, int64_t nb, co
     }
 }
 
+// The packed format of `type` if the call has work and valid arguments, else -1.
+static int packed_call_format(ck_type type, int64_t k, int64_t n_tokens, int64_t row_begin, int64_t row_end) {
+    const int fmt = packed_format(type);
+    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0 || fmt < 0) return -1;
+    if (fmt == CK_FMT_Q8R && k % CK_Q8R_GROUP != 0) return -1;
+    return fmt;
+}
+
 void ck_matmul_packed(ck_type type, const void *P, int64_t k,
                       const void *X, int64_t n_tokens,
                       float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
-    const int fmt = packed_format(type);
-    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0 || fmt < 0) return;
-    if (fmt == CK_FMT_Q8R && k % CK_Q8R_GROUP != 0) return;
-    run_panels(panel_kernel(fmt), fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
+    const int fmt = packed_call_format(type, k, n_tokens, row_begin, row_end);
+    if (fmt >= 0) run_panels(panel_kernel(fmt), fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
 }
 
 void ck_matmul_packed_ref(ck_type type, const void *P, int64_t k,
                           const void *X, int64_t n_tokens,
                           float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
-    const int fmt = packed_format(type);
-    if (row_end <= row_begin || n_tokens <= 0 || row_begin < 0 || fmt < 0) return;
-    if (fmt == CK_FMT_Q8R && k % CK_Q8R_GROUP != 0) return;
-    run_panels(fmt == CK_FMT_Q8R ? ck_panel_q8r_ref : ck_panel_ref, fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
+    const int fmt = packed_call_format(type, k, n_tokens, row_begin, row_end);
+    if (fmt >= 0)
+        run_panels(fmt == CK_FMT_Q8R ? ck_panel_q8r_ref : ck_panel_ref, fmt, P, k / CK_QK, X, n_tokens, Y, ldy, row_begin, row_end);
 }
 
 void ck_matmul(ck_type type, const void *W, int64_t k,
