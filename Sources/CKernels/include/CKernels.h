@@ -86,9 +86,11 @@ void ck_matmul_ref(ck_type type, const void *W, int64_t k,
 /// Version of the packed byte layouts below (ck_pack_weights, ck_pack_weights_q8r): bump it
 /// whenever the bytes a packer writes change, so that packed copies kept outside the process
 /// (files mapped by several workers) are not read with the wrong layout. 1: Q8_0/Q4_0 panels;
-/// 2: unchanged Q8_0/Q4_0 panels plus CK_TYPE_Q8_R panels. A stored copy must also be keyed by
-/// the packed type of each matrix (WeightFormat: the same file packs as Q8_0 or as Q8_R).
-#define CK_PACKED_LAYOUT_VERSION 2
+/// 2: unchanged Q8_0/Q4_0 panels plus CK_TYPE_Q8_R panels; 3: Q8_R rows whose largest value is
+/// below 127 x FLT_MIN store a zero inverse scale (ck_q8r_inverse), so their bytes differ from 2.
+/// A stored copy must also be keyed by the packed type of each matrix (WeightFormat: the same
+/// file packs as Q8_0 or as Q8_R).
+#define CK_PACKED_LAYOUT_VERSION 3
 
 /// Rows per packed panel (docs/kernels.md). Row ranges of `ck_matmul_packed` that start on a
 /// multiple of it never compute a neighbour's rows.
