@@ -70,13 +70,26 @@ struct ResultComposer: Sendable {
         _ item: WorkItem, classification: Classification, operatorThresholds: CategoryThresholds,
         queueSeconds: Double, inferenceSeconds: Double
     ) -> ModerationResult {
-        var result = base(requestID: item.requestID, request: item.request, source: item.source)
+        scored(
+            requestID: item.requestID, request: item.request, source: item.source,
+            score: TextScore(classification, of: item.prepared), operatorThresholds: operatorThresholds,
+            queueSeconds: queueSeconds, inferenceSeconds: inferenceSeconds)
+    }
+
+    /// The scored result of a request from its text's score (computed, or from the score
+    /// cache): thresholds are applied here, after the cache.
+    func scored(
+        requestID: String, request: ModerationRequest, source: KafkaConsumerMessage, score: TextScore,
+        operatorThresholds: CategoryThresholds, queueSeconds: Double, inferenceSeconds: Double
+    ) -> ModerationResult {
+        let classification = score.classification
+        var result = base(requestID: requestID, request: request, source: source)
         result.queueMs = queueSeconds * 1000
         result.inferenceMs = inferenceSeconds * 1000
-        result.tokenCount = Int32(clamping: item.prepared.tokenCount)
-        result.truncated = item.prepared.truncated
-        result.windows = Int32(clamping: item.prepared.sequences.count)
-        let thresholds = item.request.hasThreshold ? CategoryThresholds(default: item.request.threshold) : operatorThresholds
+        result.tokenCount = Int32(clamping: score.tokenCount)
+        result.truncated = score.truncated
+        result.windows = Int32(clamping: score.windows)
+        let thresholds = request.hasThreshold ? CategoryThresholds(default: request.threshold) : operatorThresholds
         result.status.code = .ok
         result.probabilities = classification.probabilities
         result.scores = classification.probabilities.enumerated().map { index, probability in

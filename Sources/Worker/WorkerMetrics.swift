@@ -25,6 +25,10 @@ public final class WorkerMetrics: Sendable {
     private let healthServerState = Mutex<(counters: [String: Counter], last: [String: Int])>(([:], [:]))
     let healthServerOpen: Gauge
     let healthServerRefusedRequests: Gauge
+    /// The score cache's hits, misses, evictions and bytes (`--score-cache-bytes`).
+    public let scoreCache: ScoreCacheMetrics
+    /// A replay's pauses for live traffic (`--yield-to-group`).
+    public let replayYield: ReplayYieldMetrics
 
     public init() {
         consumed = registry.makeCounter(
@@ -63,6 +67,8 @@ public final class WorkerMetrics: Sendable {
         healthServerRefusedRequests = registry.makeGauge(
             descriptor: Self.metric(
                 "duoguard_metrics_server_refused_requests", "Requests the metrics/health server refused (400, 405, 413, 431) since start."))
+        scoreCache = ScoreCacheMetrics(registry: registry)
+        replayYield = ReplayYieldMetrics(registry: registry)
     }
 
     /// Counts a dead letter acknowledged by the broker, by its `error-code`.
