@@ -101,6 +101,15 @@ struct ReplayCommand: AsyncParsableCommand {
                 + "\(answered - worker.deadLetteredCount) scored, \(worker.deadLetteredCount) dead-lettered, "
                 + "\(plan.total) in range, \(String(format: "%.1f", seconds)) s, "
                 + "\(String(format: "%.1f", Double(answered) / max(seconds, 0.001))) requests/s")
+        if let cache = worker.scoreCache?.statistics {
+            let looked = max(cache.hits + cache.misses, 1)
+            print(
+                "score cache: \(cache.hits) hits, \(cache.misses) misses (hit ratio \(String(format: "%.3f", Double(cache.hits) / Double(looked)))), "
+                    + "\(cache.evictions) evictions, \(cache.bytes) bytes held")
+        }
+        if let status = worker.yieldGate?.status {
+            print("yielded to live group: \(status.pauses) pauses, \(String(format: "%.1f", status.pausedSeconds)) s paused")
+        }
     }
 
     /// What `--yield-to-group` and its options ask for.
