@@ -165,5 +165,19 @@ final class ReplayYieldTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("does not exist"), "\(error)")
         }
         XCTAssertEqual(worker.answeredCount, 0)
+
+        // The command line: the same refusal is exit status 1 with the reason; live-lag
+        // options without --yield-to-group are a usage error (64).
+        let arguments = [
+            "replay", "--brokers", WorkerTestSupport.brokers, "--topic", setup.topics.input, "--from-beginning", "--to-end",
+            "--output-topic", setup.topics.output, "--dlq-topic", setup.topics.deadLetters, "--model", try WorkerTestSupport.modelPath(),
+        ]
+        let (status, output) = try await ChildProcess.capture(
+            try WorkerTestSupport.binary, arguments + ["--yield-to-group", setup.liveGroup, "--live-topic", setup.live],
+            mergingStandardError: true)
+        XCTAssertEqual(status, 1)
+        XCTAssertTrue(String(decoding: output, as: UTF8.self).contains("no committed offset"), String(decoding: output, as: UTF8.self))
+        let (usage, _) = try await ChildProcess.capture(try WorkerTestSupport.binary, arguments + ["--max-live-lag", "5"], mergingStandardError: true)
+        XCTAssertEqual(usage, 64)
     }
 }
