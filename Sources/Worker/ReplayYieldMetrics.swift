@@ -8,9 +8,7 @@ public final class ReplayYieldMetrics: Sendable {
     let pausedSeconds: Gauge
 
     init(registry: PrometheusCollectorRegistry) {
-        func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
-        }
+        let metric = WorkerMetrics.metric
         yielding = registry.makeGauge(descriptor: metric("duoguard_replay_yielding", "1 while the replay is paused because the live group's lag is above --max-live-lag."))
         liveLag = registry.makeGauge(descriptor: metric("duoguard_replay_live_lag", "The live group's lag (messages not committed) at the last reading."))
         pauses = registry.makeCounter(descriptor: metric("duoguard_replay_yield_pauses_total", "Times the replay paused for live traffic."))

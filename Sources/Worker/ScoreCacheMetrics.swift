@@ -9,9 +9,7 @@ public final class ScoreCacheMetrics: Sendable {
     let capacity: Gauge
 
     init(registry: PrometheusCollectorRegistry) {
-        func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
-        }
+        let metric = WorkerMetrics.metric
         hits = registry.makeCounter(descriptor: metric("duoguard_score_cache_hits_total", "Requests answered from the score cache (no tokenizing, no model)."))
         misses = registry.makeCounter(descriptor: metric("duoguard_score_cache_misses_total", "Requests whose text was not in the score cache."))
         evictions = registry.makeCounter(descriptor: metric("duoguard_score_cache_evictions_total", "Least recently used scores dropped to stay within --score-cache-bytes."))

@@ -123,7 +123,7 @@ public final class WorkerMetrics: Sendable {
     }
 
     /// A descriptor for a metric whose full name is spelled out (greppable in alerts and docs).
-    private static func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
+    static func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 

@@ -95,9 +95,10 @@ def start_replay(a, brokers, topic, run, suffix, extra):
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True), time.monotonic()
 
 
-def stop(process, timeout=120):
+def stop(process, timeout=120, sig=signal.SIGINT):
+    """Stops gracefully (a replay: SIGINT, it finishes what it took), killed after `timeout`."""
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -248,11 +249,7 @@ def main():
             rows.append(row)
             log(f"  case {case}: replay {row['replay_per_s_in_window']:.2f} req/s beside the live stream; " + "; ".join(row["replay_summary"]))
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker, timeout=60, sig=signal.SIGTERM)
         live_results.close()
 
     cache_rows = [cache_run(a, brokers, run, names["cache"], a.cache_requests, cached) for cached in (False, True)]
