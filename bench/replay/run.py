@@ -16,7 +16,7 @@ What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BR
      (c) beside `duoguard replay --yield-to-group G --max-live-lag N`; after the stream ends the
          replay must finish the backlog on its own (its exit status and time are reported);
    the replay's throughput = its results timestamped within the stream's window / window; the
-   replays run with --queue-capacity/--max-batch --replay-batch (16), because a paused replay
+   replays run with --queue-capacity/--max-batch --replay-batch (4), because a paused replay
    still answers what it already took (up to queue + one batch), and that is what the live
    stream waits behind;
 4. the score cache: --cache-requests requests where --repeat (30%) of the texts repeat an earlier
@@ -179,7 +179,7 @@ def main():
     p.add_argument("--saturation", type=int, default=60, help="requests of the live capacity measurement")
     p.add_argument("--live-fraction", type=float, default=0.5)
     p.add_argument("--max-live-lag", type=int, help="default: the live rate x 3 s")
-    p.add_argument("--replay-batch", type=int, default=16, help="replays' --max-batch and --queue-capacity")
+    p.add_argument("--replay-batch", type=int, default=4, help="replays' --max-batch and --queue-capacity")
     p.add_argument("--cache-requests", type=int, default=200)
     p.add_argument("--repeat", type=float, default=0.3)
     p.add_argument("--cache-timeout", type=float, default=300)
