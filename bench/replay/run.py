@@ -21,7 +21,9 @@ What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BR
    stream waits behind;
 4. the score cache: --cache-requests requests where --repeat (30%) of the texts repeat an earlier
    one, replayed with --score-cache-bytes 0 and with --score-cache-bytes 64 MiB: throughput
-   (results / (last result - first result)) and hit ratio (the replay prints its cache counters).
+   (results / (last result - first result)) and hit ratio (the replay prints its cache counters);
+   both with --cache-batch (32) as batch size and queue capacity: a repeat of a text that is still
+   queued or in the model when it is read misses, so a deeper queue lowers the hit ratio.
 
 Figures are results only from a quiet machine: the 1-minute load average at start and the CPU of
 other processes are printed, and the run is marked LOADED otherwise (as bench/latency).
@@ -86,11 +88,11 @@ def repeating(rng, count, words, repeat):
     return out
 
 
-def start_replay(a, brokers, topic, run, suffix, extra):
+def start_replay(a, brokers, topic, run, suffix, extra, batch):
     cmd = [a.binary, "replay", "--brokers", brokers, "--topic", topic, "--from-beginning", "--to-end",
            "--output-topic", f"{run}-out-{suffix}", "--dlq-topic", f"{run}-dlq-{suffix}", "--group", f"{run}-replay-{suffix}",
            "--model", a.model, "--threads", str(a.threads), "--log-level", "notice",
-           "--queue-capacity", str(a.replay_batch), "--max-batch", str(a.replay_batch)] + extra
+           "--queue-capacity", str(batch), "--max-batch", str(batch)] + extra
     log("$", " ".join(cmd))
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True), time.monotonic()
 
@@ -148,7 +150,7 @@ def live_step(a, load, live_results, rate, label):
 def cache_run(a, brokers, run, topic, count, cached):
     suffix = "cache" if cached else "nocache"
     results = latency.Results(brokers, f"{run}-out-{suffix}")
-    replay, _ = start_replay(a, brokers, topic, run, suffix, ["--score-cache-bytes", str(64 << 20 if cached else 0)])
+    replay, _ = start_replay(a, brokers, topic, run, suffix, ["--score-cache-bytes", str(64 << 20 if cached else 0)], a.cache_batch)
     out = ""
     try:
         out, _ = replay.communicate(timeout=a.cache_timeout)
@@ -181,6 +183,8 @@ def main():
     p.add_argument("--max-live-lag", type=int, help="default: the live rate x 3 s")
     p.add_argument("--replay-batch", type=int, default=4, help="replays' --max-batch and --queue-capacity")
     p.add_argument("--cache-requests", type=int, default=200)
+    p.add_argument("--cache-batch", type=int, default=32,
+                   help="the cache replays' --max-batch and --queue-capacity (a repeat of a text still queued or in the model misses)")
     p.add_argument("--repeat", type=float, default=0.3)
     p.add_argument("--cache-timeout", type=float, default=300)
     p.add_argument("--metrics-port", type=int, default=19467)
@@ -225,7 +229,7 @@ def main():
         for case, extra in (("b", []), ("c", ["--yield-to-group", names["group"], "--live-topic", names["in"],
                                               "--max-live-lag", str(max_lag)])):
             results = latency.Results(brokers, f"{run}-out-{case}")
-            replay, started = start_replay(a, brokers, names["backlog"], run, case, extra)
+            replay, started = start_replay(a, brokers, names["backlog"], run, case, extra, a.replay_batch)
             if not first_result(results, 120):
                 log(f"  case {case}: the replay produced nothing within 120 s")
             row, start_ms, end_ms = live_step(a, load, live_results, rate, f"{case}-live-with-replay" + ("-yielding" if case == "c" else ""))
