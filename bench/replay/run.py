@@ -92,7 +92,9 @@ def start_replay(a, brokers, topic, run, suffix, extra, batch):
     cmd = [a.binary, "replay", "--brokers", brokers, "--topic", topic, "--from-beginning", "--to-end",
            "--output-topic", f"{run}-out-{suffix}", "--dlq-topic", f"{run}-dlq-{suffix}", "--group", f"{run}-replay-{suffix}",
            "--model", a.model, "--threads", str(a.threads), "--log-level", "notice",
-           "--queue-capacity", str(batch), "--max-batch", str(batch)] + extra
+           "--queue-capacity", str(batch), "--max-batch", str(batch),
+           # tansu's first group join takes half the session timeout (docs/kafka.md): 3 s, not 22
+           "--session-timeout-ms", "6000"] + extra
     log("$", " ".join(cmd))
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True), time.monotonic()
 
