@@ -63,6 +63,7 @@ struct InferenceLoop: Sendable {
             let result: ModerationResult
             switch outcomes[index] {
             case .success(let classification):
+                if let key = item.cacheKey { preparer.scoreCache?.insert(key, TextScore(classification, of: item.prepared)) }
                 result = preparer.results.scored(
                     item, classification: classification, operatorThresholds: thresholds,
                     queueSeconds: seconds(started - item.read), inferenceSeconds: inferenceSeconds)

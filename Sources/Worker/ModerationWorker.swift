@@ -35,6 +35,10 @@ public final class ModerationWorker: Service, Sendable {
     private let batcher: MicroBatcher<WorkItem>
     private let budget: InFlightBudget
     private let tracing: WorkerTracing
+    /// Scores of texts seen before; `nil` when `scoreCacheBytes` is 0.
+    public let scoreCache: ScoreCache?
+    /// Where a yielding replay's intake waits; `nil` unless `liveYield` is set.
+    public let yieldGate: ReplayYieldGate?
 
     public init(configuration: WorkerConfiguration, model: DuoGuardModel, logger: Logger, metrics: WorkerMetrics = WorkerMetrics()) {
         self.configuration = configuration
@@ -57,6 +61,12 @@ public final class ModerationWorker: Service, Sendable {
             tracer = QueuedEndTracer(inner: InstrumentationSystem.tracer, queue: SpanEndQueue { [metrics] in metrics.spansDropped.increment() })
         }
         self.tracing = WorkerTracing(tracer: tracer, group: configuration.groupID)
+        scoreCache = configuration.scoreCacheBytes > 0
+            ? ScoreCache(
+                capacityBytes: configuration.scoreCacheBytes, digester: ScoreDigester(model: model.identity, scoring: configuration.scoring),
+                metrics: metrics.scoreCache)
+            : nil
+        yieldGate = configuration.liveYield == nil ? nil : ReplayYieldGate()
     }
 
     /// Requests answered so far (result or dead letter acknowledged), and of them dead-lettered.
@@ -82,13 +92,26 @@ public final class ModerationWorker: Service, Sendable {
         } catch {
             throw WorkerError.startup("\(error)")
         }
-        let server = try startHealthServer()
+        // A live group that cannot be read stops the replay before anything else starts.
+        let liveLag: LiveGroupLag?
+        if let settings = configuration.liveYield {
+            liveLag = try await LiveGroupLag.open(settings, kafka: configuration.kafka, logger: logger)
+        } else {
+            liveLag = nil
+        }
+        let server: HealthServer?
         let consumer: KafkaConsumer
         let producer: KafkaProducer
         do {
-            (consumer, producer) = try await connect()
+            server = try startHealthServer()
+            do {
+                (consumer, producer) = try await connect()
+            } catch {
+                await server?.shutdown()
+                throw error
+            }
         } catch {
-            await server?.shutdown()
+            await liveLag?.close()
             throw error
         }
         state.markRunning()
@@ -112,13 +135,15 @@ public final class ModerationWorker: Service, Sendable {
         }
         let preparer = RequestPreparer(
             configuration: configuration, model: model, deadLetters: deadLetters,
-            topics: configuration.replyTo.pattern == nil ? nil : ReplyTopicDirectory(producer: producer, policy: configuration.replyTo))
+            topics: configuration.replyTo.pattern == nil ? nil : ReplyTopicDirectory(producer: producer, policy: configuration.replyTo),
+            scoreCache: scoreCache)
         // Stopping hands queued requests back and releases whoever waits on the queue or budget.
         // Close the batcher before emptying it: emptying frees space, which would let an intake
         // blocked on a full queue add its (already registered) request in between; that request
         // would be answered above a handed-back one, its position frozen below it, and the
         // answer repeated after restart (a duplicate after a graceful stop).
         state.onStop { [self] in
+            yieldGate?.release()
             ledger.stop()
             batcher.close()
             abandonQueued { _ in true }
@@ -127,6 +152,11 @@ public final class ModerationWorker: Service, Sendable {
         // A fatal stop does not wait for drains (nothing more will be acknowledged usefully).
         state.onFatal { [ledger] in ledger.releaseWaiters() }
         let lag = Task { await LagReporter(consumer: consumer, metrics: metrics, interval: configuration.lagInterval).run() }
+        // Made now, so the start-up reading closes the gate before intake takes anything.
+        let watcher = liveLag.flatMap { liveLag in
+            yieldGate.flatMap { LiveYieldWatcher(lag: liveLag, settings: liveLag.settings, gate: $0, metrics: metrics.replayYield, logger: logger) }
+        }
+        let yieldWatch = Task { await watcher?.run() }
 
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
@@ -156,7 +186,7 @@ public final class ModerationWorker: Service, Sendable {
                             consumer: consumer, ledger: self.ledger, batcher: self.batcher, budget: self.budget,
                             preparer: preparer, sender: sender, metrics: self.metrics, state: self.state,
                             replay: self.configuration.replay, tracing: self.tracing, logText: self.configuration.logText,
-                            logger: self.logger
+                            logger: self.logger, yieldGate: self.yieldGate
                         ).run()
                     }
                     // Intake or inference ended, a fatal error, or a finished replay: stop.
@@ -170,6 +200,8 @@ public final class ModerationWorker: Service, Sendable {
                     // No librdkafka call may outlive the consumer: end the lag reporter first.
                     lag.cancel()
                     await lag.value
+                    yieldWatch.cancel()
+                    await yieldWatch.value
                     do {
                         try await consumer.commit(timeout: self.configuration.commitTimeout)
                     } catch {
@@ -186,6 +218,9 @@ public final class ModerationWorker: Service, Sendable {
             state.beginStopping()
         }
         lag.cancel()
+        yieldWatch.cancel()
+        await yieldWatch.value
+        await liveLag?.close()
         // Each step of the stop is bounded by its timeout; `ShutdownBound` adds them up.
         await producer.close(flushTimeout: state.fatalError == nil ? configuration.flushTimeout : ShutdownBound.fatalFlush)
         await server?.shutdown()

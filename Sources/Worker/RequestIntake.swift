@@ -18,11 +18,16 @@ struct RequestIntake: Sendable {
     let tracing: WorkerTracing
     let logText: Bool
     let logger: Logger
+    /// A yielding replay waits here while the live group is behind (`nil`: never waits).
+    var yieldGate: ReplayYieldGate? = nil
 
     /// Runs until shutdown begins or the consumer closes.
     func run() async {
         var messages = consumer.messages.makeAsyncIterator()
-        while !state.isStopping, let message = await messages.next() {
+        while !state.isStopping {
+            // Before taking the next record: what was taken is answered meanwhile.
+            if let yieldGate { await yieldGate.wait() }
+            guard !state.isStopping, let message = await messages.next() else { break }
             if state.isStopping { break }  // read after shutdown began: not ours to answer any more
             if let replay, !(takeForReplay(message, replay)) { continue }
             guard await budget.acquire(message.bufferedSize) else { break }

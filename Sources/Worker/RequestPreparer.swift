@@ -27,6 +27,11 @@ struct RequestPreparer: Sendable {
     var topics: ReplyTopicDirectory? = nil
     /// Bounds of `metadata` (entries, key/value/total bytes).
     var metadataLimits = MetadataLimits()
+    /// Scores of texts seen before (`--score-cache-bytes`); `nil`: off.
+    var scoreCache: ScoreCache? = nil
+    /// The operator's thresholds, applied to cached scores (the inference loop applies the
+    /// same to computed ones).
+    var thresholds = CategoryThresholds()
 
     /// What intake does with a record.
     enum Preparation: Sendable {
@@ -126,6 +131,14 @@ struct RequestPreparer: Sendable {
                 requestID: requestID, request: request, source: source)
             return .answered(answer(result, to: destination, source: source, contentType: contentType, trace: trace, deadLetter: nil))
         }
+        // A text scored before is answered now: no tokenizing, no model, no queue.
+        let cacheKey = scoreCache?.key(for: request.text)
+        if let cacheKey, let score = scoreCache?.lookup(cacheKey) {
+            let result = results.scored(
+                requestID: requestID, request: request, source: source, score: score, operatorThresholds: thresholds,
+                queueSeconds: 0, inferenceSeconds: 0)
+            return .answered(answer(result, to: destination, source: source, contentType: contentType, trace: trace, deadLetter: nil))
+        }
         let prepared = scoring.prepare(request.text, tokenizer: tokenizer)
         if scoring.longText == .windows, prepared.sequences.count > scoring.maxWindows {
             return reject(.invalidArgument, .tooManyWindows(prepared.sequences.count, limit: scoring.maxWindows), to: destination)
@@ -133,7 +146,7 @@ struct RequestPreparer: Sendable {
         return .ready(
             WorkItem(
                 source: source, request: request, requestID: requestID, contentType: contentType, trace: trace,
-                destination: destination, prepared: prepared, deadline: deadline, read: read))
+                destination: destination, prepared: prepared, deadline: deadline, read: read, cacheKey: cacheKey))
     }
 
     /// The answer of a request that expired while it waited for the model.
@@ -173,7 +186,10 @@ struct RequestPreparer: Sendable {
 
 extension RequestPreparer {
     /// The worker's preparer: its configuration's rules, the model's tokenizer and labels.
-    init(configuration: WorkerConfiguration, model: DuoGuardModel, deadLetters: DeadLetterComposer, topics: ReplyTopicDirectory?) {
+    init(
+        configuration: WorkerConfiguration, model: DuoGuardModel, deadLetters: DeadLetterComposer, topics: ReplyTopicDirectory?,
+        scoreCache: ScoreCache? = nil
+    ) {
         self.init(
             maxRequestBytes: configuration.maxRequestBytes, maxTextBytes: configuration.maxTextBytes,
             replyTo: configuration.replyTo.reserving(configuration.inputTopics + [configuration.deadLetterTopic]),
@@ -181,7 +197,8 @@ extension RequestPreparer {
             results: ResultComposer(
                 outputTopic: configuration.outputTopic, workerID: configuration.workerID, model: ResultComposer.identity(of: model),
                 categoryNames: model.config.categoryNames, envelope: configuration.resultEnvelope),
-            deadLetters: deadLetters, topics: topics, metadataLimits: configuration.metadataLimits)
+            deadLetters: deadLetters, topics: topics, metadataLimits: configuration.metadataLimits,
+            scoreCache: scoreCache, thresholds: configuration.thresholds)
     }
 }
 

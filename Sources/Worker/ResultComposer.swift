@@ -70,30 +70,42 @@ public struct ResultComposer: Sendable {
         _ item: WorkItem, classification: Classification, operatorThresholds: CategoryThresholds,
         queueSeconds: Double, inferenceSeconds: Double
     ) -> ModerationResult {
-        var result = base(requestID: item.requestID, request: item.request, source: item.source)
+        scored(
+            requestID: item.requestID, request: item.request, source: item.source,
+            score: TextScore(classification, of: item.prepared), operatorThresholds: operatorThresholds,
+            queueSeconds: queueSeconds, inferenceSeconds: inferenceSeconds)
+    }
+
+    /// The scored result of a request from its text's score (computed, or from the score
+    /// cache): thresholds are applied here, after the cache.
+    func scored(
+        requestID: String, request: ModerationRequest, source: KafkaConsumerMessage, score: TextScore,
+        operatorThresholds: CategoryThresholds, queueSeconds: Double, inferenceSeconds: Double
+    ) -> ModerationResult {
+        let classification = score.classification
+        var result = base(requestID: requestID, request: request, source: source)
         result.queueMs = queueSeconds * 1000
         result.inferenceMs = inferenceSeconds * 1000
-        let thresholds = item.request.hasThreshold ? CategoryThresholds(default: item.request.threshold) : operatorThresholds
-        Self.fillScores(
-            of: &result, prepared: item.prepared, classification: classification, thresholds: thresholds,
-            categoryNames: categoryNames)
+        let thresholds = request.hasThreshold ? CategoryThresholds(default: request.threshold) : operatorThresholds
+        Self.fillScores(of: &result, score: score, thresholds: thresholds, categoryNames: categoryNames)
         return result
     }
 
     /// Sets the score fields of `result` (status OK, token count, truncation, windows,
     /// probabilities, per-category scores, threshold and verdict): the one place a result's
-    /// scores are written, for Kafka results and for `duoguard classify --json` alike, so a
-    /// text gets the same fields, names and numbers from both.
+    /// scores are written, for Kafka results (computed or from the score cache) and for
+    /// `duoguard classify --json` alike, so a text gets the same fields, names and numbers
+    /// from both.
     public static func fillScores(
-        of result: inout ModerationResult, prepared: PreparedText, classification: Classification,
-        thresholds: CategoryThresholds, categoryNames: [String]
+        of result: inout ModerationResult, score: TextScore, thresholds: CategoryThresholds, categoryNames: [String]
     ) {
         func name(of index: Int) -> String {
             categoryNames.indices.contains(index) ? categoryNames[index] : "label \(index)"
         }
-        result.tokenCount = Int32(clamping: prepared.tokenCount)
-        result.truncated = prepared.truncated
-        result.windows = Int32(clamping: prepared.sequences.count)
+        let classification = score.classification
+        result.tokenCount = Int32(clamping: score.tokenCount)
+        result.truncated = score.truncated
+        result.windows = Int32(clamping: score.windows)
         result.status.code = .ok
         result.probabilities = classification.probabilities
         result.scores = classification.probabilities.enumerated().map { index, probability in

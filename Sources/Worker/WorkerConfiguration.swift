@@ -104,6 +104,14 @@ public struct WorkerConfiguration: Sendable {
     /// worker runs until it is stopped).
     public var replay: ReplayPlan?
 
+    /// Bytes of the score cache (`ScoreCache`: digests and scores of texts seen, never the
+    /// texts); 0 turns it off. Default: 0 (off) — see docs/operations.md for why.
+    public var scoreCacheBytes = 0
+
+    /// Replay only: give way to this live consumer group while its lag is high
+    /// (`--yield-to-group`). Default: `nil` (the replay runs flat out).
+    public var liveYield: LiveYield?
+
     /// The required settings; every other field starts at its documented default.
     public init(kafka: KafkaConfiguration, groupID: String, inputTopics: [String], outputTopic: String, deadLetterTopic: String) {
         self.kafka = kafka
@@ -121,6 +129,14 @@ public struct WorkerConfiguration: Sendable {
             if !ok { throw ConfigurationError(setting, reason()) }
         }
         try require(!groupID.isEmpty, "--group", "must not be empty")
+        try require(scoreCacheBytes >= 0, "--score-cache-bytes", "must not be negative, not \(scoreCacheBytes)")
+        if let liveYield {
+            try require(replay != nil, "--yield-to-group", "only a replay yields to a live group")
+            try require(!liveYield.group.isEmpty && liveYield.group != groupID, "--yield-to-group", "must name the live group, not the replay's own '\(groupID)'")
+            try require(!liveYield.topics.isEmpty && !liveYield.topics.contains(where: \.isEmpty), "--live-topic", "needs at least one non-empty topic")
+            try require(liveYield.hysteresis() != nil, "--resume-live-lag", "\(liveYield.resumeMark) must be below --max-live-lag (\(liveYield.maxLag)), both at least 0")
+            try require(liveYield.interval >= .milliseconds(100), "--live-lag-interval-ms", "must be at least 100 ms")
+        }
         try require(!inputTopics.isEmpty && !inputTopics.contains(where: \.isEmpty), "--input-topic", "needs at least one non-empty topic")
         try require(!outputTopic.isEmpty, "--output-topic", "must not be empty")
         try require(!deadLetterTopic.isEmpty, "--dlq-topic", "must not be empty")

@@ -27,6 +27,10 @@ public final class WorkerMetrics: Sendable {
     private let healthServerState = Mutex<(counters: [String: Counter], last: [String: Int])>(([:], [:]))
     let healthServerOpen: Gauge
     let healthServerRefusedRequests: Gauge
+    /// The score cache's hits, misses, evictions and bytes (`--score-cache-bytes`).
+    public let scoreCache: ScoreCacheMetrics
+    /// A replay's pauses for live traffic (`--yield-to-group`).
+    public let replayYield: ReplayYieldMetrics
 
     public init() {
         consumed = registry.makeCounter(
@@ -67,6 +71,8 @@ public final class WorkerMetrics: Sendable {
         healthServerRefusedRequests = registry.makeGauge(
             descriptor: Self.metric(
                 "duoguard_metrics_server_refused_requests", "Requests the metrics/health server refused (400, 405, 413, 431) since start."))
+        scoreCache = ScoreCacheMetrics(registry: registry)
+        replayYield = ReplayYieldMetrics(registry: registry)
     }
 
     /// Counts a dead letter acknowledged by the broker, by its `error-code`.
@@ -121,7 +127,7 @@ public final class WorkerMetrics: Sendable {
     }
 
     /// A descriptor for a metric whose full name is spelled out (greppable in alerts and docs).
-    private static func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
+    static func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 

@@ -103,7 +103,7 @@ struct ClassifyCommand: ParsableCommand {
         var result = ModerationResult()
         result.model = model
         ResultComposer.fillScores(
-            of: &result, prepared: prepared, classification: classification, thresholds: thresholds, categoryNames: names)
+            of: &result, score: TextScore(classification, of: prepared), thresholds: thresholds, categoryNames: names)
         let local = JSONLines.line(LocalFields(logits: classification.logits.map(JSONFloat.init), text: text))
         guard let wire = try? ModerationCodec.encodeResult(result, contentType: .json) else {
             return JSONLines.line(["error": "unencodable result"])

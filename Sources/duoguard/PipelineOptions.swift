@@ -65,6 +65,8 @@ struct PipelineOptions: ParsableArguments {
 
     @Option(name: .long, help: "How long a result's delivery is retried before it becomes an UNDELIVERABLE dead letter, ms (default \(Self.defaults.maxRetryAge.milliseconds)).")
     var maxRetryAgeMs: Int?
+    @Option(name: .long, help: "Bytes of the score cache: scores of texts seen before (digests only, never texts), answered without the model; 0: off (default \(Self.defaults.scoreCacheBytes)) (env DUOGUARD_SCORE_CACHE_BYTES).")
+    var scoreCacheBytes: Int?
     @Option(name: .long, help: "Worker id reported in results (default hostname-pid).")
     var workerID: String?
     @Option(name: [.customShort("X")], help: "librdkafka property key=value (repeatable).")
@@ -168,6 +170,7 @@ struct PipelineOptions: ParsableArguments {
         if let value = try env.milliseconds(shutdownLimitMs, "SHUTDOWN_LIMIT_MS") { configuration.shutdownLimitOverride = value }
         if let value = try env.milliseconds(maxRetryBackoffMs, "MAX_RETRY_BACKOFF_MS") { configuration.maxRetryBackoff = value }
         if let value = try env.milliseconds(maxRetryAgeMs, "MAX_RETRY_AGE_MS") { configuration.maxRetryAge = value }
+        if let value = try env.value(scoreCacheBytes, "SCORE_CACHE_BYTES") { configuration.scoreCacheBytes = value }
         if let value = try env.value(workerID, "WORKER_ID") { configuration.workerID = value }
         configuration.logText = env.flag(logText, "LOG_TEXT")
         try adjust(&configuration)

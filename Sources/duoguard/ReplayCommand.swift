@@ -42,6 +42,16 @@ struct ReplayCommand: AsyncParsableCommand {
     var dlqTopic: String?
     @Option(name: .long, help: "Consumer group holding the replay's progress (default: duoguard-replay-<topic>-<output-topic>).")
     var group: String?
+    @Option(name: .long, help: "Give way to this live consumer group: pause while its lag is above --max-live-lag (it must exist and have committed offsets).")
+    var yieldToGroup: String?
+    @Option(name: .long, help: "With --yield-to-group: pause while the live group's lag (messages not committed, summed over --live-topic) is above this (default 1000).")
+    var maxLiveLag: Int64?
+    @Option(name: .long, help: "With --yield-to-group: resume once the lag is at or below this (default: half of --max-live-lag).")
+    var resumeLiveLag: Int64?
+    @Option(name: .long, help: "With --yield-to-group: the live group's input topic (repeatable; default: --topic).")
+    var liveTopic: [String] = []
+    @Option(name: .long, help: "With --yield-to-group: how often the live lag is read, ms (default 1000).")
+    var liveLagIntervalMs: Int?
     @OptionGroup var pipeline: PipelineOptions
 
     func validate() throws {
@@ -50,6 +60,9 @@ struct ReplayCommand: AsyncParsableCommand {
         guard !(toEnd && toTime != nil) else { throw ValidationError("give at most one of --to-end, --to-time") }
         if let fromTime, Self.milliseconds(fromTime) == nil { throw ValidationError("--from-time '\(fromTime)' is not ISO 8601") }
         if let toTime, Self.milliseconds(toTime) == nil { throw ValidationError("--to-time '\(toTime)' is not ISO 8601") }
+        if yieldToGroup == nil, maxLiveLag != nil || resumeLiveLag != nil || !liveTopic.isEmpty || liveLagIntervalMs != nil {
+            throw ValidationError("--max-live-lag, --resume-live-lag, --live-topic and --live-lag-interval-ms need --yield-to-group")
+        }
     }
 
     func run() async throws {
@@ -67,12 +80,13 @@ struct ReplayCommand: AsyncParsableCommand {
             configuration.metricsPort = nil
             configuration.maxWait = .milliseconds(2)  // a backlog fills batches at once
             configuration.replay = plan
+            configuration.liveYield = liveYield
         }
         logger.info("replay plan", metadata: ["ranges": "\(plan.ranges.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })"])
 
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
         let progress = ReplayProgress(total: plan.total)
-        let reporter = Task { await progress.report { (worker.answeredCount, worker.deadLetteredCount) } }
+        let reporter = Task { await progress.report({ (worker.answeredCount, worker.deadLetteredCount) }, yielding: { worker.yieldGate?.status }) }
         let started = ContinuousClock.now
         try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, stopWhenDone: true, tracing: tracing, logger: logger)
         reporter.cancel()
@@ -87,6 +101,25 @@ struct ReplayCommand: AsyncParsableCommand {
                 + "\(answered - worker.deadLetteredCount) scored, \(worker.deadLetteredCount) dead-lettered, "
                 + "\(plan.total) in range, \(String(format: "%.1f", seconds)) s, "
                 + "\(String(format: "%.1f", Double(answered) / max(seconds, 0.001))) requests/s")
+        if let cache = worker.scoreCache?.statistics {
+            let looked = max(cache.hits + cache.misses, 1)
+            print(
+                "score cache: \(cache.hits) hits, \(cache.misses) misses (hit ratio \(String(format: "%.3f", Double(cache.hits) / Double(looked)))), "
+                    + "\(cache.evictions) evictions, \(cache.bytes) bytes held")
+        }
+        if let status = worker.yieldGate?.status {
+            print("yielded to live group: \(status.pauses) pauses, \(String(format: "%.1f", status.pausedSeconds)) s paused")
+        }
+    }
+
+    /// What `--yield-to-group` and its options ask for.
+    private var liveYield: LiveYield? {
+        guard let yieldToGroup else { return nil }
+        var settings = LiveYield(group: yieldToGroup, topics: liveTopic.isEmpty ? [topic] : liveTopic)
+        if let maxLiveLag { settings.maxLag = maxLiveLag }
+        settings.resumeLag = resumeLiveLag
+        if let liveLagIntervalMs { settings.interval = .milliseconds(liveLagIntervalMs) }
+        return settings
     }
 
     /// Resolves the range to offsets, per partition, and applies the group's progress.

@@ -1,0 +1,288 @@
+"""Replay beside live traffic, and the score cache (issue 19; docs/benchmarks.md).
+
+    bash bench/replay/run.sh                          # default: about 8 minutes
+    bash bench/replay/run.sh --backlog 20000 --duration 300 --cache-requests 2000   # the full size
+
+What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BROKER_PORT):
+1. topics: a live request topic (4 partitions) with its result and dead-letter topics, and a
+   backlog topic holding --backlog requests (~50 tokens each, as bench/latency);
+2. starts ONE live `duoguard worker` (group G, --commit-interval-ms 1000 so its committed lag
+   follows its progress closely) and measures its capacity: --saturation requests at once;
+3. the live stream: Poisson arrivals at --live-fraction (0.5) of that capacity for --duration
+   seconds, open loop; live latency = result Kafka timestamp - request Kafka timestamp (p50/p99),
+   in three cases:
+     (a) live alone;
+     (b) beside `duoguard replay` of the backlog, not yielding;
+     (c) beside `duoguard replay --yield-to-group G --max-live-lag N`; after the stream ends the
+         replay must finish the backlog on its own (its exit status and time are reported);
+   the replay's throughput = its results timestamped within the stream's window / window; the
+   replays run with --queue-capacity/--max-batch --replay-batch (4), because a paused replay
+   still answers what it already took (up to queue + one batch), and that is what the live
+   stream waits behind;
+4. the score cache: --cache-requests requests where --repeat (30%) of the texts repeat an earlier
+   one, replayed with --score-cache-bytes 0 and with --score-cache-bytes 64 MiB: throughput
+   (results / (last result - first result)) and hit ratio (the replay prints its cache counters);
+   both with --cache-batch (32) as batch size and queue capacity: a repeat of a text that is still
+   queued or in the model when it is read misses, so a deeper queue lowers the hit ratio.
+
+Figures are results only from a quiet machine: the 1-minute load average at start and the CPU of
+other processes are printed, and the run is marked LOADED otherwise (as bench/latency).
+"""
+import argparse
+import importlib.util
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_spec = importlib.util.spec_from_file_location("latency_run", os.path.join(ROOT, "bench", "latency", "run.py"))
+latency = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(latency)  # Results, Load, percentile, metrics, start_worker, busy_seconds
+log, percentile, busy_seconds = latency.log, latency.percentile, latency.busy_seconds
+
+
+def create_topics(brokers, run, partitions):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    names = {"group": f"{run}-live", "in": f"{run}-live-in", "out": f"{run}-live-out", "dlq": f"{run}-live-dlq",
+             "backlog": f"{run}-backlog", "cache": f"{run}-cache-in"}
+    admin = AdminClient({"bootstrap.servers": brokers})
+    wanted = [NewTopic(names["in"], partitions, 1), NewTopic(names["out"], partitions, 1), NewTopic(names["dlq"], 1, 1),
+              NewTopic(names["backlog"], partitions, 1), NewTopic(names["cache"], partitions, 1)]
+    for suffix in ("b", "c", "nocache", "cache"):
+        wanted += [NewTopic(f"{run}-out-{suffix}", partitions, 1), NewTopic(f"{run}-dlq-{suffix}", 1, 1)]
+    for f in admin.create_topics(wanted).values():
+        f.result(30)
+    return names
+
+
+def produce_texts(brokers, topic, texts, prefix):
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": brokers, "linger.ms": 20, "acks": "all"})
+    for i, text in enumerate(texts):
+        key = f"{prefix}-{i}"
+        producer.produce(topic, key=key, value=json.dumps({"id": key, "text": text}).encode(),
+                         headers={"content-type": b"application/json"})
+        if i % 1000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+
+
+def texts(rng, count, words):
+    return [" ".join(rng.choice(latency.VOCAB) for _ in range(words)) for _ in range(count)]
+
+
+def repeating(rng, count, words, repeat):
+    """`count` texts, `repeat` of them copies of an earlier one (uniformly chosen)."""
+    out = []
+    for i in range(count):
+        if out and rng.random() < repeat:
+            out.append(rng.choice(out))
+        else:
+            out.append(" ".join(rng.choice(latency.VOCAB) for _ in range(words)))
+    return out
+
+
+def start_replay(a, brokers, topic, run, suffix, extra, batch):
+    cmd = [a.binary, "replay", "--brokers", brokers, "--topic", topic, "--from-beginning", "--to-end",
+           "--output-topic", f"{run}-out-{suffix}", "--dlq-topic", f"{run}-dlq-{suffix}", "--group", f"{run}-replay-{suffix}",
+           "--model", a.model, "--threads", str(a.threads), "--log-level", "notice",
+           "--queue-capacity", str(batch), "--max-batch", str(batch),
+           # tansu's first group join takes half the session timeout (docs/kafka.md): 3 s, not 22
+           "--session-timeout-ms", "6000"] + extra
+    log("$", " ".join(cmd))
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True), time.monotonic()
+
+
+def stop(process, timeout=120, sig=signal.SIGINT):
+    """Stops gracefully (a replay: SIGINT, it finishes what it took), killed after `timeout`."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+    return out or ""
+
+
+def first_result(results, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with results.lock:
+            if results.times:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def in_window(results, start_ms, end_ms):
+    with results.lock:
+        return sum(1 for t in results.times.values() if start_ms <= t <= end_ms)
+
+
+def live_step(a, load, live_results, rate, label):
+    """Poisson arrivals at `rate` for --duration s; returns the row and the window (ms)."""
+    rng = random.Random(hash(label) & 0xFFFF)
+    keys, t0 = [], time.monotonic()
+    start_ms, at = int(time.time() * 1000), t0
+    while True:
+        at += rng.expovariate(rate)
+        if at - t0 > a.duration:
+            break
+        delay = at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        keys.append(load.send(label))
+    load.flush()
+    end_ms = int(time.time() * 1000)
+    complete = live_results.wait(keys, timeout=max(120.0, 4 * a.duration))
+    lat = [live_results.get(k) - load.sent[k] for k in keys if live_results.get(k) is not None]
+    row = {"case": label, "rate": rate, "requests": len(keys), "answered": len(lat), "complete": complete,
+           "p50_ms": percentile(lat, 0.5), "p99_ms": percentile(lat, 0.99), "max_ms": max(lat) if lat else float("nan")}
+    log(f"  {label}: {len(lat)}/{len(keys)} live answered, p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms")
+    return row, start_ms, end_ms
+
+
+def cache_run(a, brokers, run, topic, count, cached):
+    suffix = "cache" if cached else "nocache"
+    results = latency.Results(brokers, f"{run}-out-{suffix}")
+    replay, _ = start_replay(a, brokers, topic, run, suffix, ["--score-cache-bytes", str(64 << 20 if cached else 0)], a.cache_batch)
+    out = ""
+    try:
+        out, _ = replay.communicate(timeout=a.cache_timeout)
+    except subprocess.TimeoutExpired:
+        out = stop(replay)
+    results.wait([f"cache-{i}" for i in range(count)], timeout=60)
+    with results.lock:
+        stamps = sorted(results.times.values())
+    results.close()
+    rate = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1000) if len(stamps) > 1 and stamps[-1] > stamps[0] else float("nan")
+    m = re.search(r"hit ratio ([0-9.]+)", out)
+    row = {"cache": cached, "results": len(stamps), "requests_per_s": rate, "hit_ratio": float(m.group(1)) if m else 0.0,
+           "exit": replay.returncode, "summary": out.strip().splitlines()}
+    log(f"  cache {'on ' if cached else 'off'}: {len(stamps)}/{count} results, {rate:.2f} req/s, hit ratio {row['hit_ratio']:.3f}")
+    return row
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--binary", default=os.environ.get("DUOGUARD_BIN", os.path.join(ROOT, ".build", "release", "duoguard")))
+    p.add_argument("--model", default=os.path.join(ROOT, "models", "random-1b-q4_0.gguf"))
+    p.add_argument("--brokers", help="default: start scripts/broker.sh")
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2, help="model threads of each process (live worker and replay)")
+    p.add_argument("--words", type=int, default=49)
+    p.add_argument("--duration", type=float, default=60, help="seconds of the live stream per case")
+    p.add_argument("--backlog", type=int, default=400, help="backlog requests replayed (the issue's full size: 20000)")
+    p.add_argument("--saturation", type=int, default=60, help="requests of the live capacity measurement")
+    p.add_argument("--live-fraction", type=float, default=0.5)
+    p.add_argument("--max-live-lag", type=int, help="default: the live rate x 3 s")
+    p.add_argument("--replay-batch", type=int, default=4, help="replays' --max-batch and --queue-capacity")
+    p.add_argument("--cache-requests", type=int, default=200)
+    p.add_argument("--cache-batch", type=int, default=32,
+                   help="the cache replays' --max-batch and --queue-capacity (a repeat of a text still queued or in the model misses)")
+    p.add_argument("--repeat", type=float, default=0.3)
+    p.add_argument("--cache-timeout", type=float, default=300)
+    p.add_argument("--metrics-port", type=int, default=19467)
+    p.add_argument("--max-load", type=float, default=1.5)
+    p.add_argument("--json", default=os.path.join(ROOT, "bench", "replay", "results.json"))
+    a = p.parse_args()
+    a.max_batch = a.max_wait_ms = a.batch_tokens = None  # the live worker runs with its defaults
+    for path in (a.binary, a.model):
+        if not os.path.exists(path):
+            sys.exit(f"{path} not found (see bench/replay/run.sh)")
+    load_start = os.getloadavg()[0]
+    busy0, t_start = busy_seconds(), time.monotonic()
+    brokers = a.brokers or subprocess.run(["bash", "scripts/broker.sh", "start"], cwd=ROOT, check=True,
+                                           stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
+    run = f"replaybench-{os.getpid()}-{int(time.time())}"
+    names = create_topics(brokers, run, a.partitions)
+    rng = random.Random(19)
+    produce_texts(brokers, names["backlog"], texts(rng, a.backlog, a.words), "backlog")
+    produce_texts(brokers, names["cache"], repeating(rng, a.cache_requests, a.words, a.repeat), "cache")
+
+    live_results = latency.Results(brokers, names["out"])
+    load = latency.Load(brokers, names["in"], a.words, seed=5)
+    topics = {"group": names["group"], "in": names["in"], "out": names["out"], "dlq": names["dlq"]}
+    # The live worker commits every second (its flags are bench/latency's; the interval goes by
+    # environment), so the lag a yielding replay reads follows the live progress closely.
+    os.environ["DUOGUARD_COMMIT_INTERVAL_MS"] = "1000"
+    worker, _ = latency.start_worker(a, brokers, topics)
+    del os.environ["DUOGUARD_COMMIT_INTERVAL_MS"]
+    worker_extra_note = "live worker: 1 process, duoguard worker defaults but --commit-interval-ms 1000"
+    rows, replays = [], {}
+    try:
+        # Warm up, then capacity (the live worker alone).
+        latency.saturation(a, load, live_results, 8)
+        capacity = latency.saturation(a, load, live_results, a.saturation)
+        rate = capacity * a.live_fraction
+        max_lag = a.max_live_lag or max(4, int(rate * 3))
+        log(f"live capacity {capacity:.2f} req/s; live stream at {rate:.2f} req/s; --max-live-lag {max_lag}")
+
+        row, _, _ = live_step(a, load, live_results, rate, "a-live-alone")
+        rows.append(row)
+
+        for case, extra in (("b", []), ("c", ["--yield-to-group", names["group"], "--live-topic", names["in"],
+                                              "--max-live-lag", str(max_lag)])):
+            results = latency.Results(brokers, f"{run}-out-{case}")
+            replay, started = start_replay(a, brokers, names["backlog"], run, case, extra, a.replay_batch)
+            if not first_result(results, 120):
+                log(f"  case {case}: the replay produced nothing within 120 s")
+            row, start_ms, end_ms = live_step(a, load, live_results, rate, f"{case}-live-with-replay" + ("-yielding" if case == "c" else ""))
+            row["replay_results_in_window"] = in_window(results, start_ms, end_ms)
+            row["replay_per_s_in_window"] = row["replay_results_in_window"] / ((end_ms - start_ms) / 1000)
+            if case == "b":
+                out = stop(replay)
+            else:
+                try:  # the live stream is over: the yielding replay must finish by itself
+                    out, _ = replay.communicate(timeout=max(120.0, 3 * a.backlog / max(capacity, 0.1)))
+                except subprocess.TimeoutExpired:
+                    out = stop(replay)
+                    row["replay_finished"] = False
+                else:
+                    row["replay_finished"] = replay.returncode == 0 and "replay done" in out
+                row["replay_seconds"] = time.monotonic() - started
+                with results.lock:
+                    row["replay_answered"] = len(results.times)
+            row["replay_summary"] = out.strip().splitlines()
+            results.close()
+            rows.append(row)
+            log(f"  case {case}: replay {row['replay_per_s_in_window']:.2f} req/s beside the live stream; " + "; ".join(row["replay_summary"]))
+    finally:
+        stop(worker, timeout=60, sig=signal.SIGTERM)
+        live_results.close()
+
+    cache_rows = [cache_run(a, brokers, run, names["cache"], a.cache_requests, cached) for cached in (False, True)]
+    wall = time.monotonic() - t_start
+    foreign = max(0.0, busy_seconds() - busy0) / wall
+    loaded = load_start > a.max_load
+    print()
+    print(f"replay beside live traffic ({os.path.basename(a.model)}, {a.threads} threads per process, backlog {a.backlog}, "
+          f"live {rows[0]['rate']:.2f} req/s = {a.live_fraction:.0%} of {capacity:.2f}, --max-live-lag {max_lag})"
+          + ("  ** LOADED: not a result **" if loaded else ""))
+    print("| case | live answered | live p50 ms | live p99 ms | p99 / (a) | replay req/s beside live | replay finished after live |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        finished = "" if "replay_finished" not in r else f"{'yes' if r['replay_finished'] else 'NO'} ({r['replay_answered']}/{a.backlog}, {r['replay_seconds']:.0f} s)"
+        print(f"| {r['case']} | {r['answered']}/{r['requests']} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['p99_ms'] / rows[0]['p99_ms']:.2f} | "
+              f"{r.get('replay_per_s_in_window', float('nan')):.2f} | {finished} |")
+    print()
+    print(f"score cache ({a.cache_requests} requests, {a.repeat:.0%} repeat an earlier text)")
+    print("| cache | results | requests/s | hit ratio |")
+    print("|---|---:|---:|---:|")
+    for r in cache_rows:
+        print(f"| {'on (64 MiB)' if r['cache'] else 'off'} | {r['results']} | {r['requests_per_s']:.2f} | {r['hit_ratio']:.3f} |")
+    print(f"\nload average at start {load_start:.2f}, CPU of all processes {foreign:.2f} cores over {wall:.0f} s; {worker_extra_note}")
+    with open(a.json, "w") as f:
+        json.dump({"live": rows, "cache": cache_rows, "capacity": capacity, "max_live_lag": max_lag, "loadavg": load_start,
+                   "loaded": loaded, "wall_s": wall, "args": vars(a)}, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

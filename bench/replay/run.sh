@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Replay beside live traffic (live latency p50/p99 and replay throughput: live alone, replay
+# not yielding, replay with --yield-to-group) and the score cache (30% repeated texts, with and
+# without the cache). About 8 minutes with the defaults on the 1B Q4_0 model; the issue's full
+# size: --backlog 20000 --duration 300 --cache-requests 2000. Details: bench/replay/run.py.
+#
+#   bash bench/replay/run.sh [--model models/random-1b-q4_0.gguf] [--backlog N] [...]
+#
+# DUOGUARD_BIN=path uses that binary (default: builds the release one). The Python needs
+# confluent-kafka: DUOGUARD_BENCH_PYTHON=path, else the bench venv (bench/model/bench-env.sh).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+if [[ -z "${DUOGUARD_BIN:-}" ]]; then
+    swift build -c release --product duoguard 2>&1 | tail -n 1
+    export DUOGUARD_BIN="$(swift build -c release --show-bin-path)/duoguard"
+fi
+py="${DUOGUARD_BENCH_PYTHON:-}"
+if [[ -z "$py" ]]; then
+    bash bench/model/bench-env.sh
+    py="${DUOGUARD_BENCH_VENV:-$root/.venv-bench}/bin/python"
+fi
+exec nice -n 0 "$py" bench/replay/run.py "$@"
