@@ -131,7 +131,7 @@ final class ReplayYieldTests: XCTestCase {
 
         // The live workers catch up: the replay resumes and finishes its range.
         try await commitLive(setup, atEnd: true)
-        try await ChildProcess.bounded(.seconds(180), "the resumed replay") { try await run.value }
+        try await BoundedWait.within(.seconds(180), "the resumed replay") { try await run.value }
         XCTAssertTrue(worker.replayCompleted)
         XCTAssertEqual(worker.answeredCount, setup.backlog)
         let status = gate.status

@@ -20,7 +20,7 @@ final class WorkerRetryAgeTests: XCTestCase {
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(client: WorkerTestSupport.client, groupID: group), logger: WorkerTestSupport.logger)
         let positions = try await consumer.committed([KafkaTopicPartition(topic: topic, partition: 0)], timeout: .seconds(10))
-        try await ChildProcess.bounded(.seconds(60), "closing the offsets reader") { await consumer.close() }
+        try await BoundedWait.within(.seconds(60), "closing the offsets reader") { await consumer.close() }
         return positions.first?.offset
     }
 
