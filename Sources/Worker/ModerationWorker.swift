@@ -32,7 +32,7 @@ public final class ModerationWorker: Service, Sendable {
     private let counts = WorkerCounts()
     private let ledger = RequestLedger()
     private let replayDone = Atomic<Bool>(false)
-    private let batcher: MicroBatcher<WorkItem>
+    private let batcher: MicroBatcher<BatchItem>
     private let budget: InFlightBudget
     private let tracing: WorkerTracing
 
@@ -253,7 +253,7 @@ public final class ModerationWorker: Service, Sendable {
     /// Hands queued (not yet batched) requests back: unanswered, offsets frozen below them,
     /// their bytes released. Their partition's next reader answers them.
     private func abandonQueued(_ predicate: (WorkItem) -> Bool) {
-        for item in batcher.removeAll(where: predicate) {
+        for case .stream(let item) in batcher.removeAll(where: { $0.stream.map(predicate) ?? false }) {
             ledger.handBack(item.source)
             budget.release(item.source.bufferedSize)
             WorkerTracing.fail(item.span, "abandoned")

@@ -38,17 +38,20 @@ struct ResultComposer: Sendable {
         return identity
     }
 
-    /// The fields every result has: id, metadata, model, source, worker.
-    func base(requestID: String, request: ModerationRequest, source: KafkaConsumerMessage) -> ModerationResult {
+    /// The fields every result has: id, metadata, model, source (the Kafka record; none for a
+    /// synchronous caller), worker.
+    func base(requestID: String, request: ModerationRequest, source: KafkaConsumerMessage?) -> ModerationResult {
         var result = ModerationResult()
         result.requestID = requestID
         result.metadata = request.metadata
         result.model = model
-        var origin = RequestSource()
-        origin.topic = source.topic
-        origin.partition = source.partition
-        origin.offset = source.offset
-        result.source = origin
+        if let source {
+            var origin = RequestSource()
+            origin.topic = source.topic
+            origin.partition = source.partition
+            origin.offset = source.offset
+            result.source = origin
+        }
         result.workerID = workerID
         return result
     }
@@ -56,7 +59,7 @@ struct ResultComposer: Sendable {
     /// A result that is only a status (INVALID_ARGUMENT, DEADLINE_EXCEEDED, PERMISSION_DENIED, ...).
     func status(
         _ code: ModerationStatus.Code, _ message: String, requestID: String, request: ModerationRequest,
-        source: KafkaConsumerMessage
+        source: KafkaConsumerMessage?
     ) -> ModerationResult {
         var result = base(requestID: requestID, request: request, source: source)
         result.status.code = code
@@ -70,13 +73,25 @@ struct ResultComposer: Sendable {
         _ item: WorkItem, classification: Classification, operatorThresholds: CategoryThresholds,
         queueSeconds: Double, inferenceSeconds: Double
     ) -> ModerationResult {
-        var result = base(requestID: item.requestID, request: item.request, source: item.source)
+        scored(
+            requestID: item.requestID, request: item.request, prepared: item.prepared, source: item.source,
+            classification: classification, operatorThresholds: operatorThresholds, queueSeconds: queueSeconds,
+            inferenceSeconds: inferenceSeconds)
+    }
+
+    /// The scored result of a request from any entry point (`source` nil for synchronous callers).
+    func scored(
+        requestID: String, request: ModerationRequest, prepared: PreparedText, source: KafkaConsumerMessage?,
+        classification: Classification, operatorThresholds: CategoryThresholds, queueSeconds: Double,
+        inferenceSeconds: Double
+    ) -> ModerationResult {
+        var result = base(requestID: requestID, request: request, source: source)
         result.queueMs = queueSeconds * 1000
         result.inferenceMs = inferenceSeconds * 1000
-        result.tokenCount = Int32(clamping: item.prepared.tokenCount)
-        result.truncated = item.prepared.truncated
-        result.windows = Int32(clamping: item.prepared.sequences.count)
-        let thresholds = item.request.hasThreshold ? CategoryThresholds(default: item.request.threshold) : operatorThresholds
+        result.tokenCount = Int32(clamping: prepared.tokenCount)
+        result.truncated = prepared.truncated
+        result.windows = Int32(clamping: prepared.sequences.count)
+        let thresholds = request.hasThreshold ? CategoryThresholds(default: request.threshold) : operatorThresholds
         result.status.code = .ok
         result.probabilities = classification.probabilities
         result.scores = classification.probabilities.enumerated().map { index, probability in
