@@ -48,6 +48,18 @@ public final class ModerationFrontDoor: Sendable {
         self.metrics = metrics
     }
 
+    /// The front door of a loaded model, sharing `batcher` with whatever else feeds it.
+    convenience init(
+        batcher: MicroBatcher<BatchItem>, model: DuoGuardModel, workerID: String, rules: Rules, admission: SyncAdmission,
+        metrics: WorkerMetrics
+    ) {
+        self.init(
+            batcher: batcher, admission: admission, tokenizer: model.tokenizer,
+            results: ResultComposer(
+                outputTopic: "", workerID: workerID, model: ResultComposer.identity(of: model), categoryNames: model.config.categoryNames),
+            rules: rules, metrics: FrontDoorMetrics(registry: metrics.registry))
+    }
+
     /// Category names in model order (what results and the OpenAI mapping use).
     public var categoryNames: [String] { results.categoryNames }
     /// The model as results report it.

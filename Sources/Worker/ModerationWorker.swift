@@ -35,9 +35,16 @@ public final class ModerationWorker: Service, Sendable {
     private let batcher: MicroBatcher<BatchItem>
     private let budget: InFlightBudget
     private let tracing: WorkerTracing
+    /// The synchronous entry sharing this worker's batcher (issue 22), and its HTTP API when configured.
+    public let frontDoor: ModerationFrontDoor
+    private let front: FrontDoorConfiguration?
 
-    public init(configuration: WorkerConfiguration, model: DuoGuardModel, logger: Logger, metrics: WorkerMetrics = WorkerMetrics()) {
+    public init(
+        configuration: WorkerConfiguration, model: DuoGuardModel, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
+        front: FrontDoorConfiguration? = nil
+    ) {
         self.configuration = configuration
+        self.front = front
         self.model = model
         self.logger = logger
         self.metrics = metrics
@@ -46,6 +53,12 @@ public final class ModerationWorker: Service, Sendable {
                 tokenBudget: model.options.batchTokenBudget, maxItems: configuration.maxBatch,
                 maxWait: configuration.maxWait, capacity: configuration.queueCapacity))
         self.budget = InFlightBudget(limit: configuration.maxInFlightBytes)
+        self.frontDoor = ModerationFrontDoor(
+            batcher: batcher, model: model, workerID: configuration.workerID,
+            rules: .init(
+                maxTextBytes: configuration.maxTextBytes, metadataLimits: configuration.metadataLimits, scoring: configuration.scoring,
+                thresholds: configuration.thresholds),
+            admission: SyncAdmission(maxRequests: front?.maxRequests ?? 64, maxBytes: front?.maxBytes ?? 4 << 20), metrics: metrics)
         self.tracing = WorkerTracing(tracer: configuration.tracer ?? InstrumentationSystem.tracer, group: configuration.groupID)
     }
 
@@ -66,11 +79,19 @@ public final class ModerationWorker: Service, Sendable {
             throw WorkerError.startup("\(error)")
         }
         let server = try startHealthServer()
+        let api: HealthServer?
+        do {
+            api = try front?.startServer(frontDoor: frontDoor, isReady: { [state] in state.isReady }, logger: logger)
+        } catch {
+            await server?.shutdown()
+            throw error
+        }
         let consumer: KafkaConsumer
         let producer: KafkaProducer
         do {
             (consumer, producer) = try await connect()
         } catch {
+            await api?.shutdown()
             await server?.shutdown()
             throw error
         }
@@ -170,6 +191,7 @@ public final class ModerationWorker: Service, Sendable {
         }
         lag.cancel()
         await producer.close(flushTimeout: state.fatalError == nil ? configuration.drainTimeout : .seconds(1))
+        await api?.shutdown()
         await server?.shutdown()
         state.markStopped()
         if let reason = state.fatalError {
