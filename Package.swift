@@ -69,11 +69,22 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The Kafka moderation worker: pipeline, batching, offsets, metrics, health.
+        // The hardened HTTP/1.1 server (NIO): metrics/health routes and the synchronous API attach to it.
+        .target(
+            name: "HTTPServer",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The Kafka moderation worker: pipeline, batching, offsets, metrics, health, synchronous API.
         .target(
             name: "Worker",
             dependencies: [
                 "Kafka",
+                "HTTPServer",
                 "Tokenizer",
                 "Inference",
                 "ModerationProto",
@@ -81,10 +92,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-                // The health/metrics server (HealthServer): non-blocking sockets and HTTP/1 parsing.
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -112,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "Kafka", "Inference", "Tokenizer", "ModerationProto", "TestSupport",
+                "Worker", "HTTPServer", "Kafka", "Inference", "Tokenizer", "ModerationProto", "TestSupport",
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]),
         // The worker core (request ledger, group events, delivery decisions) under a seeded,

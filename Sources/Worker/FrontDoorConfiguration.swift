@@ -1,3 +1,4 @@
+import HTTPServer
 import Logging
 
 /// The synchronous entry (HTTP API) of a worker or of `duoguard serve`: where it listens,
@@ -53,7 +54,8 @@ public struct FrontDoorConfiguration: Sendable {
     {
         if let problem = validationError() { throw .startup("API server: \(problem)") }
         let routes = ModerationAPIRoutes(frontDoor: frontDoor, apiKey: apiKey)
-        return try HealthServer(
+        do {
+            return try HealthServer(
             host: httpHost, port: httpPort, configuration: server, logger: logger, name: "API server",
             postHandler: { await routes.respond(to: $0) }
         ) { path in
@@ -62,6 +64,9 @@ public struct FrontDoorConfiguration: Sendable {
             case "/readyz": isReady() ? .init(status: 200, body: "ready\n") : .init(status: 503, body: "not ready\n")
             default: .init(status: 404, body: "not found\n")
             }
+            }
+        } catch {
+            throw .startup(error.description)
         }
     }
 }

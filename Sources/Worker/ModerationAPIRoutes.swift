@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import ModerationProto
 
 /// The HTTP API of synchronous callers, answered through ``ModerationFrontDoor``:

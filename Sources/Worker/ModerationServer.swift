@@ -1,3 +1,4 @@
+import HTTPServer
 import Inference
 import Logging
 import ServiceLifecycle
@@ -54,7 +55,12 @@ public final class ModerationServer: Service, Sendable {
         if let metricsPort {
             do {
                 let routes = HealthRoutes(metrics: metrics, state: state)
-                let server = try HealthServer(host: metricsHost, port: metricsPort, logger: logger) { routes.respond(to: $0) }
+                let server: HealthServer
+                do {
+                    server = try HealthServer(host: metricsHost, port: metricsPort, logger: logger) { routes.respond(to: $0) }
+                } catch {
+                    throw WorkerError.startup(error.description)
+                }
                 routes.attach(server)
                 health = server
             } catch {

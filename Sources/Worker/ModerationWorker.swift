@@ -1,3 +1,4 @@
+import HTTPServer
 import Inference
 import Kafka
 import Logging
@@ -298,8 +299,13 @@ public final class ModerationWorker: Service, Sendable {
     private func startHealthServer() throws(WorkerError) -> HealthServer? {
         guard let port = configuration.metricsPort else { return nil }
         let routes = HealthRoutes(metrics: metrics, state: state)
-        let server = try HealthServer(host: configuration.metricsHost, port: port, logger: logger) { path in
-            routes.respond(to: path)
+        let server: HealthServer
+        do {
+            server = try HealthServer(host: configuration.metricsHost, port: port, logger: logger) { path in
+                routes.respond(to: path)
+            }
+        } catch {
+            throw .startup(error.description)
         }
         routes.attach(server)
         return server

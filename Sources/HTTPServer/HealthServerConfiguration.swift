@@ -73,7 +73,7 @@ public struct HealthServerConfiguration: Sendable, Equatable {
     }
 
     /// A description of the first invalid value, or nil when all are usable.
-    func validationError() -> String? {
+    public func validationError() -> String? {
         if maxConnections < 1 { return "maxConnections must be at least 1 (got \(maxConnections))" }
         if maxRequestHeadBytes < 64 { return "maxRequestHeadBytes must be at least 64 (got \(maxRequestHeadBytes))" }
         if maxRequestsPerConnection < 1 { return "maxRequestsPerConnection must be at least 1 (got \(maxRequestsPerConnection))" }

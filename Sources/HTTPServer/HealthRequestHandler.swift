@@ -55,7 +55,9 @@ final class HealthRequestHandler: ChannelInboundHandler {
         case .body(var chunk):
             // Only POSTs that announced a length within `maxBodyBytes` get here (the decoder
             // delivers no more than announced); the check is a second fence.
-            guard current != nil, (current?.body.count ?? 0) + chunk.readableBytes <= maxBodyBytes else {
+            // After a refused head, `current` is nil and the connection is closing: drop it.
+            guard let request = current else { return }
+            guard request.body.count + chunk.readableBytes <= maxBodyBytes else {
                 registry.count(\.rejectedRequests)
                 connectionGuard.reject(.contentTooLarge)
                 return

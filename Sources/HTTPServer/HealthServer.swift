@@ -11,7 +11,9 @@ import Glibc
 import Darwin
 #endif
 
-/// The HTTP/1.1 server for `/metrics`, `/healthz` and `/readyz`.
+/// The project's HTTP/1.1 server: `/metrics`, `/healthz` and `/readyz` of the metrics port
+/// (routes attached from outside: the worker's `HealthRoutes`), and, with a post handler,
+/// the synchronous API (`ModerationAPIRoutes`). Its own target, free of the worker's types.
 ///
 /// Built on SwiftNIO (one event-loop thread of its own, non-blocking sockets), because the
 /// port is reachable by anyone on the network and probes must keep being answered while
@@ -49,7 +51,8 @@ public final class HealthServer: Sendable {
 
         /// The last value of header `name` (case-insensitive).
         public func header(_ name: String) -> String? {
-            headers.last { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+            let wanted = name.lowercased()
+            return headers.last { $0.0.lowercased() == wanted }?.1
         }
     }
 
@@ -100,15 +103,15 @@ public final class HealthServer: Sendable {
     ///   - host: an IPv4 or IPv6 literal (`0.0.0.0`, `::`, `127.0.0.1`, `::1`, `[::1]`) or
     ///     `localhost` (bound as `127.0.0.1`). No name lookup: start-up never waits for DNS.
     ///   - port: 0...65535; 0 binds any free port, read it from ``port``.
-    /// - Throws: `WorkerError.startup` with the reason (bad host or port, port in use, ...).
+    /// - Throws: ``HTTPServerError`` with the reason (bad host or port, port in use, ...).
     public init(
         host: String = "0.0.0.0", port: Int, configuration: HealthServerConfiguration = .init(), logger: Logger,
         name: String = "metrics server", postHandler: PostHandler? = nil, handler: @escaping Handler
-    ) throws(WorkerError) {
+    ) throws(HTTPServerError) {
         var configuration = configuration
         if postHandler == nil { configuration.maxBodyBytes = 0 }
-        if let problem = configuration.validationError() { throw .startup("\(name): \(problem)") }
-        guard (0...65_535).contains(port) else { throw .startup("\(name): port \(port) is not in 0...65535") }
+        if let problem = configuration.validationError() { throw HTTPServerError("\(name): \(problem)") }
+        guard (0...65_535).contains(port) else { throw HTTPServerError("\(name): port \(port) is not in 0...65535") }
         let address = try Self.address(host: host, port: port, name: name)
         let registry = HealthConnectionRegistry(maxConnections: configuration.maxConnections, whenFull: configuration.whenFull)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -151,7 +154,7 @@ public final class HealthServer: Sendable {
             channel = try bootstrap.bind(to: address).wait()
         } catch {
             Self.shutdown(group, within: configuration.stopTimeout)
-            throw .startup("\(name): cannot listen on \(Self.display(address)): \(Self.reason(error))")
+            throw HTTPServerError("\(name): cannot listen on \(Self.display(address)): \(Self.reason(error))")
         }
         self.group = group
         self.serverChannel = channel
@@ -214,14 +217,14 @@ public final class HealthServer: Sendable {
     // MARK: Helpers
 
     /// Parses `host` as an IP literal (or `localhost`) without any name lookup.
-    private static func address(host: String, port: Int, name: String) throws(WorkerError) -> SocketAddress {
+    private static func address(host: String, port: Int, name: String) throws(HTTPServerError) -> SocketAddress {
         var literal = host
         if literal == "localhost" { literal = "127.0.0.1" }
         if literal.hasPrefix("["), literal.hasSuffix("]") { literal = String(literal.dropFirst().dropLast()) }
         do {
             return try SocketAddress(ipAddress: literal, port: port)
         } catch {
-            throw .startup("\(name): '\(host)' is not an IPv4 or IPv6 address (use a literal such as 0.0.0.0, ::, 127.0.0.1, ::1, or localhost)")
+            throw HTTPServerError("\(name): '\(host)' is not an IPv4 or IPv6 address (use a literal such as 0.0.0.0, ::, 127.0.0.1, ::1, or localhost)")
         }
     }
 
