@@ -29,20 +29,10 @@ import urllib.request
 
 import openai
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from client_check_support import check, finish, free_port  # noqa: E402
+
 binary, model = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(name, condition, detail=""):
-    print(("PASS " if condition else "FAIL ") + name + (f": {detail}" if detail and not condition else ""))
-    if not condition:
-        failures.append(name)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(*extra):
@@ -186,5 +176,4 @@ finally:
     stop(process)
     os.unlink(key_file.name)
 
-print("FAIL" if failures else "PASS", f"({len(failures)} failed)" if failures else "")
-sys.exit(1 if failures else 0)
+finish()
