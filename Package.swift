@@ -33,6 +33,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
+        // The gRPC Moderation service (issue 22): runtime, HTTP/2 transport, protobuf coding.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
         // Only the OTLP/HTTP exporter (its gRPC one would add grpc-swift); used by the OTLP trait
         // only, but resolved by every build (its manifest needs a Swift 6.2 toolchain).
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
@@ -94,10 +98,25 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
+        // The gRPC front door: the Moderation service over grpc-swift 2, answered by ModerationFrontDoor.
+        .target(
+            name: "GRPCFront",
+            dependencies: [
+                "Worker",
+                "ModerationProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "duoguard",
             dependencies: [
                 "Kafka",
+                "GRPCFront",
                 "Tokenizer",
                 "Inference",
                 "Worker",

@@ -11,8 +11,9 @@ import Synchronization
 /// Two classes share the batches. Stream requests (Kafka) go through ``enqueue(_:tokens:)``;
 /// synchronous callers (HTTP, gRPC: someone is waiting) go through
 /// ``enqueueUrgent(_:tokens:)`` into a lane of their own that the next batch takes first,
-/// stream requests filling the rest of its budget. So a waiting caller waits at most for the
-/// batch already running, however long the stream backlog. The urgent lane never suspends
+/// stream requests filling the rest of a small budget (`urgentFillTokens`). So a waiting
+/// caller waits at most for the batch already running, however long the stream backlog, and
+/// then for its own short batch. The urgent lane never suspends
 /// its caller: its bound is the caller's admission control (``SyncAdmission``), which
 /// answers "over capacity" instead of queueing.
 public final class MicroBatcher<Item: Sendable>: Sendable {
@@ -26,12 +27,18 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         public var maxWait: Duration
         /// Queued requests before `enqueue` suspends.
         public var capacity: Int
+        /// Tokens up to which stream requests fill a batch that carries urgent requests (the
+        /// urgent ones themselves may use the whole `tokenBudget`). Small, so that a waiting
+        /// caller's own batch costs about what it costs on an idle worker: its latency is then
+        /// the running batch plus its own short one, not two full batches. Default 256.
+        public var urgentFillTokens: Int
 
-        public init(tokenBudget: Int, maxItems: Int, maxWait: Duration, capacity: Int) {
+        public init(tokenBudget: Int, maxItems: Int, maxWait: Duration, capacity: Int, urgentFillTokens: Int = 256) {
             self.tokenBudget = tokenBudget
             self.maxItems = maxItems
             self.maxWait = maxWait
             self.capacity = capacity
+            self.urgentFillTokens = urgentFillTokens
         }
     }
 
@@ -191,27 +198,29 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
     }
 
     /// The next batch: urgent requests first, in arrival order, then stream requests, while
-    /// the budget and `maxItems` allow (the first request always, even alone over budget).
+    /// the budget (`urgentFillTokens` beside urgent requests) and `maxItems` allow (the first request always, even alone over budget).
     /// Each lane is taken as a prefix, so neither class is reordered within itself.
     private func take() -> [Item] {
         let (batch, waiters) = state.withLock { state in
             var tokens = 0
             var count = 0
-            func prefix(of lane: [Entry]) -> Int {
+            func prefix(of lane: [Entry], budget: Int) -> Int {
                 var taken = 0
                 for entry in lane {
                     if count == limits.maxItems { break }
-                    if count > 0 && tokens + entry.tokens > limits.tokenBudget { break }
+                    if count > 0 && tokens + entry.tokens > budget { break }
                     tokens += entry.tokens
                     count += 1
                     taken += 1
                 }
                 return taken
             }
-            let urgent = prefix(of: state.urgent)
+            let urgent = prefix(of: state.urgent, budget: limits.tokenBudget)
             // Stream requests only fill a batch whose urgent part ended by exhaustion, not by
             // the budget: an urgent request that did not fit stays first for the next batch.
-            let stream = urgent == state.urgent.count ? prefix(of: state.queue) : 0
+            // Beside urgent requests they fill only up to `urgentFillTokens`.
+            let fill = urgent > 0 ? min(limits.tokenBudget, limits.urgentFillTokens) : limits.tokenBudget
+            let stream = urgent == state.urgent.count ? prefix(of: state.queue, budget: fill) : 0
             let batch = state.urgent.prefix(urgent).map(\.item) + state.queue.prefix(stream).map(\.item)
             state.urgent.removeFirst(urgent)
             state.queue.removeFirst(stream)

@@ -35,7 +35,8 @@ public final class ModerationServer: Service, Sendable {
         self.metrics = metrics
         // Capacity only bounds the stream lane, which `serve` does not use.
         let batcher = MicroBatcher<BatchItem>(
-            limits: .init(tokenBudget: model.options.batchTokenBudget, maxItems: maxBatch, maxWait: maxWait, capacity: 1))
+            limits: .init(tokenBudget: model.options.batchTokenBudget, maxItems: maxBatch, maxWait: maxWait, capacity: 1,
+                urgentFillTokens: front.syncFillTokens))
         self.batcher = batcher
         self.thresholds = rules.thresholds
         self.frontDoor = ModerationFrontDoor(
@@ -64,15 +65,15 @@ public final class ModerationServer: Service, Sendable {
                 routes.attach(server)
                 health = server
             } catch {
-                await api.shutdown()
+                await api?.shutdown()
                 throw error
             }
         }
-        apiPortBound.withLock { $0 = api.port }
+        apiPortBound.withLock { $0 = api?.port }
         state.onStop { [batcher] in batcher.close() }
         state.markRunning()
         logger.info(
-            "serving", metadata: ["model": "\(model.identity.name) \(model.identity.quantization)", "api-port": "\(api.port)"])
+            "serving", metadata: ["model": "\(model.identity.name) \(model.identity.quantization)", "api-port": "\(api.map { String($0.port) } ?? "none")"])
         let loop = InferenceLoop(
             model: model, batcher: batcher, preparer: nil, sender: nil, thresholds: thresholds, metrics: metrics, logger: logger,
             tracing: WorkerTracing(tracer: InstrumentationSystem.tracer, group: ""))
@@ -81,7 +82,7 @@ public final class ModerationServer: Service, Sendable {
         } onGracefulShutdown: { [state] in
             state.beginStopping()
         }
-        await api.shutdown()
+        await api?.shutdown()
         await health?.shutdown()
         logger.info("stopped")
     }

@@ -52,7 +52,8 @@ public final class ModerationWorker: Service, Sendable {
         self.batcher = MicroBatcher(
             limits: .init(
                 tokenBudget: model.options.batchTokenBudget, maxItems: configuration.maxBatch,
-                maxWait: configuration.maxWait, capacity: configuration.queueCapacity))
+                maxWait: configuration.maxWait, capacity: configuration.queueCapacity,
+                urgentFillTokens: front?.syncFillTokens ?? FrontDoorConfiguration.defaultSyncFillTokens))
         self.budget = InFlightBudget(limit: configuration.maxInFlightBytes)
         self.frontDoor = ModerationFrontDoor(
             batcher: batcher, model: model, workerID: configuration.workerID,
@@ -82,7 +83,7 @@ public final class ModerationWorker: Service, Sendable {
         let server = try startHealthServer()
         let api: HealthServer?
         do {
-            api = try front?.startServer(frontDoor: frontDoor, isReady: { [state] in state.isReady }, logger: logger)
+            api = try front.flatMap { try $0.startServer(frontDoor: frontDoor, isReady: { [state] in state.isReady }, logger: logger) }
         } catch {
             await server?.shutdown()
             throw error

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GRPCFront
 import Worker
 
 /// `--http-port` and friends: the synchronous HTTP API of `duoguard worker` (beside Kafka)
@@ -15,15 +16,23 @@ struct APIOptions: ParsableArguments {
     var maxSyncRequests: Int?
     @Option(name: .long, help: "Bytes of synchronous text admitted at once; more get 429 (default 4194304) (env DUOGUARD_MAX_SYNC_BYTES).")
     var maxSyncBytes: Int?
+    @Option(name: .long, help: "Tokens up to which Kafka requests fill a batch that carries synchronous ones (default 256) (env DUOGUARD_SYNC_FILL_TOKENS).")
+    var syncFillTokens: Int?
     @Option(name: .long, help: "Largest HTTP request body, bytes (default 1048576) (env DUOGUARD_MAX_HTTP_BODY_BYTES).")
     var maxHttpBodyBytes: Int?
+    @Option(name: .long, help: "Address the gRPC service binds to (IPv4, default 0.0.0.0) (env DUOGUARD_GRPC_HOST).")
+    var grpcHost: String?
+    @Option(name: .long, help: "Port of the gRPC service duoguard.moderation.v1.Moderation and grpc.health.v1.Health (env DUOGUARD_GRPC_PORT).")
+    var grpcPort: Int?
     @Option(name: .long, help: "Most open HTTP API connections; the oldest is closed for a new one (default 1024) (env DUOGUARD_MAX_HTTP_CONNECTIONS).")
     var maxHttpConnections: Int?
 
-    /// The API's configuration, or nil without a port (`required`: `serve`, which has nothing else to do).
+    /// The synchronous entry's configuration, or nil without an HTTP or gRPC port (`required`:
+    /// `serve`, which has nothing else to do).
     func front(_ env: Environment, required: Bool) throws -> FrontDoorConfiguration? {
-        guard let port = try env.value(httpPort, "HTTP_PORT") else {
-            if required { throw ValidationError("missing --http-port (or DUOGUARD_HTTP_PORT)") }
+        let port = try env.value(httpPort, "HTTP_PORT")
+        if port == nil, try env.value(grpcPort, "GRPC_PORT") == nil {
+            if required { throw ValidationError("missing --http-port or --grpc-port (or DUOGUARD_HTTP_PORT, DUOGUARD_GRPC_PORT)") }
             return nil
         }
         var front = FrontDoorConfiguration(httpPort: port)
@@ -32,8 +41,18 @@ struct APIOptions: ParsableArguments {
         if let value = try env.value(maxSyncRequests, "MAX_SYNC_REQUESTS") { front.maxRequests = value }
         if let value = try env.value(maxSyncBytes, "MAX_SYNC_BYTES") { front.maxBytes = value }
         if let value = try env.value(maxHttpBodyBytes, "MAX_HTTP_BODY_BYTES") { front.server.maxBodyBytes = value }
+        if let value = try env.value(syncFillTokens, "SYNC_FILL_TOKENS") { front.syncFillTokens = value }
         if let value = try env.value(maxHttpConnections, "MAX_HTTP_CONNECTIONS") { front.server.maxConnections = value }
         return front
+    }
+
+    /// The gRPC server in front of `frontDoor`, or nil without `--grpc-port`.
+    func grpc(_ env: Environment, frontDoor: ModerationFrontDoor, isServing: @escaping @Sendable () -> Bool) throws -> GRPCFrontServer? {
+        guard let port = try env.value(grpcPort, "GRPC_PORT") else { return nil }
+        guard (0...65_535).contains(port) else { throw ValidationError("--grpc-port: \(port) is not in 0...65535") }
+        let host = try env.value(grpcHost, "GRPC_HOST") ?? "0.0.0.0"
+        let body = try env.value(maxHttpBodyBytes, "MAX_HTTP_BODY_BYTES") ?? (1 << 20)
+        return GRPCFrontServer(host: host, port: port, frontDoor: frontDoor, isServing: isServing, maxMessageBytes: body)
     }
 
     /// The key: the file's first line, trimmed; at most 4 KiB read, must not be empty.

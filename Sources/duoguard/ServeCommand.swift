@@ -2,6 +2,7 @@ import ArgumentParser
 import Inference
 import Logging
 import ServiceLifecycle
+import GRPCFront
 import Worker
 
 /// `duoguard serve`: the model behind the HTTP API only, without Kafka, for callers who
@@ -62,17 +63,10 @@ struct ServeCommand: AsyncParsableCommand {
             workerID: try env.value(workerID, "WORKER_ID") ?? WorkerConfiguration.defaultWorkerID,
             metricsHost: try env.value(metricsHost, "METRICS_HOST") ?? "0.0.0.0",
             metricsPort: try env.value(metricsPort, "METRICS_PORT") ?? 9_464, logger: logger)
-        if signals.isRequested { return }
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
-        signals.onSignal {
-            Task { await group.triggerGracefulShutdown() }
-        }
-        do {
-            try await group.run()
-        } catch let error as WorkerError {
-            logger.error("\(error)")
-            throw ExitCode.failure
-        }
+        let grpc = try api.grpc(env, frontDoor: server.frontDoor, isServing: { server.isReady })
+        // The gRPC port beside the server: shutdown runs in reverse, so it stops taking calls first.
+        try await WorkerRunner.run(
+            server, signals: signals, shutdownLimit: .seconds(30), stopWhenDone: true, tracing: TracingExport(), logger: logger,
+            beside: grpc.map { [$0] } ?? [])
     }
 }

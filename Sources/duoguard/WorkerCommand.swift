@@ -56,6 +56,9 @@ struct WorkerCommand: AsyncParsableCommand {
             if let port = try env.value(metricsPort, "METRICS_PORT") { configuration.metricsPort = port }
         }
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger, front: try api.front(env, required: false))
-        try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, tracing: tracing, logger: logger)
+        let grpc = try api.grpc(env, frontDoor: worker.frontDoor, isServing: { worker.isReady })
+        try await WorkerRunner.run(
+            worker, signals: signals, shutdownLimit: configuration.shutdownLimit, tracing: tracing, logger: logger,
+            beside: grpc.map { [$0] } ?? [])
     }
 }

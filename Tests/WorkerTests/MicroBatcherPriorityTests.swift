@@ -22,6 +22,19 @@ final class MicroBatcherPriorityTests: XCTestCase {
         XCTAssertEqual(batcher.urgentCount, 0)
     }
 
+    func testStreamFillsABatchWithUrgentRequestsOnlyUpToTheFillBudget() async {
+        let batcher = MicroBatcher<String>(
+            limits: .init(tokenBudget: 1_000, maxItems: 50, maxWait: .zero, capacity: 100, urgentFillTokens: 60))
+        for i in 0..<10 {
+            _ = await batcher.enqueue("s\(i)", tokens: 20)
+        }
+        XCTAssertTrue(batcher.enqueueUrgent("u0", tokens: 30))
+        let withCaller = await batcher.nextBatch()
+        XCTAssertEqual(withCaller, ["u0", "s0"], "30 + 20 tokens; a second stream request would pass the 60-token fill")
+        let streamOnly = await batcher.nextBatch()
+        XCTAssertEqual(streamOnly?.count, 9, "without a caller the stream uses the whole budget")
+    }
+
     func testUrgentRequestArrivingDuringABatchIsInTheNextOne() async {
         let batcher = batcher(budget: 40)
         for i in 0..<6 {

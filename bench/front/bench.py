@@ -45,10 +45,13 @@ class Worker:
         self.process = subprocess.Popen(
             [binary, "worker", "--brokers", brokers, "--group", run, "--input-topic", f"{run}-in", "--output-topic", f"{run}-out",
              "--dlq-topic", f"{run}-dlq", "--model", model, "--threads", "2", "--batch-tokens", str(budget),
+             "--max-tokens", str(min(512, budget)),
              "--metrics-host", "127.0.0.1", "--metrics-port", str(self.metrics), "--http-host", "127.0.0.1",
              "--http-port", str(self.http), "--session-timeout-ms", "6000", "--log-level", "warning"])
         deadline = time.time() + 120
         while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"worker exited with status {self.process.returncode}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/readyz", timeout=1) as answer:
                     if answer.status == 200:
@@ -68,6 +71,14 @@ class Worker:
                     values[name] = float(line.split()[-1])
         return (values.get("duoguard_results_produced_total", 0), values.get("duoguard_inference_seconds_sum", 0),
                 values.get("duoguard_inference_seconds_count", 0))
+
+    def warm(self):
+        """Waits until the backlog is being answered (group joined, first batches out), at most 180 s."""
+        deadline = time.time() + 180
+        while self.sample()[0] < 2:
+            if time.time() > deadline:
+                raise SystemExit("no results after 180 s")
+            time.sleep(0.5)
 
     def sync(self, text="is this fine?"):
         request = urllib.request.Request(f"http://127.0.0.1:{self.http}/v1/classify", data=json.dumps({"text": text}).encode(),
@@ -110,7 +121,7 @@ for budget in (256, 512, 1024, 2048, 4096):
     topics(run)
     worker = Worker(run, budget)
     produce(run, backlog)
-    time.sleep(5)  # warm up: batches running
+    worker.warm()
     throughput, batch, _ = measure(worker, window)
     print(f"{budget:>14}{throughput:>11.2f}{batch * 1000:>10.0f}")
     worker.stop()
@@ -123,7 +134,7 @@ for _ in range(3):
     worker.sync()
 idle = [worker.sync() for _ in range(int(50 * scale))]
 produce(run, backlog * 2)
-time.sleep(5)
+worker.warm()
 alone, batch, _ = measure(worker, window)
 
 
