@@ -30,7 +30,7 @@ import urllib.request
 import openai
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client_check_support import check, finish, free_port  # noqa: E402
+from client_check_support import check, finish, free_port, stop  # noqa: E402
 
 binary, model = sys.argv[1], sys.argv[2]
 
@@ -52,16 +52,6 @@ def serve(*extra):
             time.sleep(0.1)
     process.kill()
     raise SystemExit(f"FAIL duoguard serve did not become ready (log {log.name})")
-
-
-def stop(process):
-    process.terminate()
-    try:
-        code = process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        code = None
-    check("serve exits 0 on SIGTERM", code == 0, f"exit {code}")
 
 
 def reference(texts):

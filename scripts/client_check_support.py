@@ -1,5 +1,6 @@
 """Helpers shared by scripts/api-client-check.py and scripts/grpc-client-check.py."""
 import socket
+import subprocess
 
 failures = []
 passed = []
@@ -21,3 +22,14 @@ def finish():
     """The closing line (N passed, N failed) and the exit status."""
     print(f"{len(passed)} passed, {len(failures)} failed")
     raise SystemExit(1 if failures else 0)
+
+
+def stop(process, log=""):
+    """SIGTERM, at most 20 s to exit; the exit status must be 0."""
+    process.terminate()
+    try:
+        code = process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        code = None
+    check("serve exits 0 on SIGTERM", code == 0, f"exit {code} {log}")

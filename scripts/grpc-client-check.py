@@ -26,7 +26,7 @@ import grpc
 from grpc_tools import protoc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client_check_support import check, finish, free_port  # noqa: E402
+from client_check_support import check, finish, free_port, stop  # noqa: E402
 
 binary, model = sys.argv[1], sys.argv[2]
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -114,12 +114,6 @@ try:
     check("still serving after invalid protobuf", stub.Classify(pb.ModerationRequest(text="ok"), timeout=10).status.code == 0)
     channel.close()
 finally:
-    process.terminate()
-    try:
-        exit_code = process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        exit_code = None
-    check("serve exits 0 on SIGTERM", exit_code == 0, f"exit {exit_code} (log {log.name})")
+    stop(process, f"(log {log.name})")
 
 finish()
