@@ -15,12 +15,10 @@ import Worker
 ///   carrying its own `status` (a bad text fails alone, not the stream).
 ///
 /// The call's gRPC deadline (`grpc-timeout`) is each request's deadline: expired work is shed
-/// before inference. Written against the grpc-swift 2 runtime by hand (no generated stubs:
-/// see docs/api.md, gRPC), which is all that generated server code does too.
-public struct ModerationGRPCService: RegistrableRPCService {
-    public static let serviceName = "duoguard.moderation.v1.Moderation"
-    static let classify = MethodDescriptor(fullyQualifiedService: serviceName, method: "Classify")
-    static let classifyStream = MethodDescriptor(fullyQualifiedService: serviceName, method: "ClassifyStream")
+/// before inference. Conforms to the service protocol generated from the .proto
+/// (moderation.grpc.swift, scripts/generate-proto.sh).
+public struct ModerationGRPCService: Duoguard_Moderation_V1_Moderation.ServiceProtocol {
+    public static let serviceName = Duoguard_Moderation_V1_Moderation.descriptor.fullyQualifiedService
 
     private let frontDoor: ModerationFrontDoor
 
@@ -28,31 +26,24 @@ public struct ModerationGRPCService: RegistrableRPCService {
         self.frontDoor = frontDoor
     }
 
-    public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        let frontDoor = self.frontDoor
-        router.registerHandler(
-            forMethod: Self.classify, deserializer: ProtobufDeserializer<ModerationRequest>(),
-            serializer: ProtobufSerializer<ModerationResult>()
-        ) { stream, _ in
-            let deadline = Self.deadline(stream.metadata)
-            let single = try await ServerRequest(stream: stream)
-            let result = await frontDoor.classify(single.message, deadline: deadline, entry: "grpc")
-            guard result.status.code == .ok else {
-                return StreamingServerResponse(error: RPCError(code: Self.code(result.status.code), message: result.status.message))
-            }
-            return StreamingServerResponse(single: ServerResponse(message: result))
+    public func classify(request: ServerRequest<ModerationRequest>, context: ServerContext) async throws -> ServerResponse<ModerationResult> {
+        let result = await frontDoor.classify(request.message, deadline: Self.deadline(request.metadata), entry: "grpc")
+        guard result.status.code == .ok else {
+            return ServerResponse(error: RPCError(code: Self.code(result.status.code), message: result.status.message))
         }
-        router.registerHandler(
-            forMethod: Self.classifyStream, deserializer: ProtobufDeserializer<ModerationRequest>(),
-            serializer: ProtobufSerializer<ModerationResult>()
-        ) { stream, _ in
-            let deadline = Self.deadline(stream.metadata)
-            return StreamingServerResponse { writer in
-                for try await request in stream.messages {
-                    try await writer.write(await frontDoor.classify(request, deadline: deadline, entry: "grpc"))
-                }
-                return [:]
+        return ServerResponse(message: result)
+    }
+
+    public func classifyStream(
+        request: StreamingServerRequest<ModerationRequest>, context: ServerContext
+    ) async throws -> StreamingServerResponse<ModerationResult> {
+        let deadline = Self.deadline(request.metadata)
+        let frontDoor = self.frontDoor
+        return StreamingServerResponse { writer in
+            for try await message in request.messages {
+                try await writer.write(await frontDoor.classify(message, deadline: deadline, entry: "grpc"))
             }
+            return [:]
         }
     }
 
