@@ -3,6 +3,7 @@
 #
 #   bash bench/front/run.sh [MODEL.gguf]        # ~6 min at the defaults
 #   FRONT_BENCH_SCALE=3 bash bench/front/run.sh # 3x longer windows, more samples
+#   FRONT_BENCH_SYNC_FILL=0 bash bench/front/run.sh  # callers' batches without stream fill
 #
 # Default model: models/random-1b-q4_0.gguf (Llama-3.2-1B shape, random weights, Q4_0), 2 threads.
 # Uses the local broker (scripts/broker.sh; DUOGUARD_BROKER_PORT etc. as usual) and kcat.
