@@ -8,7 +8,7 @@ started here (real Llama-3 tokenizer, the tiny fixture model). Checks:
 - errors as gRPC status codes: empty text, oversize text, bad threshold (INVALID_ARGUMENT),
   expired deadline (DEADLINE_EXCEEDED, shed by the server: its expired counter moves), over
   capacity (RESOURCE_EXHAUSTED), invalid protobuf bytes (refused; the server keeps serving);
-- grpc.health.v1.Health/Check: SERVING.
+- grpc.health.v1.Health/Check: SERVING; 1,000 idle connections: a call still answered.
 
     python3 scripts/grpc-client-check.py .build/debug/duoguard MODEL.gguf
 """
@@ -112,6 +112,17 @@ try:
     bad = code_of(lambda: raw(b"\x0a\xff\xff\xff\xff\x0f", timeout=5))
     check("invalid protobuf refused", bad in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL), bad)
     check("still serving after invalid protobuf", stub.Classify(pb.ModerationRequest(text="ok"), timeout=10).status.code == 0)
+
+    # 1,000 idle TCP connections (no HTTP/2 preface), then health and a call on a fresh channel.
+    idle = [socket.create_connection(("127.0.0.1", grpc_port)) for _ in range(1000)]
+    time.sleep(0.5)
+    fresh = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+    started = time.time()
+    served = rpc.ModerationStub(fresh).Classify(pb.ModerationRequest(text="hello"), timeout=30).status.code == 0
+    check(f"1000 idle connections: Classify answered ({(time.time() - started) * 1000:.0f} ms)", served)
+    fresh.close()
+    for connection in idle:
+        connection.close()
     channel.close()
 finally:
     stop(process, f"(log {log.name})")
