@@ -33,6 +33,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
+        // The gRPC Moderation service (issue 22): runtime, HTTP/2 transport, protobuf coding.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
         // Only the OTLP/HTTP exporter (its gRPC one would add grpc-swift); used by the OTLP trait
         // only, but resolved by every build (its manifest needs a Swift 6.2 toolchain).
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
@@ -77,11 +81,22 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The Kafka moderation worker: pipeline, batching, offsets, metrics, health.
+        // The hardened HTTP/1.1 server (NIO): metrics/health routes and the synchronous API attach to it.
+        .target(
+            name: "HTTPServer",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The Kafka moderation worker: pipeline, batching, offsets, metrics, health, synchronous API.
         .target(
             name: "Worker",
             dependencies: [
                 "Kafka",
+                "HTTPServer",
                 "Tokenizer",
                 "Inference",
                 "ModerationProto",
@@ -89,16 +104,27 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-                // The health/metrics server (HealthServer): non-blocking sockets and HTTP/1 parsing.
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The gRPC front door: the Moderation service over grpc-swift 2, answered by ModerationFrontDoor.
+        .target(
+            name: "GRPCFront",
+            dependencies: [
+                "Worker",
+                "ModerationProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
             name: "duoguard",
             dependencies: [
                 "Kafka",
+                "GRPCFront",
                 "Tokenizer",
                 "Inference",
                 "Worker",
@@ -122,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "Kafka", "Inference", "Tokenizer", "ModerationProto", "TestSupport",
+                "Worker", "HTTPServer", "Kafka", "Inference", "Tokenizer", "ModerationProto", "TestSupport",
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]),
         // The worker core (request ledger, group events, delivery decisions) under a seeded,

@@ -26,4 +26,15 @@ export DUOGUARD_TEST_BROKERS="${DUOGUARD_TEST_BROKERS:-127.0.0.1:${DUOGUARD_BROK
 swift build --build-tests -Xcc -O2
 status=0
 swift test --skip-build "$@" || status=$?
+# The HTTP API and the gRPC service with clients this project did not write (the official openai
+# package; grpcio with stubs from proto/), against `duoguard serve` and the tiny fixture model
+# (about 15 s each). Skipped when tests were filtered.
+if (($# == 0)); then
+    model="$(mktemp -d)/tiny.gguf"
+    "$(swift build --show-bin-path)/duoguard" convert Tests/InferenceTests/Fixtures/tiny-a --output "$model" --type q8_0 \
+        --tokenizer Tests/Fixtures/generated/llama3.2/tokenizer.json >/dev/null
+    .venv/bin/python scripts/api-client-check.py "$(swift build --show-bin-path)/duoguard" "$model" || status=$?
+    .venv/bin/python scripts/grpc-client-check.py "$(swift build --show-bin-path)/duoguard" "$model" || status=$?
+    rm -rf "$(dirname "$model")"
+fi
 exit $status

@@ -1,3 +1,4 @@
+import HTTPServer
 import Synchronization
 
 /// What `/metrics`, `/healthz` and `/readyz` answer: the worker's side of the health server.

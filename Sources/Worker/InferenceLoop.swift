@@ -7,13 +7,16 @@ import ModerationProto
 
 /// The model side of the worker: takes batches from the batcher, answers the requests that
 /// expired while queued without the model (load shedding under backlog), runs the rest
-/// through the model on its own thread, and hands each result to the sender.
+/// through the model on its own thread, and hands each result to the sender (stream
+/// requests) or to its waiting caller (synchronous ones).
 struct InferenceLoop: Sendable {
     /// The model (`DuoGuardModel`), or the simulator's fake.
     let model: any RequestClassifier
-    let batcher: MicroBatcher<WorkItem>
-    let preparer: RequestPreparer
-    let sender: ResultSender
+    let batcher: MicroBatcher<BatchItem>
+    /// Compose and send stream requests' answers; nil without Kafka (`duoguard serve`), where
+    /// only synchronous calls are batched.
+    let preparer: RequestPreparer?
+    let sender: ResultSender?
     let thresholds: CategoryThresholds
     let metrics: WorkerMetrics
     let logger: Logger
@@ -26,25 +29,32 @@ struct InferenceLoop: Sendable {
         while let batch = await batcher.nextBatch() {
             metrics.queueDepth.set(Double(batcher.count))
             let now = Date()
-            var live: [WorkItem] = []
-            for item in batch {
-                if let deadline = item.deadline, deadline < now {
-                    metrics.deadlineShed.increment()
+            var live: [BatchItem] = []
+            for entry in batch {
+                guard let deadline = entry.deadline, deadline < now else {
+                    live.append(entry)
+                    continue
+                }
+                metrics.deadlineShed.increment()
+                switch entry {
+                case .stream(let item):
                     WorkerTracing.fail(item.span, "deadlineExceeded")
-                    sender.send(preparer.expired(item, now: now).outgoing, for: item.source, read: item.read, span: item.span)
-                } else {
-                    live.append(item)
+                    if let preparer, let sender {
+                        sender.send(preparer.expired(item, now: now).outgoing, for: item.source, read: item.read, span: item.span)
+                    }
+                case .call(let call):
+                    call.finish(.expired("deadline \(deadline) passed while the request was queued (now \(now))"))
                 }
             }
             if !live.isEmpty { await classify(live) }
         }
     }
 
-    private func classify(_ batch: [WorkItem]) async {
+    private func classify(_ batch: [BatchItem]) async {
         let started = ContinuousClock.now
         let prepared = batch.map(\.prepared)
         let tokens = prepared.reduce(0) { $0 + $1.sequences.reduce(0) { $0 + $1.count } }
-        let span = tracing.inference(batch, tokens: tokens)
+        let span = tracing.inference(batch.compactMap(\.stream), tokens: tokens)
         let deadlines = batch.map(\.deadline)
         // Each request on its own account (a bad token fails only its request); deadlines are
         // checked between forward passes, so a many-window text stops at its own.
@@ -59,7 +69,16 @@ struct InferenceLoop: Sendable {
         metrics.batchTokens.record(Double(tokens))
         if outcomes.contains(where: { if case .failure = $0 { true } else { false } }) { WorkerTracing.fail(span, "inference") }
         span.end()
-        for (index, item) in batch.enumerated() {
+        for (index, entry) in batch.enumerated() {
+            let item: WorkItem
+            switch entry {
+            case .stream(let streamed):
+                item = streamed
+            case .call(let call):
+                answer(call, outcomes[index], started: started, inferenceSeconds: inferenceSeconds)
+                continue
+            }
+            guard let preparer, let sender else { continue }
             let result: ModerationResult
             switch outcomes[index] {
             case .success(let classification):
@@ -83,6 +102,23 @@ struct InferenceLoop: Sendable {
                 result, to: item.destination, source: item.source, contentType: item.contentType, trace: item.trace,
                 deadLetter: nil)
             sender.send(answer.outgoing, for: item.source, read: item.read, span: item.span)
+        }
+    }
+
+    /// Hands a synchronous call its outcome (its caller composes the result).
+    private func answer(
+        _ call: SyncCall, _ outcome: Result<Classification, InferenceError>, started: ContinuousClock.Instant,
+        inferenceSeconds: Double
+    ) {
+        switch outcome {
+        case .success(let classification):
+            call.finish(.classified(classification, queueSeconds: seconds(started - call.admitted), inferenceSeconds: inferenceSeconds))
+        case .failure(.deadlineExceeded(let done, let windows)):
+            metrics.deadlineShed.increment()
+            call.finish(.expired("deadline passed after \(done) of \(windows) windows"))
+        case .failure(let error):
+            logger.error("inference failed", metadata: ["error": "\(error)"])
+            call.finish(.failed(error))
         }
     }
 }

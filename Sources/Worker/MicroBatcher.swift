@@ -7,6 +7,15 @@ import Synchronization
 /// while the current one runs. The queue is bounded: `enqueue` suspends while it is full,
 /// which stops the intake, which makes the consumer pause its partitions (memory stays
 /// bounded with a backlog of any size).
+///
+/// Two classes share the batches. Stream requests (Kafka) go through ``enqueue(_:tokens:)``;
+/// synchronous callers (HTTP, gRPC: someone is waiting) go through
+/// ``enqueueUrgent(_:tokens:)`` into a lane of their own that the next batch takes first,
+/// stream requests filling the rest of a small budget (`urgentFillTokens`). So a waiting
+/// caller waits at most for the batch already running, however long the stream backlog, and
+/// then for its own short batch. The urgent lane never suspends
+/// its caller: its bound is the caller's admission control (``SyncAdmission``), which
+/// answers "over capacity" instead of queueing.
 public final class MicroBatcher<Item: Sendable>: Sendable {
     public struct Limits: Sendable {
         /// Tokens per batch (the model's run state is sized for it). A single request larger
@@ -18,12 +27,18 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         public var maxWait: Duration
         /// Queued requests before `enqueue` suspends.
         public var capacity: Int
+        /// Tokens up to which stream requests fill a batch that carries urgent requests (the
+        /// urgent ones themselves may use the whole `tokenBudget`). Small, so that a waiting
+        /// caller's own batch costs about what it costs on an idle worker: its latency is then
+        /// the running batch plus its own short one, not two full batches. Default 256.
+        public var urgentFillTokens: Int
 
-        public init(tokenBudget: Int, maxItems: Int, maxWait: Duration, capacity: Int) {
+        public init(tokenBudget: Int, maxItems: Int, maxWait: Duration, capacity: Int, urgentFillTokens: Int = 256) {
             self.tokenBudget = tokenBudget
             self.maxItems = maxItems
             self.maxWait = maxWait
             self.capacity = capacity
+            self.urgentFillTokens = urgentFillTokens
         }
     }
 
@@ -35,6 +50,8 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
 
     private struct State: ~Copyable {
         var queue: [Entry] = []
+        /// Synchronous callers' requests: taken before `queue`.
+        var urgent: [Entry] = []
         var closed = false
         var spaceWaiters: [CheckedContinuation<Void, Never>] = []
         var itemWaiter: CheckedContinuation<Void, Never>?
@@ -47,8 +64,25 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         self.limits = limits
     }
 
-    /// Requests waiting for a batch.
-    public var count: Int { state.withLock { $0.queue.count } }
+    /// Requests waiting for a batch (both classes).
+    public var count: Int { state.withLock { $0.queue.count + $0.urgent.count } }
+
+    /// Synchronous requests waiting for a batch.
+    public var urgentCount: Int { state.withLock { $0.urgent.count } }
+
+    /// Adds a synchronous caller's request costing `tokens` to the lane the next batch takes
+    /// first. Never waits (the caller's admission control bounds this lane). False once closed.
+    public func enqueueUrgent(_ item: Item, tokens: Int) -> Bool {
+        let step: EnqueueStep = state.withLock { state in
+            if state.closed { return .closed }
+            state.urgent.append(Entry(item: item, tokens: tokens, arrived: .now))
+            defer { state.itemWaiter = nil }
+            return .added(state.itemWaiter)
+        }
+        guard case .added(let waiter) = step else { return false }
+        waiter?.resume()
+        return true
+    }
 
     /// Adds a request costing `tokens`, waiting while the queue is full. False once closed.
     public func enqueue(_ item: Item, tokens: Int) async -> Bool {
@@ -84,14 +118,14 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         // Wait for a first request.
         while true {
             let ready: Bool? = state.withLock { state in
-                if !state.queue.isEmpty { return true }
+                if !state.queue.isEmpty || !state.urgent.isEmpty { return true }
                 return state.closed ? false : nil
             }
             if ready == true { break }
             if ready == false { return nil }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let registered = state.withLock { state in
-                    if !state.queue.isEmpty || state.closed { return false }
+                    if !state.queue.isEmpty || !state.urgent.isEmpty || state.closed { return false }
                     state.itemWaiter = continuation
                     return true
                 }
@@ -100,14 +134,18 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         }
         // Give the first request up to maxWait for company, unless the batch is full already
         // (or the batcher is closing: then drain without waiting).
-        let deadline = state.withLock { $0.queue.first?.arrived ?? .now } + limits.maxWait
+        let deadline =
+            state.withLock { state in
+                [state.urgent.first?.arrived, state.queue.first?.arrived].compactMap { $0 }.min() ?? .now
+            } + limits.maxWait
         while ContinuousClock.now < deadline && !isFull() && !state.withLock({ $0.closed }) {
             try? await Task.sleep(for: min(.milliseconds(1), deadline - .now))
         }
         return take()
     }
 
-    /// Removes queued (not yet batched) requests matching `predicate` and returns them.
+    /// Removes queued (not yet batched) stream requests matching `predicate` and returns them
+    /// (synchronous ones are not handed back: their callers wait for an answer).
     public func removeAll(where predicate: (Item) -> Bool) -> [Item] {
         let (removed, waiters) = state.withLock { state in
             var removed: [Item] = []
@@ -147,30 +185,49 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
 
     private func isFull() -> Bool {
         state.withLock { state in
-            if state.queue.count >= limits.maxItems { return true }
+            if state.queue.count + state.urgent.count >= limits.maxItems { return true }
             var tokens = 0
-            for entry in state.queue {
-                tokens += entry.tokens
-                if tokens >= limits.tokenBudget { return true }
+            for lane in [state.urgent, state.queue] {
+                for entry in lane {
+                    tokens += entry.tokens
+                    if tokens >= limits.tokenBudget { return true }
+                }
             }
             return false
         }
     }
 
+    /// The next batch: urgent requests first, in arrival order, then stream requests, while
+    /// the budget (`urgentFillTokens` beside urgent requests) and `maxItems` allow (the first request always, even alone over budget).
+    /// Each lane is taken as a prefix, so neither class is reordered within itself.
     private func take() -> [Item] {
         let (batch, waiters) = state.withLock { state in
             var tokens = 0
             var count = 0
-            for entry in state.queue {
-                if count == limits.maxItems { break }
-                if count > 0 && tokens + entry.tokens > limits.tokenBudget { break }
-                tokens += entry.tokens
-                count += 1
+            func prefix(of lane: [Entry], budget: Int) -> Int {
+                var taken = 0
+                for entry in lane {
+                    if count == limits.maxItems { break }
+                    if count > 0 && tokens + entry.tokens > budget { break }
+                    tokens += entry.tokens
+                    count += 1
+                    taken += 1
+                }
+                return taken
             }
-            let batch = state.queue.prefix(count).map(\.item)
-            state.queue.removeFirst(count)
-            defer { state.spaceWaiters = [] }
-            return (batch, state.spaceWaiters)
+            let urgent = prefix(of: state.urgent, budget: limits.tokenBudget)
+            // Stream requests only fill a batch whose urgent part ended by exhaustion, not by
+            // the budget: an urgent request that did not fit stays first for the next batch.
+            // Beside urgent requests they fill only up to `urgentFillTokens`.
+            let fill = urgent > 0 ? min(limits.tokenBudget, limits.urgentFillTokens) : limits.tokenBudget
+            let stream = urgent == state.urgent.count ? prefix(of: state.queue, budget: fill) : 0
+            let batch = state.urgent.prefix(urgent).map(\.item) + state.queue.prefix(stream).map(\.item)
+            state.urgent.removeFirst(urgent)
+            state.queue.removeFirst(stream)
+            // Only taking stream requests frees space an intake may wait for.
+            let waiters = stream > 0 ? state.spaceWaiters : []
+            if stream > 0 { state.spaceWaiters = [] }
+            return (batch, waiters)
         }
         for waiter in waiters { waiter.resume() }
         return batch

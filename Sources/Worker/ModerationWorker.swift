@@ -1,3 +1,4 @@
+import HTTPServer
 import Inference
 import Kafka
 import Logging
@@ -32,24 +33,38 @@ public final class ModerationWorker: Service, Sendable {
     private let counts = WorkerCounts()
     private let ledger = RequestLedger()
     private let replayDone = Atomic<Bool>(false)
-    private let batcher: MicroBatcher<WorkItem>
+    private let batcher: MicroBatcher<BatchItem>
     private let budget: InFlightBudget
     private let tracing: WorkerTracing
     /// Scores of texts seen before; `nil` when `scoreCacheBytes` is 0.
     public let scoreCache: ScoreCache?
     /// Where a yielding replay's intake waits; `nil` unless `liveYield` is set.
     public let yieldGate: ReplayYieldGate?
+    /// The synchronous entry sharing this worker's batcher (issue 22), and its HTTP API when configured.
+    public let frontDoor: ModerationFrontDoor
+    private let front: FrontDoorConfiguration?
 
-    public init(configuration: WorkerConfiguration, model: DuoGuardModel, logger: Logger, metrics: WorkerMetrics = WorkerMetrics()) {
+    public init(
+        configuration: WorkerConfiguration, model: DuoGuardModel, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
+        front: FrontDoorConfiguration? = nil
+    ) {
         self.configuration = configuration
+        self.front = front
         self.model = model
         self.logger = logger
         self.metrics = metrics
         self.batcher = MicroBatcher(
             limits: .init(
                 tokenBudget: model.options.batchTokenBudget, maxItems: configuration.maxBatch,
-                maxWait: configuration.maxWait, capacity: configuration.queueCapacity))
+                maxWait: configuration.maxWait, capacity: configuration.queueCapacity,
+                urgentFillTokens: front?.syncFillTokens ?? FrontDoorConfiguration.defaultSyncFillTokens))
         self.budget = InFlightBudget(limit: configuration.maxInFlightBytes)
+        self.frontDoor = ModerationFrontDoor(
+            batcher: batcher, model: model, workerID: configuration.workerID,
+            rules: .init(
+                maxTextBytes: configuration.maxTextBytes, metadataLimits: configuration.metadataLimits, scoring: configuration.scoring,
+                thresholds: configuration.thresholds),
+            admission: SyncAdmission(maxRequests: front?.maxRequests ?? 64, maxBytes: front?.maxBytes ?? 4 << 20), metrics: metrics)
         // A bootstrapped exporter's span ends go through a bounded queue, off the data path;
         // a tracer given in the configuration (tests) and the no-op one are used as they are.
         let tracer: any Tracer
@@ -100,13 +115,16 @@ public final class ModerationWorker: Service, Sendable {
             liveLag = nil
         }
         let server: HealthServer?
+        let api: HealthServer?
         let consumer: KafkaConsumer
         let producer: KafkaProducer
         do {
             server = try startHealthServer()
             do {
+                api = try front.flatMap { try $0.startServer(frontDoor: frontDoor, isReady: { [state] in state.isReady }, logger: logger) }
                 (consumer, producer) = try await connect()
             } catch {
+                await api?.shutdown()
                 await server?.shutdown()
                 throw error
             }
@@ -223,6 +241,7 @@ public final class ModerationWorker: Service, Sendable {
         await liveLag?.close()
         // Each step of the stop is bounded by its timeout; `ShutdownBound` adds them up.
         await producer.close(flushTimeout: state.fatalError == nil ? configuration.flushTimeout : ShutdownBound.fatalFlush)
+        await api?.shutdown()
         await server?.shutdown()
         state.markStopped()
         if let reason = state.fatalError {
@@ -318,7 +337,7 @@ public final class ModerationWorker: Service, Sendable {
     /// Hands queued (not yet batched) requests back: unanswered, offsets frozen below them,
     /// their bytes released. Their partition's next reader answers them.
     private func abandonQueued(_ predicate: (WorkItem) -> Bool) {
-        for item in batcher.removeAll(where: predicate) {
+        for case .stream(let item) in batcher.removeAll(where: { $0.stream.map(predicate) ?? false }) {
             ledger.handBack(item.source)
             budget.release(item.source.bufferedSize)
             WorkerTracing.fail(item.span, "abandoned")
@@ -341,8 +360,13 @@ public final class ModerationWorker: Service, Sendable {
     private func startHealthServer() throws(WorkerError) -> HealthServer? {
         guard let port = configuration.metricsPort else { return nil }
         let routes = HealthRoutes(metrics: metrics, state: state)
-        let server = try HealthServer(host: configuration.metricsHost, port: port, logger: logger) { path in
-            routes.respond(to: path)
+        let server: HealthServer
+        do {
+            server = try HealthServer(host: configuration.metricsHost, port: port, logger: logger) { path in
+                routes.respond(to: path)
+            }
+        } catch {
+            throw .startup(error.description)
         }
         routes.attach(server)
         return server

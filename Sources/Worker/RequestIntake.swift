@@ -8,7 +8,7 @@ import Logging
 struct RequestIntake: Sendable {
     let consumer: KafkaConsumer
     let ledger: RequestLedger
-    let batcher: MicroBatcher<WorkItem>
+    let batcher: MicroBatcher<BatchItem>
     let budget: InFlightBudget
     let preparer: RequestPreparer
     let sender: ResultSender
@@ -49,7 +49,7 @@ struct RequestIntake: Sendable {
                     logger.info("request", metadata: ["id": "\(item.requestID)", "text": "\(item.request.text)"])
                 }
                 item.span = span
-                if !(await batcher.enqueue(item, tokens: item.prepared.tokenCount)) {
+                if !(await batcher.enqueue(.stream(item), tokens: item.prepared.tokenCount)) {
                     ledger.handBack(message)
                     budget.release(message.bufferedSize)
                     WorkerTracing.fail(span, "abandoned")

@@ -38,17 +38,20 @@ public struct ResultComposer: Sendable {
         return identity
     }
 
-    /// The fields every result has: id, metadata, model, source, worker.
-    func base(requestID: String, request: ModerationRequest, source: KafkaConsumerMessage) -> ModerationResult {
+    /// The fields every result has: id, metadata, model, source (the Kafka record; none for a
+    /// synchronous caller), worker.
+    func base(requestID: String, request: ModerationRequest, source: KafkaConsumerMessage?) -> ModerationResult {
         var result = ModerationResult()
         result.requestID = requestID
         result.metadata = request.metadata
         result.model = model
-        var origin = RequestSource()
-        origin.topic = source.topic
-        origin.partition = source.partition
-        origin.offset = source.offset
-        result.source = origin
+        if let source {
+            var origin = RequestSource()
+            origin.topic = source.topic
+            origin.partition = source.partition
+            origin.offset = source.offset
+            result.source = origin
+        }
         result.workerID = workerID
         return result
     }
@@ -56,7 +59,7 @@ public struct ResultComposer: Sendable {
     /// A result that is only a status (INVALID_ARGUMENT, DEADLINE_EXCEEDED, PERMISSION_DENIED, ...).
     func status(
         _ code: ModerationStatus.Code, _ message: String, requestID: String, request: ModerationRequest,
-        source: KafkaConsumerMessage
+        source: KafkaConsumerMessage?
     ) -> ModerationResult {
         var result = base(requestID: requestID, request: request, source: source)
         result.status.code = code
@@ -76,10 +79,11 @@ public struct ResultComposer: Sendable {
             queueSeconds: queueSeconds, inferenceSeconds: inferenceSeconds)
     }
 
-    /// The scored result of a request from its text's score (computed, or from the score
-    /// cache): thresholds are applied here, after the cache.
+    /// The scored result of a request from any entry point (`source` nil for synchronous
+    /// callers) from its text's score (computed, or from the score cache): thresholds are
+    /// applied here, after the cache.
     func scored(
-        requestID: String, request: ModerationRequest, source: KafkaConsumerMessage, score: TextScore,
+        requestID: String, request: ModerationRequest, source: KafkaConsumerMessage?, score: TextScore,
         operatorThresholds: CategoryThresholds, queueSeconds: Double, inferenceSeconds: Double
     ) -> ModerationResult {
         let classification = score.classification

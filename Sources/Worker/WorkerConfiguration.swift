@@ -60,7 +60,9 @@ public struct WorkerConfiguration: Sendable {
     /// Default: 32 MiB.
     public var maxBufferedBytes = 32 * 1_048_576
     /// Reported in every result (`worker_id`). Default: `hostname-pid`.
-    public var workerID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    public var workerID = WorkerConfiguration.defaultWorkerID
+    /// `hostname-pid`.
+    public static var defaultWorkerID: String { "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)" }
     /// Log request texts. Default: off (texts are user content).
     public var logText = false
 

@@ -16,6 +16,7 @@ struct DuoGuard: AsyncParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             TokenizeCommand.self,
+            ServeCommand.self,
             ConvertCommand.self,
             PackCommand.self,
             InspectCommand.self,

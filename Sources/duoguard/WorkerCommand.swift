@@ -36,6 +36,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Port of /metrics, /healthz, /readyz (default 9464; 0 = any free port) (env DUOGUARD_METRICS_PORT).")
     var metricsPort: Int?
     @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var api: APIOptions
 
     func run() async throws {
         let signals = ShutdownSignals()
@@ -54,7 +55,10 @@ struct WorkerCommand: AsyncParsableCommand {
             if let host = try env.value(metricsHost, "METRICS_HOST") { configuration.metricsHost = host }
             if let port = try env.value(metricsPort, "METRICS_PORT") { configuration.metricsPort = port }
         }
-        let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
-        try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, tracing: tracing, logger: logger)
+        let worker = ModerationWorker(configuration: configuration, model: model, logger: logger, front: try api.front(env, required: false))
+        let grpc = try api.grpc(env, frontDoor: worker.frontDoor, isServing: { worker.isReady })
+        try await WorkerRunner.run(
+            worker, signals: signals, shutdownLimit: configuration.shutdownLimit, tracing: tracing, logger: logger,
+            beside: grpc.map { [$0] } ?? [])
     }
 }

@@ -46,6 +46,12 @@ public struct HealthServerConfiguration: Sendable, Equatable {
     public var maxRequestsPerConnection: Int
     /// Upper bound of `stop()`/`shutdown()`, even when connections do not close. Default: 2 s.
     public var stopTimeout: Duration
+    /// Largest request body in bytes, for POST requests to a server with a body handler (the
+    /// API routes); 0 (the default, and always for a server without one): bodies are refused
+    /// (`413`). A larger announced body gets `413` at its head; bodies must announce their
+    /// length (`411` for chunked ones). The request deadline (`requestTimeout`) covers the
+    /// body too, so a client trickling a body is closed like one trickling a head.
+    public var maxBodyBytes: Int = 0
     /// Listen backlog (connections the kernel queues before they are accepted; capped by
     /// `net.core.somaxconn`). Default: 256, so a burst of connections is queued rather than
     /// dropped (a dropped SYN costs the client a 1 s retransmit).
@@ -67,10 +73,11 @@ public struct HealthServerConfiguration: Sendable, Equatable {
     }
 
     /// A description of the first invalid value, or nil when all are usable.
-    func validationError() -> String? {
+    public func validationError() -> String? {
         if maxConnections < 1 { return "maxConnections must be at least 1 (got \(maxConnections))" }
         if maxRequestHeadBytes < 64 { return "maxRequestHeadBytes must be at least 64 (got \(maxRequestHeadBytes))" }
         if maxRequestsPerConnection < 1 { return "maxRequestsPerConnection must be at least 1 (got \(maxRequestsPerConnection))" }
+        if maxBodyBytes < 0 || maxBodyBytes > 64 << 20 { return "maxBodyBytes must be in 0...64 MiB (got \(maxBodyBytes))" }
         if !(1...65_535).contains(backlog) { return "backlog must be in 1...65535 (got \(backlog))" }
         for (name, value) in [("requestTimeout", requestTimeout), ("writeTimeout", writeTimeout), ("stopTimeout", stopTimeout)]
         where value <= .zero || value > .seconds(3_600) {

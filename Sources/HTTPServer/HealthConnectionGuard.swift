@@ -5,8 +5,9 @@ import NIOCore
 ///
 /// - Request deadline: from accept (or the end of the previous response) a complete request
 ///   head must arrive within `requestTimeout`, however slowly its bytes trickle in.
-/// - Input budget: at most `maxRequestHeadBytes` raw bytes are read while a request is
-///   incomplete; more gets `431`. This bounds the HTTP decoder's buffer as well.
+/// - Input budget: at most `maxRequestHeadBytes` (plus `maxBodyBytes` when the server takes
+///   bodies) raw bytes are read while a request is incomplete; more gets `431`. This bounds
+///   the HTTP decoder's buffer as well.
 /// - Write deadline: each response must be taken by the peer within `writeTimeout`.
 ///
 /// Error responses written here are raw bytes straight to the socket, so they never depend
@@ -58,7 +59,7 @@ final class HealthConnectionGuard: ChannelInboundHandler {
         guard !closing else { return }  // draining: the peer's bytes are read and dropped
         let bytes = unwrapInboundIn(data).readableBytes
         let (sum, overflow) = bytesSinceRequest.addingReportingOverflow(bytes)
-        guard !overflow, sum <= configuration.maxRequestHeadBytes else {
+        guard !overflow, sum <= configuration.maxRequestHeadBytes + configuration.maxBodyBytes else {
             registry.count(\.rejectedRequests)
             reject(.requestHeaderFieldsTooLarge)
             return
@@ -140,6 +141,7 @@ struct HTTPStatusLine {
 
     static let badRequest = HTTPStatusLine(code: 400, reason: "Bad Request")
     static let requestTimeout = HTTPStatusLine(code: 408, reason: "Request Timeout")
+    static let lengthRequired = HTTPStatusLine(code: 411, reason: "Length Required")
     static let contentTooLarge = HTTPStatusLine(code: 413, reason: "Content Too Large")
     static let requestHeaderFieldsTooLarge = HTTPStatusLine(code: 431, reason: "Request Header Fields Too Large")
 }

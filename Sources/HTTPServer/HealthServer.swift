@@ -11,7 +11,9 @@ import Glibc
 import Darwin
 #endif
 
-/// The HTTP/1.1 server for `/metrics`, `/healthz` and `/readyz`.
+/// The project's HTTP/1.1 server: `/metrics`, `/healthz` and `/readyz` of the metrics port
+/// (routes attached from outside: the worker's `HealthRoutes`), and, with a post handler,
+/// the synchronous API (`ModerationAPIRoutes`). Its own target, free of the worker's types.
 ///
 /// Built on SwiftNIO (one event-loop thread of its own, non-blocking sockets), because the
 /// port is reachable by anyone on the network and probes must keep being answered while
@@ -30,15 +32,34 @@ public final class HealthServer: Sendable {
         public var status: Int
         public var contentType: String
         public var body: String
+        /// Extra headers (`WWW-Authenticate`, `Retry-After`, ...).
+        public var headers: [(String, String)]
 
-        public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: String) {
+        public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: String, headers: [(String, String)] = []) {
             self.status = status
             self.contentType = contentType
             self.body = body
+            self.headers = headers
+        }
+    }
+
+    /// A complete POST request: its path (no query), headers and body (at most `maxBodyBytes`).
+    public struct PostRequest: Sendable {
+        public var path: String
+        public var headers: [(String, String)]
+        public var body: [UInt8]
+
+        /// The last value of header `name` (case-insensitive).
+        public func header(_ name: String) -> String? {
+            let wanted = name.lowercased()
+            return headers.last { $0.0.lowercased() == wanted }?.1
         }
     }
 
     public typealias Handler = @Sendable (_ path: String) -> Response
+    /// Answers POST requests (the API routes). Runs off the event loop, may take as long as
+    /// the request needs (the connection waits; its next request is read after the answer).
+    public typealias PostHandler = @Sendable (_ request: PostRequest) async -> Response
 
     /// Counters since start, for export as metrics.
     public struct Statistics: Sendable, Equatable {
@@ -82,14 +103,16 @@ public final class HealthServer: Sendable {
     ///   - host: an IPv4 or IPv6 literal (`0.0.0.0`, `::`, `127.0.0.1`, `::1`, `[::1]`) or
     ///     `localhost` (bound as `127.0.0.1`). No name lookup: start-up never waits for DNS.
     ///   - port: 0...65535; 0 binds any free port, read it from ``port``.
-    /// - Throws: `WorkerError.startup` with the reason (bad host or port, port in use, ...).
+    /// - Throws: ``HTTPServerError`` with the reason (bad host or port, port in use, ...).
     public init(
         host: String = "0.0.0.0", port: Int, configuration: HealthServerConfiguration = .init(), logger: Logger,
-        handler: @escaping Handler
-    ) throws(WorkerError) {
-        if let problem = configuration.validationError() { throw .startup("metrics server: \(problem)") }
-        guard (0...65_535).contains(port) else { throw .startup("metrics server: port \(port) is not in 0...65535") }
-        let address = try Self.address(host: host, port: port)
+        name: String = "metrics server", postHandler: PostHandler? = nil, handler: @escaping Handler
+    ) throws(HTTPServerError) {
+        var configuration = configuration
+        if postHandler == nil { configuration.maxBodyBytes = 0 }
+        if let problem = configuration.validationError() { throw HTTPServerError("\(name): \(problem)") }
+        guard (0...65_535).contains(port) else { throw HTTPServerError("\(name): port \(port) is not in 0...65535") }
+        let address = try Self.address(host: host, port: port, name: name)
         let registry = HealthConnectionRegistry(maxConnections: configuration.maxConnections, whenFull: configuration.whenFull)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let decoderLimits = Self.decoderLimits(configuration)
@@ -122,8 +145,8 @@ public final class HealthServer: Sendable {
                         withDecoderLimitConfiguration: decoderLimits)
                     try operations.addHandler(
                         HealthRequestHandler(
-                            handler: handler, connectionGuard: connectionGuard, registry: registry,
-                            maxRequests: configuration.maxRequestsPerConnection))
+                            handler: handler, postHandler: postHandler, connectionGuard: connectionGuard, registry: registry,
+                            maxRequests: configuration.maxRequestsPerConnection, maxBodyBytes: configuration.maxBodyBytes))
                 }
             }
         let channel: Channel
@@ -131,7 +154,7 @@ public final class HealthServer: Sendable {
             channel = try bootstrap.bind(to: address).wait()
         } catch {
             Self.shutdown(group, within: configuration.stopTimeout)
-            throw .startup("metrics server: cannot listen on \(Self.display(address)): \(Self.reason(error))")
+            throw HTTPServerError("\(name): cannot listen on \(Self.display(address)): \(Self.reason(error))")
         }
         self.group = group
         self.serverChannel = channel
@@ -141,7 +164,7 @@ public final class HealthServer: Sendable {
         self.port = channel.localAddress?.port ?? port
         self.host = channel.localAddress?.ipAddress ?? host
         logger.info(
-            "metrics server listening",
+            "\(name) listening",
             metadata: ["address": "\(Self.display(channel.localAddress ?? address))", "max-connections": "\(configuration.maxConnections)"])
     }
 
@@ -194,14 +217,14 @@ public final class HealthServer: Sendable {
     // MARK: Helpers
 
     /// Parses `host` as an IP literal (or `localhost`) without any name lookup.
-    private static func address(host: String, port: Int) throws(WorkerError) -> SocketAddress {
+    private static func address(host: String, port: Int, name: String) throws(HTTPServerError) -> SocketAddress {
         var literal = host
         if literal == "localhost" { literal = "127.0.0.1" }
         if literal.hasPrefix("["), literal.hasSuffix("]") { literal = String(literal.dropFirst().dropLast()) }
         do {
             return try SocketAddress(ipAddress: literal, port: port)
         } catch {
-            throw .startup("metrics server: '\(host)' is not an IPv4 or IPv6 address (use a literal such as 0.0.0.0, ::, 127.0.0.1, ::1, or localhost)")
+            throw HTTPServerError("\(name): '\(host)' is not an IPv4 or IPv6 address (use a literal such as 0.0.0.0, ::, 127.0.0.1, ::1, or localhost)")
         }
     }
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Synchronous callers vs a Kafka backlog (issue 22). Not a timed test: run it on a quiet machine.
+#
+#   bash bench/front/run.sh [MODEL.gguf]        # ~6 min at the defaults
+#   FRONT_BENCH_SCALE=3 bash bench/front/run.sh # 3x longer windows, more samples
+#   FRONT_BENCH_SYNC_FILL=0 bash bench/front/run.sh  # callers' batches without stream fill
+#
+# Default model: models/random-1b-q4_0.gguf (Llama-3.2-1B shape, random weights, Q4_0), 2 threads.
+# Uses the local broker (scripts/broker.sh; DUOGUARD_BROKER_PORT etc. as usual) and kcat.
+# DUOGUARD_BIN=path reuses a release binary instead of building one. Prints:
+#   1. stream throughput and batch duration against --batch-tokens 256...4096 (a backlog of
+#      ~64-token requests, worker alone);
+#   2. at --batch-tokens 2048: a short synchronous request's latency (HTTP /v1/classify) on an
+#      idle worker (p50/p99), then while a backlog saturates it (p50/p99), and the backlog's
+#      throughput alone and with the synchronous callers; the two targets:
+#      sync p99 <= idle p99 + one stream batch, and backlog throughput >= 90% of alone.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+model="${1:-models/random-1b-q4_0.gguf}"
+[[ -f "$model" ]] || { echo "model $model not found" >&2; exit 1; }
+brokers="$(bash scripts/broker.sh start)"
+if [[ -n "${DUOGUARD_BIN:-}" ]]; then
+    bin="$DUOGUARD_BIN"
+else
+    swift build -c release --product duoguard 2>&1 | tail -n 1
+    bin="$(swift build -c release --show-bin-path)/duoguard"
+fi
+echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+exec "$root/.venv/bin/python" "$root/bench/front/bench.py" "$bin" "$model" "$brokers" "${FRONT_BENCH_SCALE:-1}"
