@@ -9,7 +9,7 @@ import Tracing
 /// batcher and inference loop as a worker's, with only synchronous callers; `/metrics`,
 /// `/healthz`, `/readyz` on the metrics port as for a worker. A graceful shutdown stops
 /// admitting (new calls get UNAVAILABLE), answers the admitted ones, then closes the ports.
-public final class ModerationServer: Service, Sendable {
+public final class ModerationServer: SupervisedService, Sendable {
     private let model: DuoGuardModel
     private let front: FrontDoorConfiguration
     private let metricsHost: String
@@ -49,6 +49,13 @@ public final class ModerationServer: Service, Sendable {
 
     /// True once serving, until shutdown begins (`/readyz`).
     public var isReady: Bool { state.isReady }
+
+    /// True once a fatal error happened (the process must exit with status 2).
+    public var failed: Bool { state.fatalError != nil }
+
+    /// Runs `action` once when the server begins to stop, or now if it has: the process arms
+    /// its shutdown deadline with it.
+    public func whenStopping(_ action: @escaping @Sendable () -> Void) { state.onStop(action) }
 
     public func run() async throws {
         let api = try front.startServer(frontDoor: frontDoor, isReady: { [state] in state.isReady }, logger: logger)

@@ -24,7 +24,7 @@ import Tracing
 ///
 /// This type only wires the parts together and orders the shutdown; each step of a
 /// request's life is in its own file (docs/architecture.md has the map).
-public final class ModerationWorker: Service, Sendable {
+public final class ModerationWorker: SupervisedService, Sendable {
     private let configuration: WorkerConfiguration
     private let model: DuoGuardModel
     private let logger: Logger
@@ -122,6 +122,11 @@ public final class ModerationWorker: Service, Sendable {
             server = try startHealthServer()
             do {
                 api = try front.flatMap { try $0.startServer(frontDoor: frontDoor, isReady: { [state] in state.isReady }, logger: logger) }
+            } catch {
+                await server?.shutdown()
+                throw error
+            }
+            do {
                 (consumer, producer) = try await connect()
             } catch {
                 await api?.shutdown()

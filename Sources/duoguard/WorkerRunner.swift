@@ -11,7 +11,7 @@ import Worker
 /// (2 after a fatal error), never a crash; a fatal runtime error exits with status 2.
 enum WorkerRunner {
     static func run(
-        _ worker: some Service, signals: ShutdownSignals, shutdownLimit: Duration, stopWhenDone: Bool = false,
+        _ worker: some SupervisedService, signals: ShutdownSignals, shutdownLimit: Duration, stopWhenDone: Bool = false,
         tracing: TracingExport, logger: Logger, beside: [any Service] = []
     ) async throws {
         if signals.isRequested {
