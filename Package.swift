@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "duoguard", targets: ["duoguard"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "ModelFormats", targets: ["ModelFormats"]),
         .library(name: "Inference", targets: ["Inference"]),
     ],
     traits: [
@@ -70,14 +71,28 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["JSONScanning"]),
         // Wire schema: generated code (scripts/generate-proto.sh, committed) + codec.
         .target(name: "ModerationProto", dependencies: ["JSONScanning", "KafkaHeaders", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // Model files apart from the runtime: GGUF (read, write), safetensors and Hugging Face
+        // directories, the converter, the hyperparameters a file describes (`ModelConfig`).
+        .target(
+            name: "ModelFormats",
+            dependencies: [
+                // Block formats and (de)quantization: a file's tensors are ggml blocks.
+                "CKernels",
+                // config.json, safetensors headers, tokenizer.json for llama.cpp's keys.
+                "JSONScanning",
+                // SHA-256 of the model's tensor data (duoguard.content_hash).
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The runtime: weights checked and packed from a ModelFormats file, the forward pass,
+        // text scoring. Re-exports ModelFormats (its API takes and returns those types).
         .target(
             name: "Inference",
             dependencies: [
                 "CKernels",
                 "Tokenizer",
-                // config.json, safetensors headers, tokenizer.json for llama.cpp's keys.
-                "JSONScanning",
-                // SHA-256 of the model's tensor data (duoguard.content_hash).
+                "ModelFormats",
+                // The score cache's digest (ScoreDigest).
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -157,11 +172,11 @@ let package = Package(
         .testTarget(name: "WorkerSimulationTests", dependencies: ["Worker", "Kafka"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "CKernels", "Tokenizer", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelFormats", "CKernels", "Tokenizer", "TestSupport"]),
         .testTarget(name: "ModerationProtoTests", dependencies: ["ModerationProto", "KafkaHeaders", "TestSupport"]),
         .testTarget(name: "JSONScanningTests", dependencies: ["JSONScanning"]),
         // Mutation fuzzing of every decoder of outside bytes, time-capped (scripts/fuzz.sh for long runs).
-        .testTarget(name: "FuzzTests", dependencies: ["Inference", "Tokenizer", "ModerationProto", "Kafka", "KafkaHeaders", "TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Inference", "ModelFormats", "Tokenizer", "ModerationProto", "Kafka", "KafkaHeaders", "TestSupport"]),
         // docs/architecture.md's module map against the sources' import lines (it reads files).
         .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         // Static checks of deploy/ (Dockerfile, compose, Kubernetes) against the built `duoguard` binary.

@@ -12,12 +12,9 @@ import Tokenizer
 /// so call it from one thread at a time (a worker owns one model per inference thread).
 /// Properties are immutable and safe to read from anywhere.
 public final class DuoGuardModel: @unchecked Sendable {
-    /// The 12 DuoGuard categories, in logit order.
-    public static let categoryNames: [String] = [
-        "Violent crimes", "Non-violent crimes", "Sex-related crimes", "Child sexual exploitation",
-        "Specialized advice", "Privacy", "Intellectual property", "Indiscriminate weapons",
-        "Hate", "Suicide and self-harm", "Sexual content", "Jailbreak prompts",
-    ]
+    /// The 12 DuoGuard categories, in logit order (written once, in `ModelConfig.duoGuardCategories`,
+    /// because the converter and the loader check a file's labels against them).
+    public static var categoryNames: [String] { ModelConfig.duoGuardCategories }
 
     public let config: ModelConfig
     public let identity: ModelIdentity

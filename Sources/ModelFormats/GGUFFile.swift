@@ -138,7 +138,7 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     /// The tensor's bytes inside the mapping; valid while this object lives.
-    func data(_ info: TensorInfo) -> UnsafeRawPointer {
+    package func data(_ info: TensorInfo) -> UnsafeRawPointer {
         file.base + info.fileOffset
     }
 

@@ -1,6 +1,6 @@
 extension ModelConfig {
     /// Reads the hyperparameters from our GGUF metadata (llama.cpp keys + `duoguard.*`).
-    init(gguf file: GGUFFile) throws(ModelFileError) {
+    package init(gguf file: GGUFFile) throws(ModelFileError) {
         func value(_ key: String) throws(ModelFileError) -> GGUFValue {
             guard let v = file[key] else { throw .missingMetadata(key: key) }
             return v

@@ -12,6 +12,13 @@ public struct ModelConfig: Sendable, Equatable {
     public static let referenceMaxTokens = 512
     /// The model card's decision threshold on each probability.
     public static let referenceThreshold: Float = 0.5
+    /// The 12 DuoGuard categories, in logit order (the published model's `id2label`); the
+    /// runtime names them `DuoGuardModel.categoryNames`.
+    public static let duoGuardCategories: [String] = [
+        "Violent crimes", "Non-violent crimes", "Sex-related crimes", "Child sexual exploitation",
+        "Specialized advice", "Privacy", "Intellectual property", "Indiscriminate weapons",
+        "Hate", "Suicide and self-harm", "Sexual content", "Jailbreak prompts",
+    ]
 
     public var vocabSize: Int = 128_256
     public var hiddenSize: Int = 2048
@@ -36,18 +43,18 @@ public struct ModelConfig: Sendable, Equatable {
     /// A text is unsafe when its largest probability exceeds this (default 0.5).
     public var threshold: Float = ModelConfig.referenceThreshold
     /// One name per label; the 12 DuoGuard categories by default.
-    public var categoryNames: [String] = DuoGuardModel.categoryNames
+    public var categoryNames: [String] = ModelConfig.duoGuardCategories
 
     public init() {}
 
-    var qDim: Int { headCount * headDim }
-    var kvDim: Int { kvHeadCount * headDim }
+    package var qDim: Int { headCount * headDim }
+    package var kvDim: Int { kvHeadCount * headDim }
 
     /// The rotary inverse frequency of each adjacent pair (head_dim / 2 values), scaled.
     ///
     /// Computed in Double and rounded once to Float, which is what `transformers` gets in fp32
     /// to within an ulp.
-    func ropeInverseFrequencies() -> [Float] {
+    package func ropeInverseFrequencies() -> [Float] {
         (0 ..< headDim / 2).map { i in
             let base = 1 / pow(ropeTheta, Double(2 * i) / Double(headDim))
             let factor = ropeScaling?.frequencyFactor(inverseFrequency: base) ?? 1
@@ -56,7 +63,7 @@ public struct ModelConfig: Sendable, Equatable {
     }
 
     /// The factors llama.cpp expects in `rope_freqs.weight` (1 for every pair without scaling).
-    func ropeFrequencyFactors() -> [Float] {
+    package func ropeFrequencyFactors() -> [Float] {
         (0 ..< headDim / 2).map { i in
             let base = 1 / pow(ropeTheta, Double(2 * i) / Double(headDim))
             return Float(ropeScaling?.frequencyFactor(inverseFrequency: base) ?? 1)
@@ -208,8 +215,8 @@ extension ModelConfig {
         } else if let n = try optional("num_labels") {
             config.labelCount = n
         }
-        guard config.labelCount == DuoGuardModel.categoryNames.count else {
-            throw fail("\(config.labelCount) labels; DuoGuard has \(DuoGuardModel.categoryNames.count) categories")
+        guard config.labelCount == ModelConfig.duoGuardCategories.count else {
+            throw fail("\(config.labelCount) labels; DuoGuard has \(ModelConfig.duoGuardCategories.count) categories")
         }
 
         // RoPE: 5.x nests everything in rope_parameters; 4.x has rope_theta + rope_scaling.

@@ -61,5 +61,5 @@ public enum TensorType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         }
     }
 
-    var ckType: ck_type { ck_type(rawValue: rawValue) }
+    package var ckType: ck_type { ck_type(rawValue: rawValue) }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 @testable import Inference
+@testable import ModelFormats
 @testable import Tokenizer
 
 /// Valid inputs the targets start from, built here rather than committed so that they follow

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Inference
+@testable import ModelFormats
 import XCTest
 
 /// Fuzzes the model-file readers: GGUF (header, hyperparameters, tensor table, the embedded

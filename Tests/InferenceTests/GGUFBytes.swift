@@ -1,4 +1,5 @@
 import Foundation
+@testable import ModelFormats
 
 /// GGUF bytes written field by field, so that a test can state any header, valid or not
 /// (`GGUFWriter` only writes well-formed files).

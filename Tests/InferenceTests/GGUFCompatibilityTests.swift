@@ -1,6 +1,7 @@
 import CKernels
 import Foundation
 @testable import Inference
+@testable import ModelFormats
 import TestSupport
 import XCTest
 

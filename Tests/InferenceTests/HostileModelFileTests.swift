@@ -1,5 +1,6 @@
 import Foundation
 @testable import Inference
+@testable import ModelFormats
 import XCTest
 
 /// Crafted model files whose numbers are chosen to break arithmetic or allocation: each one

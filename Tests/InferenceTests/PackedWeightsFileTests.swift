@@ -1,5 +1,6 @@
 import Foundation
 @testable import Inference
+@testable import ModelFormats
 import XCTest
 
 /// The packed-weights file (`PackedWeightsFile`, `PackedWeightsStorage`): a model mapped from
