@@ -34,6 +34,12 @@ public struct CloudEventOutput: Sendable, Hashable {
         self.type = type
     }
 
+    /// Whether `source` may go into every result's `ce_source` header: a URI reference of
+    /// 1...1024 visible ASCII characters (no spaces or controls a header reader could trip on).
+    public static func isValidSource(_ source: String) -> Bool {
+        !source.isEmpty && source.utf8.count <= 1_024 && source.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+    }
+
     /// The binary-mode headers of one result (`content-type` included).
     public func headers(id: String, subject: String, contentType: ContentType, time: Date) -> [KafkaHeader] {
         [

@@ -261,18 +261,8 @@ public final class ModerationWorker: SupervisedService, Sendable {
     /// The consumer and the producer; fails fast, with a clear message, when the cluster
     /// cannot be reached.
     private func connect() async throws(WorkerError) -> (KafkaConsumer, KafkaProducer) {
-        var consumerConfiguration = KafkaConsumerConfiguration(
-            client: configuration.kafka, groupID: configuration.groupID,
-            sessionTimeout: configuration.sessionTimeout,
-            heartbeatInterval: min(.seconds(3), configuration.sessionTimeout / 6),
-            autoCommitInterval: configuration.commitInterval,
-            maxBufferedBytes: configuration.maxBufferedBytes,
-            revokeTimeout: configuration.drainTimeout + .seconds(5),
-            closeTimeout: ShutdownBound.consumerClose(commitTimeout: configuration.commitTimeout))
-        consumerConfiguration.client.clientID = "duoguard-worker-\(configuration.workerID)"
-        // Records up to --max-request-bytes must be fetchable (larger ones are dead-lettered).
-        consumerConfiguration.maxMessageBytes = max(consumerConfiguration.maxMessageBytes, configuration.maxRequestBytes)
-        consumerConfiguration.reportsPartitionEnd = configuration.replay != nil
+        // Its timeouts are derived from the configuration's, in one place (tested there).
+        let consumerConfiguration = configuration.consumerConfiguration
         do {
             let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
             if let plan = configuration.replay {  // replay's end: the last consumable offset

@@ -174,6 +174,11 @@ public struct WorkerConfiguration: Sendable {
             "must be at least --max-request-bytes (\(maxRequestBytes)), not \(maxInFlightBytes)")
         try require(maxBufferedBytes >= 1_048_576, "--max-buffered-bytes", "must be at least 1 MiB, not \(maxBufferedBytes)")
         try require(!workerID.isEmpty, "--worker-id", "must not be empty")
+        if let cloudEvents = resultEnvelope.cloudEvents {
+            try require(
+                CloudEventOutput.isValidSource(cloudEvents.source), "--cloudevents-source",
+                "must be a URI reference of 1...1024 visible ASCII characters")
+        }
         try require(sessionTimeout >= .seconds(1) && sessionTimeout <= .seconds(3_600), "--session-timeout-ms", "must be within 1000...3600000 ms")
         try require(commitInterval >= .milliseconds(10), "--commit-interval-ms", "must be at least 10 ms")
         try require(lagInterval >= .milliseconds(100), "--lag-interval-ms", "must be at least 100 ms")
@@ -206,6 +211,26 @@ public struct WorkerConfiguration: Sendable {
         // the age, the first report comes within it (a dead letter's retries never end anyway).
         producer.deliveryTimeout = min(producer.deliveryTimeout, maxRetryAge)
         return producer
+    }
+
+    /// The worker's consumer, with the timeouts derived from this configuration's: heartbeats
+    /// at a sixth of the session timeout (at most 3 s, librdkafka's default), a revoke may take
+    /// the drain plus 5 s for its commit and acknowledgement, the close is bounded as
+    /// `ShutdownBound` counts it; records up to `maxRequestBytes` must be fetchable (larger
+    /// ones are dead-lettered); a replay asks for partition-end events (its end).
+    public var consumerConfiguration: KafkaConsumerConfiguration {
+        var consumer = KafkaConsumerConfiguration(
+            client: kafka, groupID: groupID,
+            sessionTimeout: sessionTimeout,
+            heartbeatInterval: min(.seconds(3), sessionTimeout / 6),
+            autoCommitInterval: commitInterval,
+            maxBufferedBytes: maxBufferedBytes,
+            revokeTimeout: drainTimeout + .seconds(5),
+            closeTimeout: ShutdownBound.consumerClose(commitTimeout: commitTimeout))
+        consumer.client.clientID = "duoguard-worker-\(workerID)"
+        consumer.maxMessageBytes = max(consumer.maxMessageBytes, maxRequestBytes)
+        consumer.reportsPartitionEnd = replay != nil
+        return consumer
     }
 
     /// The worst case of a stop, from the timeouts of its steps (`ShutdownBound`).
