@@ -6,25 +6,25 @@ import Worker
 /// `--http-port` and friends: the synchronous HTTP API of `duoguard worker` (beside Kafka)
 /// and `duoguard serve` (without). docs/api.md.
 struct APIOptions: ParsableArguments {
-    @Option(name: .long, help: "Address the HTTP API binds to (default 0.0.0.0) (env DUOGUARD_HTTP_HOST).")
+    @Option(name: .long, help: OptionTable.help("--http-host"))
     var httpHost: String?
-    @Option(name: .long, help: "Port of the HTTP API: POST /v1/moderations (OpenAI-compatible), /v1/classify (env DUOGUARD_HTTP_PORT).")
+    @Option(name: .long, help: OptionTable.help("--http-port"))
     var httpPort: Int?
-    @Option(name: .long, help: "File holding the API key callers must send as 'Authorization: Bearer <key>' (env DUOGUARD_API_KEY_FILE).")
+    @Option(name: .long, help: OptionTable.help("--api-key-file"))
     var apiKeyFile: String?
-    @Option(name: .long, help: "Synchronous requests admitted at once; more get 429 (default 64) (env DUOGUARD_MAX_SYNC_REQUESTS).")
+    @Option(name: .long, help: OptionTable.help("--max-sync-requests"))
     var maxSyncRequests: Int?
-    @Option(name: .long, help: "Bytes of synchronous text admitted at once; more get 429 (default 4194304) (env DUOGUARD_MAX_SYNC_BYTES).")
+    @Option(name: .long, help: OptionTable.help("--max-sync-bytes"))
     var maxSyncBytes: Int?
-    @Option(name: .long, help: "Tokens up to which Kafka requests fill a batch that carries synchronous ones (default 256) (env DUOGUARD_SYNC_FILL_TOKENS).")
+    @Option(name: .long, help: OptionTable.help("--sync-fill-tokens"))
     var syncFillTokens: Int?
-    @Option(name: .long, help: "Largest HTTP request body, bytes (default 1048576) (env DUOGUARD_MAX_HTTP_BODY_BYTES).")
+    @Option(name: .long, help: OptionTable.help("--max-http-body-bytes"))
     var maxHttpBodyBytes: Int?
-    @Option(name: .long, help: "Address the gRPC service binds to (IPv4, default 0.0.0.0) (env DUOGUARD_GRPC_HOST).")
+    @Option(name: .long, help: OptionTable.help("--grpc-host"))
     var grpcHost: String?
-    @Option(name: .long, help: "Port of the gRPC service duoguard.moderation.v1.Moderation and grpc.health.v1.Health (env DUOGUARD_GRPC_PORT).")
+    @Option(name: .long, help: OptionTable.help("--grpc-port"))
     var grpcPort: Int?
-    @Option(name: .long, help: "Most open HTTP API connections; the oldest is closed for a new one (default 1024) (env DUOGUARD_MAX_HTTP_CONNECTIONS).")
+    @Option(name: .long, help: OptionTable.help("--max-http-connections"))
     var maxHttpConnections: Int?
 
     /// The synchronous entry's configuration, or nil without an HTTP or gRPC port (`required`:

@@ -24,6 +24,7 @@ struct DuoGuard: AsyncParsableCommand {
             WorkerCommand.self,
             BenchCommand.self,
             ReplayCommand.self,
+            OptionsCommand.self,
         ]
     )
 }

@@ -3,17 +3,13 @@ import Inference
 
 /// `--threads`, `--batch-tokens`, `--weight-format`, `--packed-weights`: how the model runs. Defaults are `ModelOptions`'s.
 struct ModelArguments: ParsableArguments {
-    @Option(name: .long, help: "Inference threads (default: all cores) (env DUOGUARD_THREADS).")
+    @Option(name: .long, help: OptionTable.help("--threads"))
     var threads: Int?
-    @Option(name: .long, help: "Most tokens per forward pass (default \(ModelOptions().batchTokenBudget)) (env DUOGUARD_BATCH_TOKENS).")
+    @Option(name: .long, help: OptionTable.help("--batch-tokens"))
     var batchTokens: Int?
-    @Option(name: .long, help: ArgumentHelp(
-        "Packed weights: 'beside' maps <model>.packed when it matches (default; made by `duoguard pack`), a DIRECTORY maps and builds them there (shared by every process on the host), 'private' packs a private copy (env DUOGUARD_PACKED_WEIGHTS).",
-        valueName: "beside|private|DIRECTORY"))
+    @Option(name: .long, help: OptionTable.help("--packed-weights", valueName: "beside|private|DIRECTORY"))
     var packedWeights: String?
-    @Option(name: .long, help: ArgumentHelp(
-        "How layer matrices are held: 'stored' (the file's Q8_0/Q4_0 blocks, default) or 'q8_r' (requantized at load to per-row int8, faster on VNNI CPUs; docs/kernels.md for its accuracy) (env DUOGUARD_WEIGHT_FORMAT).",
-        valueName: "stored|q8_r"))
+    @Option(name: .long, help: OptionTable.help("--weight-format", valueName: "stored|q8_r"))
     var weightFormat: WeightFormat?
 
     /// `beside`, `private` or a directory, as `PackedWeightsStorage`.

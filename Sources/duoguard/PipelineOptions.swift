@@ -13,75 +13,73 @@ extension ContentType: ExpressibleByArgument {
 /// Options shared by `duoguard worker` and `duoguard replay`: the cluster, the model, how
 /// requests are scored and how the pipeline is tuned. Each falls back to an environment
 /// variable `DUOGUARD_<NAME>`; an option given nowhere keeps `WorkerConfiguration`'s default.
+/// Flags, variables, defaults and help are declared once, in `OptionTable`.
 struct PipelineOptions: ParsableArguments {
-    @Option(name: .long, help: "Bootstrap brokers, HOST:PORT[,HOST:PORT] (env DUOGUARD_BROKERS).")
+    @Option(name: .long, help: OptionTable.help("--brokers"))
     var brokers: String?
-    @Option(name: .long, help: "Model file (.gguf from `duoguard convert`) (env DUOGUARD_MODEL).")
+    @Option(name: .long, help: OptionTable.help("--model"))
     var model: String?
     @OptionGroup var modelArguments: ModelArguments
     @OptionGroup var scoringArguments: ScoringArguments
-    @Option(name: .long, help: "Requests per inference batch (default \(Self.defaults.maxBatch)) (env DUOGUARD_MAX_BATCH).")
+    @Option(name: .long, help: OptionTable.help("--max-batch"))
     var maxBatch: Int?
-    @Option(name: .long, help: "Max wait for a batch to fill, ms (default \(Self.defaults.maxWait.milliseconds)).")
+    @Option(name: .long, help: OptionTable.help("--max-wait-ms"))
     var maxWaitMs: Int?
-    @Option(name: .long, help: "Requests queued for batching before partitions pause (default \(Self.defaults.queueCapacity)).")
+    @Option(name: .long, help: OptionTable.help("--queue-capacity"))
     var queueCapacity: Int?
-    @Option(name: .long, help: "Largest accepted text in UTF-8 bytes (default \(Self.defaults.maxTextBytes)).")
+    @Option(name: .long, help: OptionTable.help("--max-text-bytes"))
     var maxTextBytes: Int?
-    @Option(name: .long, help: "Largest request record (key + value + headers) decoded, bytes; larger ones are dead-lettered (default \(Self.defaults.maxRequestBytes)).")
+    @Option(name: .long, help: OptionTable.help("--max-request-bytes"))
     var maxRequestBytes: Int?
-    @Option(name: .long, help: "Bytes of requests read and not yet answered before intake waits (default \(Self.defaults.maxInFlightBytes)).")
+    @Option(name: .long, help: OptionTable.help("--max-in-flight-bytes"))
     var maxInFlightBytes: Int?
-    @Option(name: .long, help: "Encoding of records without a content-type header: protobuf (default) or json (env DUOGUARD_DEFAULT_CONTENT_TYPE).")
+    @Option(name: .long, help: OptionTable.help("--default-content-type"))
     var defaultContentType: ContentType?
-    @Option(name: .long, help: "Schema Registry schema ids accepted in framed records, e.g. 12,13 (default: any) (env DUOGUARD_SCHEMA_IDS).")
+    @Option(name: .long, help: OptionTable.help("--schema-ids"))
     var schemaIds: String?
-    @Option(name: .long, help: "Frame results for Confluent deserializers with this Schema Registry schema id (env DUOGUARD_RESULT_SCHEMA_ID).")
+    @Option(name: .long, help: OptionTable.help("--result-schema-id"))
     var resultSchemaId: UInt32?
-    @Flag(name: .long, help: "Write results as binary-mode CloudEvents (ce_* headers) (env DUOGUARD_CLOUDEVENTS_OUTPUT=1).")
+    @Flag(name: .long, help: OptionTable.help("--cloudevents-output"))
     var cloudeventsOutput = false
-    @Option(name: .long, help: "ce_source of CloudEvent results (default /duoguard/moderation) (env DUOGUARD_CLOUDEVENTS_SOURCE).")
+    @Option(name: .long, help: OptionTable.help("--cloudevents-source"))
     var cloudeventsSource: String?
-    @Option(name: .long, help: "Bytes of fetched records buffered for intake before fetching pauses (default \(Self.defaults.maxBufferedBytes)).")
+    @Option(name: .long, help: OptionTable.help("--max-buffered-bytes"))
     var maxBufferedBytes: Int?
-    @Option(name: .long, help: "Regular expression (whole match) of topics a request's reply-to may name; without it every reply-to is refused (env DUOGUARD_REPLY_TO_ALLOW).")
+    @Option(name: .long, help: OptionTable.help("--reply-to-allow"))
     var replyToAllow: String?
-    @Option(name: .long, help: "Interval of offset commits, ms (default \(Self.defaults.commitInterval.milliseconds)).")
+    @Option(name: .long, help: OptionTable.help("--commit-interval-ms"))
     var commitIntervalMs: Int?
-    @Option(name: .long, help: "Consumer session timeout, ms (default \(Self.defaults.sessionTimeout.milliseconds)).")
+    @Option(name: .long, help: OptionTable.help("--session-timeout-ms"))
     var sessionTimeoutMs: Int?
-    @Option(name: .long, help: "Interval of the consumer-lag metric refresh, ms (default \(Self.defaults.lagInterval.milliseconds)).")
+    @Option(name: .long, help: OptionTable.help("--lag-interval-ms"))
     var lagIntervalMs: Int?
-    @Option(name: .long, help: "How long shutdown and revokes wait for in-flight results, ms (default \(Self.defaults.drainTimeout.milliseconds)).")
+    @Option(name: .long, help: OptionTable.help("--drain-timeout-ms"))
     var drainTimeoutMs: Int?
-    @Option(name: .long, help: "How long the final commit (and a revoke's commit) waits for the broker, ms (default \(Self.defaults.commitTimeout.milliseconds)).")
+    @Option(name: .long, help: OptionTable.help("--commit-timeout-ms"))
     var commitTimeoutMs: Int?
-    @Option(name: .long, help: "How long the producer's flush at a graceful stop waits, after the drain, ms (default \(Self.defaults.flushTimeout.milliseconds)).")
+    @Option(name: .long, help: OptionTable.help("--flush-timeout-ms"))
     var flushTimeoutMs: Int?
-    @Option(name: .long, help: "Longest a stop may take (e.g. the orchestrator's grace period), ms; start fails if the timeouts could exceed it (default: their sum + 3 s).")
+    @Option(name: .long, help: OptionTable.help("--shutdown-limit-ms"))
     var shutdownLimitMs: Int?
-    @Option(name: .long, help: "Longest backoff between retries of a result delivery, ms (default \(Self.defaults.maxRetryBackoff.milliseconds)).")
+    @Option(name: .long, help: OptionTable.help("--max-retry-backoff-ms"))
     var maxRetryBackoffMs: Int?
 
-    @Option(name: .long, help: "How long a result's delivery is retried before it becomes an UNDELIVERABLE dead letter, ms (default \(Self.defaults.maxRetryAge.milliseconds)).")
+    @Option(name: .long, help: OptionTable.help("--max-retry-age-ms"))
     var maxRetryAgeMs: Int?
-    @Option(name: .long, help: "Bytes of the score cache: scores of texts seen before (digests only, never texts), answered without the model; 0: off (default \(Self.defaults.scoreCacheBytes)) (env DUOGUARD_SCORE_CACHE_BYTES).")
+    @Option(name: .long, help: OptionTable.help("--score-cache-bytes"))
     var scoreCacheBytes: Int?
-    @Option(name: .long, help: "Worker id reported in results (default hostname-pid).")
+    @Option(name: .long, help: OptionTable.help("--worker-id"))
     var workerID: String?
-    @Option(name: [.customShort("X")], help: "librdkafka property key=value (repeatable).")
+    @Option(name: [.customShort("X")], help: OptionTable.help("-X"))
     var kafkaProperty: [String] = []
-    @Option(name: .long, help: "Java-style client.properties file for librdkafka (SASL/TLS).")
+    @Option(name: .long, help: OptionTable.help("--kafka-config"))
     var kafkaConfig: String?
-    @Option(name: .long, help: "Export spans with OTLP/HTTP to this collector, e.g. http://otel-collector:4318 (env DUOGUARD_OTLP_ENDPOINT; needs a build with the OTLP trait).")
+    @Option(name: .long, help: OptionTable.help("--otlp-endpoint"))
     var otlpEndpoint: String?
-    @Flag(name: .long, help: "Log request texts (off: texts are user content).")
+    @Flag(name: .long, help: OptionTable.help("--log-text"))
     var logText = false
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
+    @Option(name: .long, help: OptionTable.help("--log-level"))
     var logLevel: String?
-
-    /// The defaults shown in the help texts: `WorkerConfiguration`'s own.
-    private static let defaults = WorkerConfiguration(kafka: KafkaConfiguration(bootstrapServers: []), groupID: "", inputTopics: [], outputTopic: "", deadLetterTopic: "")
 
     var environment: Environment { .process }
 
@@ -146,12 +144,7 @@ struct PipelineOptions: ParsableArguments {
         configuration.resultEnvelope.schemaID = try env.value(resultSchemaId, "RESULT_SCHEMA_ID")
         let source = try env.value(cloudeventsSource, "CLOUDEVENTS_SOURCE")
         if env.flag(cloudeventsOutput, "CLOUDEVENTS_OUTPUT") || source != nil {
-            if let source {
-                // A URI reference that goes into every result's ce_source header: visible ASCII.
-                guard !source.isEmpty, source.utf8.count <= 1_024, source.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-                    throw ValidationError("--cloudevents-source: must be a URI reference of 1...1024 visible ASCII characters")
-                }
-            }
+            // Checked by `WorkerConfiguration.validate()` below.
             configuration.resultEnvelope.cloudEvents = source.map { CloudEventOutput(source: $0) } ?? CloudEventOutput()
         }
         if let value = try env.value(maxBatch, "MAX_BATCH") { configuration.maxBatch = value }

@@ -8,25 +8,19 @@ extension LongTextMode: ExpressibleByArgument {}
 /// the same everywhere: the window, long texts, and the unsafe thresholds. Defaults are the
 /// model's own (its file carries the window and the threshold) and `TextScoring`'s.
 struct ScoringArguments: ParsableArguments {
-    @Option(name: .long, help: "Tokens kept per text, or per window (default: the model's, 512) (env DUOGUARD_MAX_TOKENS).")
+    @Option(name: .long, help: OptionTable.help("--max-tokens"))
     var maxTokens: Int?
-    @Option(
-        name: .long,
-        help: "Texts over --max-tokens: truncate (default, as the model card) or windows (max over overlapping windows) (env DUOGUARD_LONG_TEXT).")
+    @Option(name: .long, help: OptionTable.help("--long-text"))
     var longText: LongTextMode?
-    @Option(
-        name: .long,
-        help: "Tokens shared by consecutive windows with --long-text windows (default \(TextScoring().windowOverlap)) (env DUOGUARD_WINDOW_OVERLAP).")
+    @Option(name: .long, help: OptionTable.help("--window-overlap"))
     var windowOverlap: Int?
-    @Option(
-        name: .long,
-        help: "Most windows scored per text with --long-text windows; a longer text is INVALID_ARGUMENT (TOO_MANY_WINDOWS) (default \(TextScoring().maxWindows)) (env DUOGUARD_MAX_WINDOWS).")
+    @Option(name: .long, help: OptionTable.help("--max-windows"))
     var maxWindows: Int?
-    @Option(name: .long, help: "Default unsafe threshold on each probability (default: the model's, 0.5) (env DUOGUARD_THRESHOLD).")
+    @Option(name: .long, help: OptionTable.help("--threshold"))
     var threshold: Float?
-    @Option(name: .long, help: "Per-category threshold NAME=P, e.g. Hate=0.3 (repeatable); 1 switches a category off.")
+    @Option(name: .long, help: OptionTable.help("--category-threshold"))
     var categoryThreshold: [String] = []
-    @Option(name: .long, help: "File of NAME=P lines with per-category thresholds (env DUOGUARD_CATEGORY_THRESHOLDS).")
+    @Option(name: .long, help: OptionTable.help("--category-thresholds"))
     var categoryThresholds: String?
 
     /// The scoring rule for `model`, validated against its batch budget.

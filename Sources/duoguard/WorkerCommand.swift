@@ -23,17 +23,17 @@ struct WorkerCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Consumer group; workers sharing it split the partitions (env DUOGUARD_GROUP).")
+    @Option(name: .long, help: OptionTable.help("--group"))
     var group: String?
-    @Option(name: .long, help: "Input topic; repeat for several (env DUOGUARD_INPUT_TOPIC, comma-separated).")
+    @Option(name: .long, help: OptionTable.help("--input-topic"))
     var inputTopic: [String] = []
-    @Option(name: .long, help: "Output topic for results (env DUOGUARD_OUTPUT_TOPIC).")
+    @Option(name: .long, help: OptionTable.help("--output-topic"))
     var outputTopic: String?
-    @Option(name: .long, help: "Dead-letter topic for poison and undeliverable messages (env DUOGUARD_DLQ_TOPIC).")
+    @Option(name: .long, help: OptionTable.help("--dlq-topic"))
     var dlqTopic: String?
-    @Option(name: .long, help: "Address /metrics, /healthz, /readyz bind to (default 0.0.0.0) (env DUOGUARD_METRICS_HOST).")
+    @Option(name: .long, help: OptionTable.help("--metrics-host"))
     var metricsHost: String?
-    @Option(name: .long, help: "Port of /metrics, /healthz, /readyz (default 9464; 0 = any free port) (env DUOGUARD_METRICS_PORT).")
+    @Option(name: .long, help: OptionTable.help("--metrics-port"))
     var metricsPort: Int?
     @OptionGroup var pipeline: PipelineOptions
     @OptionGroup var api: APIOptions

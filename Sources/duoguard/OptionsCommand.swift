@@ -1,0 +1,24 @@
+import ArgumentParser
+
+/// `duoguard options`: the worker's options as declared once in `OptionTable` — flag,
+/// environment variable, default, help (tab-separated). `--markdown` prints docs/operations.md's table
+/// (regenerate it with `duoguard options --markdown` after adding an option; a test compares).
+struct OptionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "options",
+        abstract: "List the worker's options, their DUOGUARD_* variables and defaults.")
+
+    @Flag(name: .long, help: "Print the Markdown table of docs/operations.md.")
+    var markdown = false
+
+    func run() {
+        if markdown {
+            print(OptionTable.markdown(), terminator: "")
+            return
+        }
+        for entry in OptionTable.entries {
+            let variable = entry.environmentVariable ?? "-"
+            print("\(entry.flag)\t\(variable)\t\(entry.defaultText ?? "-")\t\(entry.help)")
+        }
+    }
+}
