@@ -78,14 +78,25 @@ struct WorkerHelp {
 
 // MARK: - deploy/ parsed
 
-/// Every YAML document under deploy/ (parsed by PyYAML in .venv) and the Dockerfile.
+/// Every YAML document under deploy/ and the Dockerfile, read by the ecosystem's parsers
+/// (PyYAML, dockerfile-parse: scripts/deploy-parse.py in .venv), not by parsers of our own.
 struct DeployTree {
     /// Path relative to the repository root (e.g. "deploy/docker-compose.yml") → documents.
     let yaml: [String: [Any]]
     let dockerfile: Dockerfile
 
     static func load() throws -> DeployTree {
-        DeployTree(yaml: try parseYAML(), dockerfile: Dockerfile(text: try readText("deploy/Dockerfile")))
+        let python = repositoryRoot.appendingPathComponent(".venv/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: python.path) else {
+            throw DeploySetupError("\(python.path) is missing: run `bash scripts/python-env.sh` (PyYAML and dockerfile-parse read deploy/)")
+        }
+        let script = repositoryRoot.appendingPathComponent("scripts/deploy-parse.py").path
+        let result = try run(python, [script, repositoryRoot.appendingPathComponent("deploy").path])
+        guard result.status == 0 else { throw DeploySetupError("parsing deploy/ failed: \(result.err)") }
+        guard let object = try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any],
+              let yaml = object["yaml"] as? [String: Any], let dockerfile = object["dockerfile"] as? [String: Any]
+        else { throw DeploySetupError("scripts/deploy-parse.py printed no {yaml, dockerfile} object") }
+        return DeployTree(yaml: yaml.mapValues { $0 as? [Any] ?? [] }, dockerfile: Dockerfile(parsed: dockerfile))
     }
 
     func documents(kind: String) -> [(file: String, doc: [String: Any])] {
@@ -104,62 +115,28 @@ struct DeployTree {
     var composeServices: [String: [String: Any]] {
         (compose["services"] as? [String: Any] ?? [:]).compactMapValues { $0 as? [String: Any] }
     }
-
-    static let parser = """
-        import json, pathlib, sys
-        try:
-            import yaml
-        except ImportError as error:
-            sys.exit(f"PyYAML is not installed in .venv ({error}); bash scripts/python-env.sh installs scripts/requirements-ci.txt")
-        deploy = pathlib.Path(sys.argv[1])
-        documents, errors = {}, []
-        for path in sorted(list(deploy.rglob("*.yml")) + list(deploy.rglob("*.yaml"))):
-            name = str(path.relative_to(deploy.parent))
-            try:
-                documents[name] = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
-            except Exception as error:
-                errors.append(f"{name}: {error}")
-        if errors:
-            sys.exit("YAML that does not parse:\\n" + "\\n".join(errors))
-        json.dump(documents, sys.stdout, default=str)
-        """
-
-    static func parseYAML() throws -> [String: [Any]] {
-        let python = repositoryRoot.appendingPathComponent(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python.path) else {
-            throw DeploySetupError("\(python.path) is missing: run `bash scripts/python-env.sh` (PyYAML parses deploy/*.yml)")
-        }
-        let result = try run(python, ["-c", parser, repositoryRoot.appendingPathComponent("deploy").path])
-        guard result.status == 0 else { throw DeploySetupError("parsing deploy/ YAML failed: \(result.err)") }
-        guard let object = try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any] else {
-            throw DeploySetupError("the YAML parser printed no JSON object")
-        }
-        return object.mapValues { $0 as? [Any] ?? [] }
-    }
 }
 
-/// A Dockerfile as instructions (continuation lines joined, comments dropped).
+/// deploy/Dockerfile as dockerfile-parse reads it (scripts/deploy-parse.py): instructions
+/// with continuation lines joined and comments dropped, the final stage's `ENV`, the parent
+/// images with `ARG` defaults substituted.
 struct Dockerfile {
     let instructions: [(keyword: String, arguments: String)]
+    /// `ENV` of the final stage: name → value.
+    let finalStageEnvironment: [String: String]
+    /// `ARG NAME=default` of every stage.
+    let argumentDefaults: [String: String]
+    /// The `FROM` images (not `scratch`), build arguments substituted.
+    let baseImages: [String]
 
-    init(text: String) {
-        var result: [(String, String)] = []
-        var current = ""
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("#") { continue }
-            if line.hasSuffix("\\") {
-                current += line.dropLast() + " "
-                continue
-            }
-            current += line
-            let joined = current.trimmingCharacters(in: .whitespaces)
-            current = ""
-            guard !joined.isEmpty else { continue }
-            let keyword = joined.prefix { !$0.isWhitespace }
-            result.append((keyword.uppercased(), joined.dropFirst(keyword.count).trimmingCharacters(in: .whitespaces)))
+    init(parsed: [String: Any]) {
+        instructions = array(parsed["instructions"]).compactMap { item in
+            let pair = array(item).compactMap(string)
+            return pair.count == 2 ? (pair[0].uppercased(), pair[1]) : nil
         }
-        instructions = result
+        finalStageEnvironment = dictionary(parsed["finalEnvironment"]).compactMapValues(string)
+        argumentDefaults = dictionary(parsed["argumentDefaults"]).compactMapValues(string)
+        baseImages = array(parsed["parentImages"]).compactMap(string)
     }
 
     func all(_ keyword: String) -> [String] { instructions.filter { $0.keyword == keyword }.map(\.arguments) }
@@ -168,45 +145,6 @@ struct Dockerfile {
     func execForm(_ keyword: String) -> [String]? {
         guard let text = all(keyword).last else { return nil }
         return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String]
-    }
-
-    /// `ENV` of the final stage: name → value.
-    var finalStageEnvironment: [String: String] {
-        var env: [String: String] = [:]
-        for (keyword, arguments) in instructions {
-            if keyword == "FROM" { env = [:] }
-            guard keyword == "ENV" else { continue }
-            let words = arguments.split(whereSeparator: \.isWhitespace).map(String.init)
-            if let first = words.first, !first.contains("=") {
-                env[first] = words.dropFirst().joined(separator: " ")
-            } else {
-                for word in words {
-                    let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
-                    env[parts[0]] = parts.count > 1 ? parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")) : ""
-                }
-            }
-        }
-        return env
-    }
-
-    /// `ARG NAME=default` before and inside stages.
-    var argumentDefaults: [String: String] {
-        var defaults: [String: String] = [:]
-        for arguments in all("ARG") {
-            let parts = arguments.split(separator: "=", maxSplits: 1).map(String.init)
-            defaults[parts[0]] = parts.count > 1 ? parts[1] : ""
-        }
-        return defaults
-    }
-
-    /// FROM images with `${ARG}` replaced by the argument defaults.
-    var baseImages: [String] {
-        let defaults = argumentDefaults
-        return all("FROM").map { arguments in
-            var image = String(arguments.split(separator: " ").first ?? "")
-            for (name, value) in defaults { image = image.replacingOccurrences(of: "${\(name)}", with: value) }
-            return image
-        }
     }
 }
 
