@@ -136,9 +136,16 @@ enum OptionTable {
     /// programming error the tests catch: the help then says so instead of crashing).
     static func entry(_ flag: String) -> Entry? { entries.first { $0.flag == flag } }
 
+    /// Each flag's help, built once: ArgumentParser instantiates a command's options many
+    /// times while parsing (validators), and the worker's signal handlers are installed only
+    /// after parsing, so the lookup must be cheap (a linear search and string building per
+    /// call added tens of milliseconds to a debug worker's start). A flag listed twice keeps
+    /// its first entry (and `OptionTableTests` fails).
+    private static let helpTexts: [String: String] = Dictionary(entries.map { ($0.flag, $0.help) }, uniquingKeysWith: { first, _ in first })
+
     /// The `@Option`'s help, from its entry.
     static func help(_ flag: String, valueName: String? = nil) -> ArgumentHelp {
-        ArgumentHelp(entry(flag)?.help ?? "(no entry in OptionTable for \(flag))", valueName: valueName)
+        ArgumentHelp(helpTexts[flag] ?? "(no entry in OptionTable for \(flag))", valueName: valueName)
     }
 
     /// docs/operations.md's table (`duoguard options --markdown`).
