@@ -110,7 +110,20 @@ static void run_panels(ck_panel_fn fn, int fmt, const uint8_t *P, int64_t nb, co
                 const int hi = (int)(row_end - row0 < CK_PANEL ? row_end - row0 : CK_PANEL);
                 const ck_act *xt = fmt == CK_FMT_Q8R ? (const ck_act *)(const void *)ck_q8r_group(X, nb / CK_Q8R_BLOCKS, t0, 0)
                                                      : x + t0 * nb;
-                fn(fmt, P + (size_t)p * pb, nb, kb, kb_end, xt, tn, Y + t0 * ldy + row0, ldy, lo, hi);
+                // What to prefetch meanwhile (Q8_R): the next panel's chunk; after the range's
+                // last panel in the last token block, the first panel's next chunk.
+                const uint8_t *pf = NULL;
+                int64_t pf_panel = -1, pf_kb = kb, pf_kb_end = kb_end;
+                if ((p + 1) * CK_PANEL < row_end) pf_panel = p + 1;
+                else if (t0 + tn >= n_tokens && kb_end < nb) {
+                    pf_panel = row_begin / CK_PANEL;
+                    pf_kb = kb_end;
+                    pf_kb_end = nb - kb_end < kc ? nb : kb_end + kc;
+                }
+                if (fmt == CK_FMT_Q8R && !ref && pf_panel >= 0)
+                    pf = P + (size_t)pf_panel * pb + ck_panel_head_bytes(fmt, nb) + (size_t)pf_kb * CK_Q8_PANEL_BLOCK;
+                fn(fmt, P + (size_t)p * pb, nb, kb, kb_end, xt, tn, Y + t0 * ldy + row0, ldy, lo, hi,
+                   pf, pf ? (size_t)(pf_kb_end - pf_kb) * CK_Q8_PANEL_BLOCK : 0);
             }
         }
     }
@@ -160,7 +173,8 @@ void ck_matmul(ck_type type, const void *W, int64_t k,
         const int nrows = (int)(row_end - r0 < CK_PANEL ? row_end - r0 : CK_PANEL);
         ck_pack_panel(q4, W, nb, r0, nrows, panel);
         for (int64_t kb = 0; kb < nb; kb += CK_KC)
-            fn(q4, panel, nb, kb, nb - kb < CK_KC ? nb : kb + CK_KC, (const ck_act *)X, n_tokens, Y + r0, ldy, 0, nrows);
+            fn(q4, panel, nb, kb, nb - kb < CK_KC ? nb : kb + CK_KC, (const ck_act *)X, n_tokens, Y + r0, ldy, 0, nrows,
+               NULL, 0);
     }
     free(panel);
 }
