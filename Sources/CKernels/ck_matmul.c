@@ -88,9 +88,9 @@ static int packed_format(ck_type type) {
 // The SIMD kernels go chunk of k by chunk of k (CK_KC blocks), and within a chunk, block of
 // CK_NT tokens by block of tokens, each over all panels of the range: the activations of a
 // (token block, chunk) pair (CK_NT x CK_KC x 40 B = 410 KB) stay in L2 while the panels' chunks
-// stream by, and the range's chunk of weights (at most ~1 MB) stays in L2 across the token
-// blocks. Without the token blocks, a 2048-token batch's activation chunk (2.6 MB) did not fit
-// in L2 and every panel re-read it from L3.
+// stream by, and the range's chunk of weights stays in L2 across the token blocks when it
+// fits (Q8_R makes sure with panel groups, below). Without the token blocks, a 2048-token
+// batch's activation chunk (2.6 MB) did not fit in L2 and every panel re-read it from L3.
 // The reference takes all of k and all tokens at once (its float order is ck_matmul_ref's).
 #define CK_NT 320
 // Q8_R: panels per group (48 x 16 KB = 768 KB of a chunk of k). With more tokens than one
