@@ -97,8 +97,12 @@ void ck_pack_panel(int q4, const void *W, int64_t nb, int64_t row0, int nrows, u
 // when kb_begin == 0, else y[...] += that sum. y points at the panel's lane 0 of token 0.
 // The SIMD kernels are called with at most CK_KC blocks at a time (ck_matmul.c runs the
 // chunks of k outermost, so a chunk of the activations stays in L2 across all panels).
+// [pf, pf + pf_bytes): weights the driver will need next (the next panel's chunk), for the
+// kernel to prefetch while it computes this one (NULL, 0: none; only the Q8_R AVX-512 kernel
+// uses it, the others keep their own prefetch or none).
 typedef void (*ck_panel_fn)(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                            const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+                            const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes);
 
 // Blocks of k per chunk: a panel's chunk is 8 KB (Q4_0) / 16 KB (Q8_0), L1-resident while
 // all tokens stream through it.
@@ -161,9 +165,11 @@ void ck_prepare_q8r_ref(const float *x, int64_t ldx, int64_t k, int64_t t0, int6
 // summed in f32, times the row's scale. For Q8_R, X is the tile of the first token and
 // n_tokens counts from there.
 void ck_panel_q8r_ref(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                      const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+                      const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes);
 void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                  const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+                  const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes);
 
 #if defined(__x86_64__)
 // ck_ops_avx2.c
@@ -175,13 +181,17 @@ void ck_attention_avx2(const float *q, int64_t ldq, int64_t n_queries, int64_t f
                        const float *k, const float *v, int64_t ldkv,
                        float *out, int64_t ldo, int64_t d, int64_t group, float scale, float *scratch);
 void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                   const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+                   const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes);
 void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                         const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+                         const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes);
 void ck_panel_q8r_avx2(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                       const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+                       const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes);
 void ck_panel_q8r_avx512vnni(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                             const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi);
+                             const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes);
 void ck_prepare_activations_avx2(ck_type weight_type, const float *x, int64_t ldx,
                                  int64_t k, int64_t n_tokens, void *out);
 void ck_quantize_q8r_row_avx2(const float *x, int64_t n, float id, int8_t *q);

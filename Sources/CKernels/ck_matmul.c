@@ -88,29 +88,59 @@ static int packed_format(ck_type type) {
 // The SIMD kernels go chunk of k by chunk of k (CK_KC blocks), and within a chunk, block of
 // CK_NT tokens by block of tokens, each over all panels of the range: the activations of a
 // (token block, chunk) pair (CK_NT x CK_KC x 40 B = 410 KB) stay in L2 while the panels' chunks
-// stream by, and the range's chunk of weights (at most ~1 MB) stays in L2 across the token
-// blocks. Without the token blocks, a 2048-token batch's activation chunk (2.6 MB) did not fit
-// in L2 and every panel re-read it from L3.
+// stream by, and the range's chunk of weights stays in L2 across the token blocks when it
+// fits (Q8_R makes sure with panel groups, below). Without the token blocks, a 2048-token
+// batch's activation chunk (2.6 MB) did not fit in L2 and every panel re-read it from L3.
 // The reference takes all of k and all tokens at once (its float order is ck_matmul_ref's).
 #define CK_NT 320
+// Q8_R: panels per group (48 x 16 KB = 768 KB of a chunk of k). With more tokens than one
+// token block, the blocks run group by group, so a group's weights come from DRAM once and
+// stay in L2 (2 MB here) beside the activations of both blocks (~560 KB for 512 tokens) for
+// the next block; over a whole range (gate/up: up to 128 panels = 2 MB per chunk) the second
+// block re-read them from memory.
+#define CK_PG 48
 static void run_panels(ck_panel_fn fn, int fmt, const uint8_t *P, int64_t nb, const void *X, int64_t n_tokens,
                        float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
     const size_t pb = ck_panel_bytes(fmt, nb);
-    const int ref = fn == ck_panel_ref || fn == ck_panel_q8r_ref;
+    const int ref = fn == ck_panel_ref || fn == ck_panel_q8r_ref, q8r = fmt == CK_FMT_Q8R && !ref;
     // Q8_R: token blocks of whole activation tiles (27 x 12 tokens).
     const int64_t kc = ref ? nb : CK_KC, nt = ref ? n_tokens : fmt == CK_FMT_Q8R ? CK_NT / CK_Q8R_TILE * CK_Q8R_TILE : CK_NT;
+    const int64_t p_first = row_begin / CK_PANEL, p_end = (row_end + CK_PANEL - 1) / CK_PANEL;
+    const int64_t pg = q8r ? CK_PG : p_end - p_first;
     const ck_act *x = X;
     for (int64_t kb = 0; kb < nb; kb += kc) {
         const int64_t kb_end = nb - kb < kc ? nb : kb + kc;
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += nt) {
-            const int64_t tn = n_tokens - t0 < nt ? n_tokens - t0 : nt;
-            for (int64_t p = row_begin / CK_PANEL; p * CK_PANEL < row_end; p++) {
-                const int64_t row0 = p * CK_PANEL;
-                const int lo = (int)(row_begin > row0 ? row_begin - row0 : 0);
-                const int hi = (int)(row_end - row0 < CK_PANEL ? row_end - row0 : CK_PANEL);
-                const ck_act *xt = fmt == CK_FMT_Q8R ? (const ck_act *)(const void *)ck_q8r_group(X, nb / CK_Q8R_BLOCKS, t0, 0)
-                                                     : x + t0 * nb;
-                fn(fmt, P + (size_t)p * pb, nb, kb, kb_end, xt, tn, Y + t0 * ldy + row0, ldy, lo, hi);
+        for (int64_t g0 = p_first; g0 < p_end; g0 += pg) {
+            const int64_t g_end = p_end - g0 < pg ? p_end : g0 + pg;
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += nt) {
+                const int64_t tn = n_tokens - t0 < nt ? n_tokens - t0 : nt;
+                for (int64_t p = g0; p < g_end; p++) {
+                    const int64_t row0 = p * CK_PANEL;
+                    const int lo = (int)(row_begin > row0 ? row_begin - row0 : 0);
+                    const int hi = (int)(row_end - row0 < CK_PANEL ? row_end - row0 : CK_PANEL);
+                    const ck_act *xt = fmt == CK_FMT_Q8R ? (const ck_act *)(const void *)ck_q8r_group(X, nb / CK_Q8R_BLOCKS, t0, 0)
+                                                         : x + t0 * nb;
+                    // What to prefetch meanwhile (Q8_R AVX-512) is the next weights touched for
+                    // the first time: the next panel of the group; after the group's last panel
+                    // in the last token block, the next group's first panel, or after the
+                    // range's last group the range's first panel at the next chunk of k.
+                    // (Before another token block the group is already in L2.)
+                    int64_t pf_panel = -1, pf_kb = kb, pf_kb_end = kb_end;
+                    if (p + 1 < g_end) pf_panel = p + 1;
+                    else if (t0 + tn >= n_tokens) {
+                        if (g_end < p_end) pf_panel = g_end;
+                        else if (kb_end < nb) {
+                            pf_panel = p_first;
+                            pf_kb = kb_end;
+                            pf_kb_end = nb - kb_end < kc ? nb : kb_end + kc;
+                        }
+                    }
+                    const uint8_t *pf = q8r && pf_panel >= 0
+                        ? P + (size_t)pf_panel * pb + ck_panel_head_bytes(fmt, nb) + (size_t)pf_kb * CK_Q8_PANEL_BLOCK
+                        : NULL;
+                    fn(fmt, P + (size_t)p * pb, nb, kb, kb_end, xt, tn, Y + t0 * ldy + row0, ldy, lo, hi,
+                       pf, pf ? (size_t)(pf_kb_end - pf_kb) * CK_Q8_PANEL_BLOCK : 0);
+                }
             }
         }
     }
@@ -160,7 +190,8 @@ void ck_matmul(ck_type type, const void *W, int64_t k,
         const int nrows = (int)(row_end - r0 < CK_PANEL ? row_end - r0 : CK_PANEL);
         ck_pack_panel(q4, W, nb, r0, nrows, panel);
         for (int64_t kb = 0; kb < nb; kb += CK_KC)
-            fn(q4, panel, nb, kb, nb - kb < CK_KC ? nb : kb + CK_KC, (const ck_act *)X, n_tokens, Y + r0, ldy, 0, nrows);
+            fn(q4, panel, nb, kb, nb - kb < CK_KC ? nb : kb + CK_KC, (const ck_act *)X, n_tokens, Y + r0, ldy, 0, nrows,
+               NULL, 0);
     }
     free(panel);
 }

@@ -196,7 +196,9 @@ typedef void (*tiler_fn)(const uint8_t *, int64_t, int, const uint8_t *, int, fl
 TILER_FN(1) TILER_FN(2) TILER_FN(3) TILER_FN(4) TILER_FN(5) TILER_FN(6)
 
 CK_AVX2 void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                           const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
+                           const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes) {
+    (void)pf, (void)pf_bytes; // the Q8_R AVX-512 kernel's prefetch plan (ck_matmul.c)
     static const tile_fn t2q4[CK_TMAX + 1] = {0, tq4_2x1, tq4_2x2, tq4_2x3, tq4_2x4, tq4_2x5, tq4_2x6};
     static const tile_fn t1q4[CK_TMAX + 1] = {0, tq4_1x1, tq4_1x2, tq4_1x3, tq4_1x4, tq4_1x5, tq4_1x6};
     static const tile_fn t1q8[CK_TMAX + 1] = {0, tq8_1x1, tq8_1x2, tq8_1x3, tq8_1x4, tq8_1x5, tq8_1x6};
@@ -224,7 +226,9 @@ CK_AVX2 void ck_panel_avx2(int q4, const uint8_t *panel, int64_t nb, int64_t kb_
 }
 
 CK_AVX2 void ck_panel_q8r_avx2(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                               const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
+                               const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes) {
+    (void)pf, (void)pf_bytes; // the Q8_R AVX-512 kernel's prefetch plan (ck_matmul.c)
     (void)fmt;
     static const tiler_fn tab[CK_TMAX + 1] = {0, tq8r_1, tq8r_2, tq8r_3, tq8r_4, tq8r_5, tq8r_6};
     const int gfirst = lane_lo / 8, glast = (lane_hi - 1) / 8, kc = (int)(kb_end - kb_begin), first = kb_begin == 0;

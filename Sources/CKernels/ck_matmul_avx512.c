@@ -90,7 +90,9 @@ TILE512_ALL(0)
 TILE512_ALL(1)
 
 CK_512 void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                                const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
+                                const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes) {
+    (void)pf, (void)pf_bytes; // the Q8_R AVX-512 kernel's prefetch plan (ck_matmul.c)
     static const tile512_fn tq8[CK_T512MAX + 1] = {0, t512_0_1, t512_0_2, t512_0_3, t512_0_4, t512_0_5, t512_0_6,
                                                    t512_0_7, t512_0_8, t512_0_9, t512_0_10, t512_0_11, t512_0_12};
     static const tile512_fn tq4[CK_T512MAX + 1] = {0, t512_1_1, t512_1_2, t512_1_3, t512_1_4, t512_1_5, t512_1_6,
@@ -118,7 +120,9 @@ CK_512 void ck_panel_avx512vnni(int q4, const uint8_t *panel, int64_t nb, int64_
 // T <= CK_Q8R_TILE tokens of one activation tile: 12 int32 + 12 f32 accumulators and the
 // weight vector fit the 32 registers (14 spilled: -55%); 12 chains instead of 10 keep both
 // vpdpbusd ports busy despite its latency (5).
-CK_INLINE512 void tile512_q8r(const uint8_t *panel, const uint8_t *next, int64_t kb0, int kc, const uint8_t *xt,
+// `pf`, `pf_lines`: cache lines of the next panel to prefetch into L2 during this tile, spread
+// evenly over its groups (the panel driver gives each tile of a panel its share).
+CK_INLINE512 void tile512_q8r(const uint8_t *panel, const uint8_t *pf, int pf_lines, int64_t kb0, int kc, const uint8_t *xt,
                               int64_t ng, float *y, int64_t ldy, __mmask16 mask, int first, const int T) {
     __m512 acc[CK_Q8R_TILE];
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
@@ -126,10 +130,10 @@ CK_INLINE512 void tile512_q8r(const uint8_t *panel, const uint8_t *next, int64_t
         const uint8_t *q = panel + 64 + (size_t)b0 * CK_Q8_PANEL_BLOCK;
         const uint8_t *grp = xt + (size_t)(b0 / CK_Q8R_BLOCKS) * CK_Q8R_GROUP_BYTES;
         (void)ng;
-        if (next) {
-            const uint8_t *nq = next + 64 + (size_t)b0 * CK_Q8_PANEL_BLOCK;
-            for (size_t line = 0; line < CK_Q8R_BLOCKS * CK_Q8_PANEL_BLOCK; line += 64)
-                _mm_prefetch((const char *)(nq + line), _MM_HINT_T1);
+        if (pf_lines > 0) { // this group's share of the tile's prefetch lines
+            const int groups = (kc + CK_Q8R_BLOCKS - 1) / CK_Q8R_BLOCKS, g = (int)((b0 - kb0) / CK_Q8R_BLOCKS);
+            const int l0 = pf_lines * g / groups, l1 = pf_lines * (g + 1) / groups;
+            for (int line = l0; line < l1; line++) _mm_prefetch((const char *)(pf + 64 * (size_t)line), _MM_HINT_T1);
         }
         __m512i isum[CK_Q8R_TILE];
         for (int t = 0; t < T; t++) isum[t] = _mm512_set1_epi32(load_i32(grp + 4 * CK_Q8R_TILE + 4 * t));
@@ -153,30 +157,35 @@ CK_INLINE512 void tile512_q8r(const uint8_t *panel, const uint8_t *next, int64_t
     }
 }
 
-typedef void (*tile512r_fn)(const uint8_t *, const uint8_t *, int64_t, int, const uint8_t *, int64_t, float *,
+typedef void (*tile512r_fn)(const uint8_t *, const uint8_t *, int, int64_t, int, const uint8_t *, int64_t, float *,
                             int64_t, __mmask16, int);
 #define TILE512R(T)                                                                                              \
-    CK_512 static void t512r_##T(const uint8_t *panel, const uint8_t *next, int64_t kb0, int kc, const uint8_t *xt, \
-                                 int64_t ng, float *y, int64_t ldy, __mmask16 mask, int first) {                  \
-        tile512_q8r(panel, next, kb0, kc, xt, ng, y, ldy, mask, first, T);                                         \
+    CK_512 static void t512r_##T(const uint8_t *panel, const uint8_t *pf, int pf_lines, int64_t kb0, int kc,       \
+                                 const uint8_t *xt, int64_t ng, float *y, int64_t ldy, __mmask16 mask, int first) { \
+        tile512_q8r(panel, pf, pf_lines, kb0, kc, xt, ng, y, ldy, mask, first, T);                                 \
     }
 TILE512R(1) TILE512R(2) TILE512R(3) TILE512R(4) TILE512R(5) TILE512R(6)
 TILE512R(7) TILE512R(8) TILE512R(9) TILE512R(10) TILE512R(11) TILE512R(12)
 _Static_assert(CK_Q8R_TILE == 12, "one tile function per token count");
 
 CK_512 void ck_panel_q8r_avx512vnni(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                                    const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
+                                    const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes) {
     (void)fmt;
     static const tile512r_fn tab[CK_Q8R_TILE + 1] = {0, t512r_1, t512r_2, t512r_3, t512r_4, t512r_5, t512r_6,
                                                      t512r_7, t512r_8, t512r_9, t512r_10, t512r_11, t512r_12};
     const __mmask16 mask = (__mmask16)(((1u << lane_hi) - 1u) & ~((1u << lane_lo) - 1u));
     const int kc = (int)(kb_end - kb_begin);
     const int64_t ng = nb / CK_Q8R_BLOCKS;
-    const uint8_t *next = panel + ck_panel_bytes(CK_FMT_Q8R, nb);
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += CK_Q8R_TILE) {
+    // The next panel's lines, spread over all token tiles of this one: issued in one burst in
+    // the first tile (as before), 256 lines of a 16 KB chunk overran the core's line fill
+    // buffers and stalled that tile on DRAM latency; spread, they go at the rate compute uses them.
+    const int64_t tiles = (n_tokens + CK_Q8R_TILE - 1) / CK_Q8R_TILE, lines = pf ? (int64_t)((pf_bytes + 63) / 64) : 0;
+    for (int64_t t0 = 0, i = 0; t0 < n_tokens; t0 += CK_Q8R_TILE, i++) {
         const int T = (int)(n_tokens - t0 < CK_Q8R_TILE ? n_tokens - t0 : CK_Q8R_TILE);
-        tab[T](panel, t0 == 0 ? next : NULL, kb_begin, kc, ck_q8r_group(X, ng, t0, 0), ng, y + t0 * ldy, ldy, mask,
-               kb_begin == 0);
+        const int64_t l0 = lines * i / tiles, l1 = lines * (i + 1) / tiles;
+        tab[T](panel, pf ? pf + 64 * l0 : NULL, (int)(l1 - l0), kb_begin, kc, ck_q8r_group(X, ng, t0, 0), ng, y + t0 * ldy, ldy,
+               mask, kb_begin == 0);
     }
 }
 

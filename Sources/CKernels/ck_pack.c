@@ -137,7 +137,9 @@ void ck_pack_weights_q8r(ck_type src_type, const void *W, int64_t rows, int64_t 
 }
 
 void ck_panel_q8r_ref(int fmt, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                      const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
+                      const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes) {
+    (void)pf, (void)pf_bytes; // the Q8_R AVX-512 kernel's prefetch plan (ck_matmul.c)
     (void)fmt;
     const int64_t ng = nb / CK_Q8R_BLOCKS;
     for (int r = lane_lo; r < lane_hi; r++) {
@@ -172,7 +174,9 @@ static inline int32_t panel_weight(int q4, const uint8_t *quants, int r, int j) 
 }
 
 void ck_panel_ref(int q4, const uint8_t *panel, int64_t nb, int64_t kb_begin, int64_t kb_end,
-                  const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi) {
+                  const ck_act *X, int64_t n_tokens, float *y, int64_t ldy, int lane_lo, int lane_hi,
+                            const uint8_t *pf, size_t pf_bytes) {
+    (void)pf, (void)pf_bytes; // the Q8_R AVX-512 kernel's prefetch plan (ck_matmul.c)
     const size_t sbytes = ck_panel_scale_bytes(nb), qb = ck_panel_block_bytes(q4);
     for (int r = lane_lo; r < lane_hi; r++) {
         for (int64_t t = 0; t < n_tokens; t++) {

@@ -76,49 +76,52 @@ final class Transformer: @unchecked Sendable {
             }
         }
 
-        for (l, layer) in weights.layers.enumerated() {
-            let last = l == weights.layers.count - 1
-            rmsNorm(s.x, into: s.xn, weight: layer.attentionNorm, rows: total)
+        let layers = weights.layers
+        for (l, layer) in layers.enumerated() {
+            let last = l == layers.count - 1
+            // Later layers get their normed input from the previous layer's last residual add.
+            if l == 0 { rmsNorm(s.x, into: s.xn, weight: layer.attentionNorm, rows: total) }
+            let nextNorm = last ? weights.outputNorm : layers[l + 1].attentionNorm
             if !last {
                 // Q, K and V in one job: one activation preparation, one join.
                 matmul.multiply([layer.key, layer.value, layer.query], input: s.xn, ldx: h, tokens: total,
                                 outputs: [s.k, s.v, s.q], ldy: [c.kvDim, c.kvDim, c.qDim])
-                applyRope(s.k, heads: c.kvHeadCount, positions: positions)
-                applyRope(s.q, heads: c.headCount, positions: positions)
+                applyRope([(s.k, c.kvHeadCount), (s.q, c.headCount)], positions: positions)
                 attention(sequences: sequences, offsets: offsets, queryRows: nil)
                 matmul.multiply(layer.output, input: s.attention, ldx: c.qDim, tokens: total, output: s.projected)
-                addInPlace(s.x, s.projected, count: total * h)
+                addAndNorm(s.projected, weight: layer.feedForwardNorm, rows: total)
                 feedForward(layer, rows: total)
+                addAndNorm(s.projected, weight: nextNorm, rows: total)
             } else {
                 matmul.multiply([layer.key, layer.value], input: s.xn, ldx: h, tokens: total,
                                 outputs: [s.k, s.v], ldy: [c.kvDim, c.kvDim])
-                applyRope(s.k, heads: c.kvHeadCount, positions: positions)
+                applyRope([(s.k, c.kvHeadCount)], positions: positions)
                 // Only the pooled tokens go on: compact their normed rows, then the residual.
                 for (i, row) in pooled.enumerated() {
                     (s.projected + i * h).update(from: s.xn + row * h, count: h)
                 }
                 matmul.multiply(layer.query, input: s.projected, ldx: h, tokens: count, output: s.q)
-                applyRope(s.q, heads: c.headCount, positions: pooled.enumerated().map { $0.element - offsets[$0.offset] })
+                applyRope([(s.q, c.headCount)], positions: pooled.enumerated().map { $0.element - offsets[$0.offset] })
                 attention(sequences: sequences, offsets: offsets, queryRows: pooled)
                 matmul.multiply(layer.output, input: s.attention, ldx: c.qDim, tokens: count, output: s.projected)
                 for (i, row) in pooled.enumerated() {
                     // row >= i, and rows of later sequences are > i: compaction in place is safe.
                     (s.x + i * h).update(from: s.x + row * h, count: h)
                 }
-                addInPlace(s.x, s.projected, count: count * h)
+                addAndNorm(s.projected, weight: layer.feedForwardNorm, rows: count)
                 feedForward(layer, rows: count)
+                addAndNorm(s.projected, weight: nextNorm, rows: count)
             }
         }
-        rmsNorm(s.x, into: s.xn, weight: weights.outputNorm, rows: count)
         matmul.multiply(weights.classifier, input: s.xn, ldx: h, tokens: count, output: s.logits)
         return (0 ..< count).map { i in Array(UnsafeBufferPointer(start: s.logits + i * c.labelCount, count: c.labelCount)) }
     }
 
-    /// x += SwiGLU MLP(RMSNorm(x)) over the first `rows` rows of the residual.
+    /// `state.projected` = SwiGLU MLP of `state.xn` (RMSNorm(x), made by the `addAndNorm`
+    /// before it) over the first `rows` rows.
     private func feedForward(_ layer: ModelWeights.Layer, rows: Int) {
         let s = state
         let c = config
-        rmsNorm(s.x, into: s.xn, weight: layer.feedForwardNorm, rows: rows)
         matmul.multiply([layer.gate, layer.up], input: s.xn, ldx: c.hiddenSize, tokens: rows,
                         outputs: [s.gate, s.up], ldy: [c.intermediateSize, c.intermediateSize])
         let width = c.intermediateSize
@@ -126,11 +129,22 @@ final class Transformer: @unchecked Sendable {
             ck_swiglu(s.gate + begin * width, s.up + begin * width, Int64((end - begin) * width))
         }
         matmul.multiply(layer.down, input: s.gate, ldx: c.intermediateSize, tokens: rows, output: s.projected)
-        addInPlace(s.x, s.projected, count: rows * c.hiddenSize)
     }
 
-    private func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
-        ck_add(x, y, Int64(count))
+    /// x += y, then xn = RMSNorm(x) with `weight`, over the first `rows` rows, in one pass
+    /// on the pool: each row is normed while its sum is still in cache, and the add no
+    /// longer runs on the caller alone between two joins (the other core idled through it).
+    private func addAndNorm(_ y: UnsafePointer<Float>, weight: [Float], rows: Int) {
+        let h = config.hiddenSize
+        let eps = config.rmsNormEps
+        let x = state.x, xn = state.xn
+        weight.withUnsafeBufferPointer { w in
+            let wp = w.baseAddress!
+            parallelRows(rows) { begin, end in
+                ck_add(x + begin * h, y + begin * h, Int64((end - begin) * h))
+                for r in begin ..< end { ck_rmsnorm(x + r * h, wp, xn + r * h, Int64(h), eps) }
+            }
+        }
     }
 
     /// Splits `rows` into a few contiguous ranges per thread and runs them on the pool.
@@ -162,17 +176,19 @@ final class Transformer: @unchecked Sendable {
 
     /// Rotates adjacent pairs (x[2i], x[2i+1]) of every head of every row, row r at
     /// position `positions[r]`. The converter permuted Q/K rows so this equals rotate-half.
-    private func applyRope(_ x: UnsafeMutablePointer<Float>, heads: Int, positions: [Int]) {
+    /// Every target (rows of `heads` heads each) in one job: K and Q share a join.
+    private func applyRope(_ targets: [(x: UnsafeMutablePointer<Float>, heads: Int)], positions: [Int]) {
         let d = config.headDim
         let pairs = d / 2
-        let width = heads * d
         ropeCos.withUnsafeBufferPointer { cosTable in
             ropeSin.withUnsafeBufferPointer { sinTable in
                 positions.withUnsafeBufferPointer { pos in
                     let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
                     parallelRows(pos.count) { begin, end in
-                        for r in begin ..< end {
-                            ck_rope(x + r * width, Int64(heads), Int64(d), cs + pos[r] * pairs, sn + pos[r] * pairs)
+                        for (x, heads) in targets {
+                            for r in begin ..< end {
+                                ck_rope(x + r * heads * d, Int64(heads), Int64(d), cs + pos[r] * pairs, sn + pos[r] * pairs)
+                            }
                         }
                     }
                 }
