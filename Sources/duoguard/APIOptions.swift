@@ -16,7 +16,7 @@ struct APIOptions: ParsableArguments {
     var maxSyncRequests: Int?
     @Option(name: .long, help: "Bytes of synchronous text admitted at once; more get 429 (default 4194304) (env DUOGUARD_MAX_SYNC_BYTES).")
     var maxSyncBytes: Int?
-    @Option(name: .long, help: "Tokens up to which Kafka requests fill a batch that carries synchronous ones (default 256) (env DUOGUARD_SYNC_FILL_TOKENS).")
+    @Option(name: .long, help: "Tokens up to which Kafka requests fill a batch that carries synchronous ones (default 0: a caller waits for the running batch and its own only) (env DUOGUARD_SYNC_FILL_TOKENS).")
     var syncFillTokens: Int?
     @Option(name: .long, help: "Largest HTTP request body, bytes (default 1048576) (env DUOGUARD_MAX_HTTP_BODY_BYTES).")
     var maxHttpBodyBytes: Int?
