@@ -38,6 +38,10 @@ public final class ModerationFrontDoor: Sendable {
     private let metrics: FrontDoorMetrics?
     /// Where each call's timeline goes at debug level (sizes and times, never text).
     private let logger: Logger
+    /// The worker's score cache (`--score-cache-bytes`), shared with its Kafka path: a text
+    /// scored before is answered without admission, tokenizer or model; a call's new score is
+    /// kept. Set once by the worker (``useScoreCache(_:)``); nil: no cache.
+    private let scoreCache = Mutex<ScoreCache?>(nil)
 
     init(
         batcher: MicroBatcher<BatchItem>, admission: SyncAdmission, tokenizer: Tokenizer, results: ResultComposer, rules: Rules,
@@ -62,6 +66,11 @@ public final class ModerationFrontDoor: Sendable {
             results: ResultComposer(
                 outputTopic: "", workerID: workerID, model: ResultComposer.identity(of: model), categoryNames: model.config.categoryNames),
             rules: rules, metrics: FrontDoorMetrics(registry: metrics.registry), logger: logger)
+    }
+
+    /// Makes calls use `cache` (the one the worker's Kafka path uses).
+    func useScoreCache(_ cache: ScoreCache?) {
+        scoreCache.withLock { $0 = cache }
     }
 
     /// Category names in model order (what results and the OpenAI mapping use).
@@ -98,6 +107,14 @@ public final class ModerationFrontDoor: Sendable {
         if let deadline, deadline < Date() {
             return status(.deadlineExceeded, "deadline \(deadline) passed before the request was admitted")
         }
+        // A text scored before costs nothing: answered at once, before admission.
+        let cache = scoreCache.withLock { $0 }
+        let cacheKey = cache?.key(for: request.text)
+        if let cacheKey, let score = cache?.lookup(cacheKey) {
+            return results.scored(
+                requestID: requestID, request: request, source: nil, score: score, operatorThresholds: rules.thresholds,
+                queueSeconds: 0, inferenceSeconds: 0)
+        }
         let ticket: SyncAdmission.Ticket
         switch admission.admit(bytes: request.text.utf8.count) {
         case .success(let admitted): ticket = admitted
@@ -126,8 +143,10 @@ public final class ModerationFrontDoor: Sendable {
             let timeline = SyncTimeline(admitted: admitted, enqueued: enqueued, batch: timing, resumed: .now)
             metrics?.record(timeline, entry: entry)
             logger.debug("sync call", metadata: timeline.metadata(entry: entry, tokens: prepared.tokenCount))
+            let score = TextScore(classification, of: prepared)
+            if let cacheKey { cache?.insert(cacheKey, score) }
             return results.scored(
-                requestID: requestID, request: request, source: nil, score: TextScore(classification, of: prepared),
+                requestID: requestID, request: request, source: nil, score: score,
                 operatorThresholds: rules.thresholds, queueSeconds: timeline.queueSeconds, inferenceSeconds: timing.modelSeconds)
         case .expired(let message)?:
             return status(.deadlineExceeded, message)

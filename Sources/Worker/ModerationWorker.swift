@@ -83,6 +83,7 @@ public final class ModerationWorker: SupervisedService, Sendable {
                 metrics: metrics.scoreCache)
             : nil
         yieldGate = configuration.liveYield == nil ? nil : ReplayYieldGate()
+        frontDoor.useScoreCache(scoreCache)
     }
 
     /// Requests answered so far (result or dead letter acknowledged), and of them dead-lettered.

@@ -53,10 +53,10 @@ def log_lines(log, offset):
         lines = text.read().splitlines()
     parsed = []
     for line in lines:
-        # swift-log's stream handler: "<time> <level> <label> : key=value key=value [module] message"
-        if " : " not in line:
+        # swift-log's stream handler: "<time> <level> <label>: key=value key=value [module] message"
+        if ": " not in line:
             continue
-        body = line.split(" : ", 1)[1]
+        body = line.split(": ", 1)[1]
         fields = {}
         words = body.split(" ")
         for index, word in enumerate(words):
@@ -160,14 +160,16 @@ for budget in budgets:
     print(f"{budget:>14}{throughput:>11.2f}{batch * 1000:>10.0f}")
     worker.stop()
 
-print("\n2. A short synchronous request (HTTP /v1/classify) at --batch-tokens 2048")
+sync_budget = int(os.environ.get("FRONT_BENCH_SYNC_BUDGET", "2048"))
+print(f"\n2. A short synchronous request (HTTP /v1/classify) at --batch-tokens {sync_budget} (FRONT_BENCH_SYNC_BUDGET)")
 run = f"front-sync-{rng.randrange(10**9)}"
 topics(run)
 fill = int(os.environ.get("FRONT_BENCH_SYNC_FILL", "0"))
 rate = float(os.environ.get("FRONT_BENCH_CALL_RATE", "0.8"))
 print(f"--sync-fill-tokens {fill} (FRONT_BENCH_SYNC_FILL); callers arrive at random, {rate}/s on average (FRONT_BENCH_CALL_RATE)")
-log = tempfile.NamedTemporaryFile("w+", suffix=".log")
-worker = Worker(run, 2048, fill, log=log)
+log = tempfile.NamedTemporaryFile("w+", prefix=f"{run}-", suffix=".log", delete=False)  # kept: the worker's debug log
+print(f"worker log (debug: each batch, each call's stages): {log.name}")
+worker = Worker(run, sync_budget, fill, log=log)
 for _ in range(3):
     worker.sync()
 idle = [worker.sync() for _ in range(int(50 * scale))]

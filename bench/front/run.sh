@@ -6,13 +6,14 @@
 #   FRONT_BENCH_SYNC_FILL=256 bash bench/front/run.sh  # callers' batches filled with stream requests
 #   FRONT_BENCH_BUDGETS=  bash bench/front/run.sh      # skip the batch-budget table (~2 min)
 #   FRONT_BENCH_CALL_RATE=0.8                          # callers per second while saturated
+#   FRONT_BENCH_SYNC_BUDGET=2048                       # --batch-tokens of part 2
 #
 # Default model: models/random-1b-q4_0.gguf (Llama-3.2-1B shape, random weights, Q4_0), 2 threads.
 # Uses the local broker (scripts/broker.sh; DUOGUARD_BROKER_PORT etc. as usual) and kcat.
 # DUOGUARD_BIN=path reuses a release binary instead of building one. Prints:
 #   1. stream throughput and batch duration against --batch-tokens 256...4096 (a backlog of
 #      ~64-token requests, worker alone);
-#   2. at --batch-tokens 2048: a short synchronous request's latency (HTTP /v1/classify) on an
+#   2. at --batch-tokens 2048 (FRONT_BENCH_SYNC_BUDGET): a short synchronous request's latency (HTTP /v1/classify) on an
 #      idle worker (p50/p99), then while a backlog saturates it (p50/p99, >= 40 calls arriving
 #      at random times, not paced by answers), the stream batch duration alone (mean, p99: the
 #      worker's debug log of each batch), where each call's time went inside the worker (its
