@@ -151,7 +151,7 @@ budgets = [int(b) for b in os.environ.get("FRONT_BENCH_BUDGETS", "256,512,1024,2
 print("\n1. Stream throughput and batch duration against the batch token budget (worker alone, backlog)")
 print(f"{'--batch-tokens':>14}{'results/s':>11}{'batch ms':>10}")
 for budget in budgets:
-    run = f"front-{budget}-{rng.randrange(10**9)}"
+    run = f"front-{budget}-{random.randrange(10**9)}"
     topics(run)
     worker = Worker(run, budget)
     produce(run, backlog)
@@ -162,7 +162,7 @@ for budget in budgets:
 
 sync_budget = int(os.environ.get("FRONT_BENCH_SYNC_BUDGET", "2048"))
 print(f"\n2. A short synchronous request (HTTP /v1/classify) at --batch-tokens {sync_budget} (FRONT_BENCH_SYNC_BUDGET)")
-run = f"front-sync-{rng.randrange(10**9)}"
+run = f"front-sync-{random.randrange(10**9)}"
 topics(run)
 fill = int(os.environ.get("FRONT_BENCH_SYNC_FILL", "0"))
 rate = float(os.environ.get("FRONT_BENCH_CALL_RATE", "0.8"))

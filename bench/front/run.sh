@@ -21,16 +21,9 @@
 #      alone and with the callers; the two targets: sync p99 <= idle p99 + one stream batch,
 #      and backlog throughput >= 90% of alone.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/../worker-setup.sh"
 model="${1:-models/random-1b-q4_0.gguf}"
-[[ -f "$model" ]] || { echo "model $model not found" >&2; exit 1; }
-brokers="$(bash scripts/broker.sh start)"
-if [[ -n "${DUOGUARD_BIN:-}" ]]; then
-    bin="$DUOGUARD_BIN"
-else
-    swift build -c release --product duoguard 2>&1 | tail -n 1
-    bin="$(swift build -c release --show-bin-path)/duoguard"
-fi
+bench_model "$model"
+bench_start
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 exec "$root/.venv/bin/python" "$root/bench/front/bench.py" "$bin" "$model" "$brokers" "${FRONT_BENCH_SCALE:-1}"
