@@ -74,6 +74,17 @@ def status_of(call):
         return error.status_code
 
 
+def probe_and_call(port):
+    """(/healthz answered, its ms, a moderation call's HTTP status, its ms)."""
+    started = time.time()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+        probe_ok = answer.status == 200
+    probe_ms = (time.time() - started) * 1000
+    started = time.time()
+    call_status = status_of(lambda: client(port).moderations.create(input="hello"))
+    return probe_ok, probe_ms, call_status, (time.time() - started) * 1000
+
+
 names = ["violent_crimes", "non_violent_crimes", "sex_related_crimes", "child_sexual_exploitation", "specialized_advice",
          "privacy", "intellectual_property", "indiscriminate_weapons", "hate", "suicide_and_self_harm", "sexual_content",
          "jailbreak_prompts"]
@@ -158,13 +169,7 @@ try:
     for thread in tricklers:
         thread.start()
     time.sleep(2)
-    started = time.time()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
-        probe_ok = answer.status == 200
-    probe_ms = (time.time() - started) * 1000
-    started = time.time()
-    call_status = status_of(lambda: client(port).moderations.create(input="hello"))
-    call_ms = (time.time() - started) * 1000
+    probe_ok, probe_ms, call_status, call_ms = probe_and_call(port)
     check(f"20 trickling clients: /healthz answered ({probe_ms:.0f} ms)", probe_ok)
     check(f"20 trickling clients: moderation answered ({call_ms:.0f} ms)", call_status == 200)
 
@@ -175,13 +180,7 @@ try:
         s.connect(("127.0.0.1", port))
         idle.append(s)
     time.sleep(0.5)
-    started = time.time()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
-        probe_ok = answer.status == 200
-    probe_ms = (time.time() - started) * 1000
-    started = time.time()
-    call_status = status_of(lambda: client(port).moderations.create(input="hello"))
-    call_ms = (time.time() - started) * 1000
+    probe_ok, probe_ms, call_status, call_ms = probe_and_call(port)
     check(f"1000 idle connections: /healthz answered ({probe_ms:.0f} ms)", probe_ok)
     check(f"1000 idle connections: moderation answered ({call_ms:.0f} ms)", call_status == 200)
     for s in idle:

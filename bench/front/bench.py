@@ -129,15 +129,25 @@ class Worker:
             self.process.kill()
 
 
+def batch_end(worker, poll=0.1):
+    """Waits for the next batch's results to show in /metrics; (sample, time)."""
+    first = worker.sample()[0]
+    while True:
+        time.sleep(poll)
+        now = worker.sample()
+        if now[0] != first:
+            return now, time.time()
+
+
 def measure(worker, seconds, during=None):
-    """Stream throughput (results/s) and mean batch duration over `seconds`; `during` runs meanwhile."""
-    first = worker.sample()
-    started = time.time()
+    """Stream throughput (results/s) and mean batch duration over at least `seconds`, from one
+    batch's end to another's (results come a batch at a time: a window cut mid-batch would be
+    off by up to a batch); `during` runs meanwhile."""
+    first, started = batch_end(worker)
     extra = during(seconds) if during else time.sleep(seconds)
-    last = worker.sample()
-    elapsed = time.time() - started
+    last, ended = batch_end(worker)
     batches = last[2] - first[2]
-    return (last[0] - first[0]) / elapsed, (last[1] - first[1]) / batches if batches else float("nan"), extra
+    return (last[0] - first[0]) / (ended - started), (last[1] - first[1]) / batches if batches else float("nan"), extra
 
 
 def percentile(values, p):
@@ -213,17 +223,26 @@ idle_p99, busy_p99 = percentile(idle, 99), percentile(busy, 99)
 print(f"{'':28}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'n':>5}")
 print(f"{'idle worker':28}{statistics.median(idle) * 1000:>8.0f}{idle_p99 * 1000:>8.0f}{max(idle) * 1000:>8.0f}{len(idle):>5}")
 print(f"{'saturated by a backlog':28}{statistics.median(busy) * 1000:>8.0f}{busy_p99 * 1000:>8.0f}{max(busy) * 1000:>8.0f}{len(busy):>5}")
-alone_batches = [float(fields["model_ms"]) / 1000 for fields in alone_lines if fields.get("msg") == "batch" and fields.get("kind") == "stream"]
-busy_stream = [float(fields["model_ms"]) / 1000 for fields in busy_lines if fields.get("msg") == "batch" and fields.get("kind") == "stream"]
-busy_calls = [float(fields["model_ms"]) / 1000 for fields in busy_lines if fields.get("msg") == "batch" and fields.get("kind") == "calls"]
-if not alone_batches:
-    raise SystemExit("no stream batch ended in the window alone: raise FRONT_BENCH_SCALE")
-batch_mean, batch_p99 = statistics.mean(alone_batches), percentile(alone_batches, 99)
-print(f"stream batch alone (worker's debug log, {len(alone_batches)} batches): mean {batch_mean * 1000:.0f} ms, "
-      f"p99 {batch_p99 * 1000:.0f} ms")
-if busy_stream:
-    print(f"with callers: {len(busy_stream)} stream batches, mean {statistics.mean(busy_stream) * 1000:.0f} ms; "
-          f"{len(busy_calls)} callers' batches, mean {statistics.mean(busy_calls) * 1000 if busy_calls else float('nan'):.0f} ms")
+
+
+def batch_seconds(lines, kind):
+    return [float(fields["model_ms"]) / 1000 for fields in lines if fields.get("msg") == "batch" and fields.get("kind") == kind]
+
+
+# Stream-only batches are alike in both windows (callers get batches of their own): pooled,
+# they are what a caller may wait behind.
+alone_batches, busy_stream = batch_seconds(alone_lines, "stream"), batch_seconds(busy_lines, "stream")
+busy_calls = batch_seconds(busy_lines, "calls")
+stream_batches = alone_batches + busy_stream
+if not stream_batches:
+    raise SystemExit("no stream batch in the windows: raise FRONT_BENCH_SCALE")
+batch_mean, batch_p99 = statistics.mean(stream_batches), percentile(stream_batches, 99)
+print(f"stream batch (model time, worker's debug log, {len(stream_batches)} stream-only batches): mean {batch_mean * 1000:.0f} ms, "
+      f"p99 {batch_p99 * 1000:.0f} ms; in the window alone {statistics.mean(alone_batches) * 1000 if alone_batches else float('nan'):.0f} ms "
+      f"mean ({len(alone_batches)})")
+print(f"with callers: {len(busy_stream)} stream batches, {len(busy_calls)} callers' batches "
+      f"(mean {statistics.mean(busy_calls) * 1000 if busy_calls else float('nan'):.0f} ms, "
+      f"max {max(busy_calls) * 1000 if busy_calls else float('nan'):.0f} ms)")
 stages = {}
 for fields in busy_lines:
     if fields.get("msg") == "sync call":
