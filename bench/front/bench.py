@@ -155,7 +155,7 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-backlog = int(400 * scale)  # per table row: the warm-up and one window at <= 8 results/s
+backlog = int(600 * scale)  # per table row: the warm-up, up to 2 batches of alignment and one window at <= 8 results/s
 print(f"model {model}, 2 threads, requests of ~64 tokens, windows of {window:.0f} s")
 budgets = [int(b) for b in os.environ.get("FRONT_BENCH_BUDGETS", "256,512,1024,2048,4096").split(",") if b]
 print("\n1. Stream throughput and batch duration against the batch token budget (worker alone, backlog)")
