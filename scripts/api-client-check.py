@@ -8,9 +8,9 @@ write: the official `openai` package, `client.moderations.create(...)` with base
 - error cases through the client's own exceptions: empty input, oversize input, bad threshold
   (400), expired deadline (504), over capacity (429), missing/wrong API key (401);
 - hostile HTTP: a body over the limit (413), chunked body (411), invalid JSON (400), 1,000
-  idle connections: /healthz and a moderation call still answered (timings printed). Slow
-  clients meet the connection guard's request deadline, which covers bodies too; the health
-  server's tests (HealthServerTests) exercise it.
+  idle connections: /healthz and a moderation call still answered (timings printed); 20
+  clients trickling a body a byte a second: /healthz and a moderation call still answered,
+  and each trickler gets 408 (or is closed) at the request deadline (30 s), not later.
 
     python3 scripts/api-client-check.py .build/debug/duoguard MODEL.gguf
 
@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -71,6 +72,17 @@ def status_of(call):
         return 200
     except openai.APIStatusError as error:
         return error.status_code
+
+
+def probe_and_call(port):
+    """(/healthz answered, its ms, a moderation call's HTTP status, its ms)."""
+    started = time.time()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+        probe_ok = answer.status == 200
+    probe_ms = (time.time() - started) * 1000
+    started = time.time()
+    call_status = status_of(lambda: client(port).moderations.create(input="hello"))
+    return probe_ok, probe_ms, call_status, (time.time() - started) * 1000
 
 
 names = ["violent_crimes", "non_violent_crimes", "sex_related_crimes", "child_sexual_exploitation", "specialized_advice",
@@ -134,6 +146,33 @@ try:
     garbage = raw(b"POST /v1/moderations HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n\x00\xff{[\"")
     check("invalid JSON -> 400", garbage.startswith(b"HTTP/1.1 400"), garbage[:40])
 
+    # Slow clients: 20 bodies trickled a byte a second (a 64-byte body would take 64 s).
+    trickled = []
+
+    def trickle():
+        started = time.time()
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n")
+            answer = b""
+            while time.time() - started < 45:
+                try:
+                    s.sendall(b" ")
+                    answer = s.recv(4096)
+                    break  # an answer, or b"" when closed
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+            trickled.append((time.time() - started, answer[:12]))
+
+    tricklers = [threading.Thread(target=trickle) for _ in range(20)]
+    for thread in tricklers:
+        thread.start()
+    time.sleep(2)
+    probe_ok, probe_ms, call_status, call_ms = probe_and_call(port)
+    check(f"20 trickling clients: /healthz answered ({probe_ms:.0f} ms)", probe_ok)
+    check(f"20 trickling clients: moderation answered ({call_ms:.0f} ms)", call_status == 200)
+
     # 1,000 idle connections, then a probe and a moderation call.
     idle = []
     for _ in range(1000):
@@ -141,17 +180,19 @@ try:
         s.connect(("127.0.0.1", port))
         idle.append(s)
     time.sleep(0.5)
-    started = time.time()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
-        probe_ok = answer.status == 200
-    probe_ms = (time.time() - started) * 1000
-    started = time.time()
-    call_status = status_of(lambda: client(port).moderations.create(input="hello"))
-    call_ms = (time.time() - started) * 1000
+    probe_ok, probe_ms, call_status, call_ms = probe_and_call(port)
     check(f"1000 idle connections: /healthz answered ({probe_ms:.0f} ms)", probe_ok)
     check(f"1000 idle connections: moderation answered ({call_ms:.0f} ms)", call_status == 200)
     for s in idle:
         s.close()
+    for thread in tricklers:
+        thread.join(timeout=50)
+    late = [(round(took, 1), head) for took, head in trickled if took > 35 or not (head.startswith(b"HTTP/1.1 408") or head == b"")]
+    ends = sorted(took for took, _ in trickled)
+    answers = sorted({head[:12].decode(errors="replace").strip() or "closed" for _, head in trickled})
+    check(f"20 trickling clients: 408 or closed at the 30 s request deadline ({len(trickled)} ended after "
+          f"{ends[0] if ends else 0:.1f}-{ends[-1] if ends else 0:.1f} s: {answers})",
+          len(trickled) == 20 and not late, late)
 finally:
     stop(process)
 

@@ -8,7 +8,9 @@ started here (real Llama-3 tokenizer, the tiny fixture model). Checks:
 - errors as gRPC status codes: empty text, oversize text, bad threshold (INVALID_ARGUMENT),
   expired deadline (DEADLINE_EXCEEDED, shed by the server: its expired counter moves), over
   capacity (RESOURCE_EXHAUSTED), invalid protobuf bytes (refused; the server keeps serving);
-- grpc.health.v1.Health/Check: SERVING; 1,000 idle connections: a call still answered.
+- grpc.health.v1.Health/Check: SERVING; Watch: SERVING at once, SERVICE_UNKNOWN for another
+  name, and NOT_SERVING then the stream's end when the server stops (a watch does not hold
+  the shutdown); 1,000 idle connections: a call still answered.
 
     python3 scripts/grpc-client-check.py .build/debug/duoguard MODEL.gguf
 """
@@ -19,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -67,6 +70,24 @@ try:
     health = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda _: b"",
                                  response_deserializer=lambda b: b)
     check("grpc.health.v1 Check: SERVING", health(None, timeout=5) == b"\x08\x01")
+    watch = channel.unary_stream("/grpc.health.v1.Health/Watch", request_serializer=lambda name: b"\x0a" + bytes([len(name)]) + name.encode()
+                                 if name else b"", response_deserializer=lambda b: b)
+    unknown = watch("no.such.Service", timeout=10)
+    check("grpc.health.v1 Watch of an unknown service: SERVICE_UNKNOWN", next(unknown) == b"\x08\x03")
+    unknown.cancel()
+    watched, watch_ended = [], threading.Event()
+
+    def watch_until_end():
+        try:
+            for status in watch("", timeout=600):
+                watched.append(status)
+        except grpc.RpcError as error:
+            watched.append(error.code())
+        watch_ended.set()
+
+    threading.Thread(target=watch_until_end, daemon=True).start()
+    time.sleep(0.5)
+    check("grpc.health.v1 Watch: SERVING at once", watched[:1] == [b"\x08\x01"], watched)
 
     text = "hello there"
     result = stub.Classify(pb.ModerationRequest(id="g1", text=text), timeout=10)
@@ -123,6 +144,29 @@ try:
     fresh.close()
     for connection in idle:
         connection.close()
+    # Stop the server with the watch and a ClassifyStream (never half-closed) still open:
+    # the watch says NOT_SERVING and ends; the held stream is cancelled at the gRPC server's
+    # stop bound (2 s), so the process exits well within its own limit.
+    hold = threading.Event()
+
+    def held_requests():
+        yield pb.ModerationRequest(id="held", text="still here")
+        hold.wait(60)
+
+    held = stub.ClassifyStream(held_requests(), timeout=120)
+    check("a held ClassifyStream answers its first request", next(held).request_id == "held")
+    stopping = time.time()
+    process.terminate()
+    ended = watch_ended.wait(timeout=15)
+    check("grpc.health.v1 Watch: NOT_SERVING when the server stops, then the stream ends",
+          ended and b"\x08\x02" in watched, watched)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pass
+    took = time.time() - stopping
+    check(f"stopped within its bound with a held stream ({took:.1f} s)", process.poll() is not None and took < 10, took)
+    hold.set()
     channel.close()
 finally:
     stop(process, f"(log {log.name})")

@@ -12,6 +12,7 @@ import Worker
 public final class GRPCFrontServer: Service, Sendable {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let transport: HTTP2ServerTransport.Posix
+    private let health: GRPCHealthService
 
     public init(
         host: String, port: Int, frontDoor: ModerationFrontDoor, isServing: @escaping @Sendable () -> Bool,
@@ -24,17 +25,33 @@ public final class GRPCFrontServer: Service, Sendable {
                 config.http2.maxConcurrentStreams = maxConcurrentStreams
                 config.connection.maxIdleTime = maxIdle
             })
-        server = GRPCServer(
-            transport: transport,
-            services: [ModerationGRPCService(frontDoor: frontDoor), GRPCHealthService(isServing: isServing)])
+        health = GRPCHealthService(isServing: isServing)
+        server = GRPCServer(transport: transport, services: [ModerationGRPCService(frontDoor: frontDoor), health])
     }
 
     /// Serves until a graceful shutdown (or ``stop()``); throws when the port cannot be bound.
+    /// A graceful shutdown lets running calls finish for at most `ShutdownBound.grpcServerStop`,
+    /// then cancels them (a client holding a `ClassifyStream` open must not hold the worker's
+    /// stop past its bound).
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await server.serve()
-        } onGracefulShutdown: { [server] in
-            server.beginGracefulShutdown()
+        let serving = Task { [server] in try await server.serve() }
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                do {
+                    try await serving.value
+                } catch where health.isStopping {
+                    // Cut short at the end of the stop's bound: a stop, not a failure.
+                }
+            } onGracefulShutdown: { [self] in
+                stop()
+                // Cancelling `serve()` closes the server and cancels the calls still running.
+                Task {
+                    try? await Task.sleep(for: ShutdownBound.grpcServerStop)
+                    serving.cancel()
+                }
+            }
+        } onCancel: {
+            serving.cancel()
         }
     }
 
@@ -43,8 +60,9 @@ public final class GRPCFrontServer: Service, Sendable {
         try await transport.listeningAddress.ipv4?.port
     }
 
-    /// Stops accepting calls; running ones finish.
+    /// Stops accepting calls; running ones finish, health watches end (NOT_SERVING first).
     public func stop() {
+        health.stopWatching()
         server.beginGracefulShutdown()
     }
 }

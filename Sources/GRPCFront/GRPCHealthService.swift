@@ -1,35 +1,88 @@
 import GRPCCore
 import Synchronization
 
-/// Standard gRPC health checking (`grpc.health.v1.Health/Check`): SERVING while the worker
-/// takes requests, NOT_SERVING once it stops (for the empty service name and for
-/// `duoguard.moderation.v1.Moderation`), NOT_FOUND for other names.
+/// Standard gRPC health checking (`grpc.health.v1.Health`): SERVING while the worker takes
+/// requests, NOT_SERVING while it is not ready or once it stops (for the empty service name
+/// and for `duoguard.moderation.v1.Moderation`); other names are NOT_FOUND (`Check`) or
+/// SERVICE_UNKNOWN (`Watch`), as the protocol says.
+///
+/// `Watch` streams the status at once and again at every change, read every
+/// `watchInterval` from the same `isServing` that `Check` answers from (a poll: readiness is a
+/// plain function of the worker's state, and one sleeping task per watcher costs nothing).
+/// When the server stops (``stopWatching()``, which ``GRPCFrontServer`` calls before its
+/// graceful shutdown), each watch sends NOT_SERVING and ends, so open watches never hold the
+/// shutdown past its bound: a graceful shutdown waits for running calls.
 ///
 /// Its two messages are one field each (`HealthCheckRequest.service = 1`, a string;
 /// `HealthCheckResponse.status = 1`, an enum), coded here by hand rather than generating a
-/// protobuf module for them. `Watch` is not offered (UNIMPLEMENTED, which the protocol allows
-/// clients to expect from servers that only poll).
+/// protobuf module for them.
 public struct GRPCHealthService: RegistrableRPCService {
-    private let isServing: @Sendable () -> Bool
+    /// Set once the server stops: watches end.
+    final class Stopping: Sendable {
+        let value = Atomic<Bool>(false)
+    }
 
-    public init(isServing: @escaping @Sendable () -> Bool) {
+    private let isServing: @Sendable () -> Bool
+    private let stopping = Stopping()
+    private let watchInterval: Duration
+
+    public init(isServing: @escaping @Sendable () -> Bool, watchInterval: Duration = .milliseconds(200)) {
         self.isServing = isServing
+        self.watchInterval = watchInterval
+    }
+
+    /// True once ``stopWatching()`` was called (the server is stopping).
+    public var isStopping: Bool { stopping.value.load(ordering: .acquiring) }
+
+    /// Ends every `Watch` (after a last NOT_SERVING) and makes new ones end at once.
+    public func stopWatching() {
+        stopping.value.store(true, ordering: .releasing)
     }
 
     public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         let isServing = self.isServing
+        let stopping = self.stopping
+        let interval = watchInterval
         router.registerHandler(
             forMethod: MethodDescriptor(fullyQualifiedService: "grpc.health.v1.Health", method: "Check"),
             deserializer: HealthCheckRequestDeserializer(), serializer: HealthCheckResponseSerializer()
         ) { stream, _ in
             let single = try await ServerRequest(stream: stream)
-            switch single.message {
-            case "", ModerationGRPCService.serviceName:
-                return StreamingServerResponse(single: ServerResponse(message: isServing() ? 1 : 2))
-            default:
+            guard Self.isKnown(single.message) else {
                 return StreamingServerResponse(error: RPCError(code: .notFound, message: "unknown service"))
             }
+            let serving = isServing() && !stopping.value.load(ordering: .acquiring)
+            return StreamingServerResponse(single: ServerResponse(message: serving ? Self.serving : Self.notServing))
         }
+        router.registerHandler(
+            forMethod: MethodDescriptor(fullyQualifiedService: "grpc.health.v1.Health", method: "Watch"),
+            deserializer: HealthCheckRequestDeserializer(), serializer: HealthCheckResponseSerializer()
+        ) { stream, _ in
+            let single = try await ServerRequest(stream: stream)
+            let known = Self.isKnown(single.message)
+            return StreamingServerResponse { writer in
+                var sent: UInt8?
+                while true {
+                    let stopped = stopping.value.load(ordering: .acquiring)
+                    let status = known ? (isServing() && !stopped ? Self.serving : Self.notServing) : Self.serviceUnknown
+                    if status != sent {
+                        try await writer.write(status)
+                        sent = status
+                    }
+                    if stopped { return [:] }
+                    // Throws when the client cancels the watch: the handler ends with it.
+                    try await Task.sleep(for: interval)
+                }
+            }
+        }
+    }
+
+    static let serving: UInt8 = 1
+    static let notServing: UInt8 = 2
+    static let serviceUnknown: UInt8 = 3
+
+    private static func isKnown(_ service: String) -> Bool {
+        service.isEmpty || service == ModerationGRPCService.serviceName
     }
 }
 
@@ -77,7 +130,7 @@ struct HealthCheckRequestDeserializer: MessageDeserializer {
     }
 }
 
-/// `HealthCheckResponse { status = 1 }`: the serving status as a varint (1 SERVING, 2 NOT_SERVING).
+/// `HealthCheckResponse { status = 1 }`: the serving status as a varint (1 SERVING, 2 NOT_SERVING, 3 SERVICE_UNKNOWN).
 struct HealthCheckResponseSerializer: MessageSerializer {
     func serialize<Bytes: GRPCContiguousBytes>(_ status: UInt8) throws -> Bytes {
         Bytes([0x08, status])

@@ -16,9 +16,10 @@ public struct FrontDoorConfiguration: Sendable {
     /// Bytes of text admitted at once. Default 4 MiB.
     public var maxBytes: Int
     /// Tokens up to which Kafka requests fill a batch that carries synchronous ones
-    /// (``MicroBatcher/Limits/urgentFillTokens``). Default 256.
+    /// (``MicroBatcher/Limits/urgentFillTokens``). Default 0: a caller's batch is its own, so it
+    /// waits at most for the running batch plus its idle cost.
     public var syncFillTokens = FrontDoorConfiguration.defaultSyncFillTokens
-    public static let defaultSyncFillTokens = 256
+    public static let defaultSyncFillTokens = 0
     /// Connection caps, deadlines and body limit of the HTTP server (body default 1 MiB,
     /// room for the OpenAI array form of `maxInputs` texts at the default `--max-text-bytes`).
     public var server: HealthServerConfiguration

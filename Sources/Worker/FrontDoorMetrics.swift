@@ -8,6 +8,7 @@ public final class FrontDoorMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let answers = Mutex<[String: Counter]>([:])
     private let latency = Mutex<[String: ValueHistogram]>([:])
+    private let stages = Mutex<[String: ValueHistogram]>([:])
     let admitted: Gauge
 
     public init(registry: PrometheusCollectorRegistry) {
@@ -39,5 +40,23 @@ public final class FrontDoorMetrics: Sendable {
             return histogram
         }
         histogram.record(seconds)
+    }
+
+    /// Records a scored call's stages (``SyncTimeline``) under `duoguard_sync_stage_seconds{entry,stage}`.
+    func record(_ timeline: SyncTimeline, entry: String) {
+        for stage in timeline.stages {
+            let histogram = stages.withLock { histograms in
+                let key = "\(entry)\u{0}\(stage.name)"
+                if let histogram = histograms[key] { return histogram }
+                let histogram = registry.makeValueHistogram(
+                    descriptor: MetricNameDescriptor(
+                        metricName: "duoguard_sync_stage_seconds", unitName: "",
+                        helpText: "Synchronous requests: time per stage (prepare, queue, dispatch, model, resume), by entry point."),
+                    labels: [("entry", entry), ("stage", stage.name)], buckets: BatchTimingMetrics.buckets)
+                histograms[key] = histogram
+                return histogram
+            }
+            histogram.record(stage.seconds)
+        }
     }
 }

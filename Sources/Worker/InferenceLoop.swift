@@ -26,7 +26,9 @@ struct InferenceLoop: Sendable {
 
     /// Runs until the batcher is closed and drained.
     func run() async {
+        let batchMetrics = BatchTimingMetrics(registry: metrics.registry)
         while let batch = await batcher.nextBatch() {
+            let taken = ContinuousClock.now
             metrics.queueDepth.set(Double(batcher.count))
             let now = Date()
             var live: [BatchItem] = []
@@ -46,11 +48,11 @@ struct InferenceLoop: Sendable {
                     call.finish(.expired("deadline \(deadline) passed while the request was queued (now \(now))"))
                 }
             }
-            if !live.isEmpty { await classify(live) }
+            if !live.isEmpty { await classify(live, taken: taken, batchMetrics: batchMetrics) }
         }
     }
 
-    private func classify(_ batch: [BatchItem]) async {
+    private func classify(_ batch: [BatchItem], taken: ContinuousClock.Instant, batchMetrics: BatchTimingMetrics) async {
         let started = ContinuousClock.now
         let prepared = batch.map(\.prepared)
         let tokens = prepared.reduce(0) { $0 + $1.sequences.reduce(0) { $0 + $1.count } }
@@ -58,11 +60,19 @@ struct InferenceLoop: Sendable {
         let deadlines = batch.map(\.deadline)
         // Each request on its own account (a bad token fails only its request); deadlines are
         // checked between forward passes, so a many-window text stops at its own.
-        let outcomes: [Result<Classification, InferenceError>] = await withCheckedContinuation { continuation in
+        // The model's own start and end, read on its queue (what a caller's wait is made of).
+        let (outcomes, modelStarted, modelEnded) = await withCheckedContinuation {
+            (continuation: CheckedContinuation<([Result<Classification, InferenceError>], ContinuousClock.Instant, ContinuousClock.Instant), Never>) in
             queue.async { [model] in
-                continuation.resume(returning: model.classifyEach(prepared) { deadlines[$0].map { $0 < Date() } ?? false })
+                let modelStarted = ContinuousClock.now
+                let outcomes = model.classifyEach(prepared) { deadlines[$0].map { $0 < Date() } ?? false }
+                continuation.resume(returning: (outcomes, modelStarted, ContinuousClock.now))
             }
         }
+        let timing = BatchTiming(
+            taken: taken, modelStarted: modelStarted, modelEnded: modelEnded, items: batch.count,
+            calls: batch.count { if case .call = $0 { true } else { false } }, tokens: tokens)
+        batchMetrics.record(timing, logger: logger)
         let inferenceSeconds = seconds(ContinuousClock.now - started)
         metrics.inferenceSeconds.record(inferenceSeconds)
         metrics.batchSize.record(Double(batch.count))
@@ -75,7 +85,7 @@ struct InferenceLoop: Sendable {
             case .stream(let streamed):
                 item = streamed
             case .call(let call):
-                answer(call, outcomes[index], started: started, inferenceSeconds: inferenceSeconds)
+                answer(call, outcomes[index], timing: timing)
                 continue
             }
             guard let preparer, let sender else { continue }
@@ -106,13 +116,10 @@ struct InferenceLoop: Sendable {
     }
 
     /// Hands a synchronous call its outcome (its caller composes the result).
-    private func answer(
-        _ call: SyncCall, _ outcome: Result<Classification, InferenceError>, started: ContinuousClock.Instant,
-        inferenceSeconds: Double
-    ) {
+    private func answer(_ call: SyncCall, _ outcome: Result<Classification, InferenceError>, timing: BatchTiming) {
         switch outcome {
         case .success(let classification):
-            call.finish(.classified(classification, queueSeconds: seconds(started - call.admitted), inferenceSeconds: inferenceSeconds))
+            call.finish(.classified(classification, timing))
         case .failure(.deadlineExceeded(let done, let windows)):
             metrics.deadlineShed.increment()
             call.finish(.expired("deadline passed after \(done) of \(windows) windows"))

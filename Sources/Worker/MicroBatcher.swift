@@ -11,9 +11,9 @@ import Synchronization
 /// Two classes share the batches. Stream requests (Kafka) go through ``enqueue(_:tokens:)``;
 /// synchronous callers (HTTP, gRPC: someone is waiting) go through
 /// ``enqueueUrgent(_:tokens:)`` into a lane of their own that the next batch takes first,
-/// stream requests filling the rest of a small budget (`urgentFillTokens`). So a waiting
+/// stream requests filling the rest only up to `urgentFillTokens` (0 by default). So a waiting
 /// caller waits at most for the batch already running, however long the stream backlog, and
-/// then for its own short batch. The urgent lane never suspends
+/// then for its own batch, which costs what it costs on an idle worker. The urgent lane never suspends
 /// its caller: its bound is the caller's admission control (``SyncAdmission``), which
 /// answers "over capacity" instead of queueing.
 public final class MicroBatcher<Item: Sendable>: Sendable {
@@ -27,13 +27,17 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         public var maxWait: Duration
         /// Queued requests before `enqueue` suspends.
         public var capacity: Int
-        /// Tokens up to which stream requests fill a batch that carries urgent requests (the
-        /// urgent ones themselves may use the whole `tokenBudget`). Small, so that a waiting
-        /// caller's own batch costs about what it costs on an idle worker: its latency is then
-        /// the running batch plus its own short one, not two full batches. Default 256.
+        /// Tokens (the callers' own included) up to which stream requests fill a batch that
+        /// carries urgent requests; the urgent ones themselves may use the whole `tokenBudget`.
+        /// Default 0: a caller's batch then costs what it costs on an idle worker, so its wait
+        /// is the running batch plus that (issue 22's bound). Any fill adds its tokens' model
+        /// time to every waiting caller, and gains the stream little: a batch's cost is nearly
+        /// proportional to its tokens (the forward pass is padding-free), so stream requests
+        /// cost the same in the caller's batch as in the next one; what a separate small batch
+        /// loses is only its fixed per-batch part, about one short call's time per stream batch.
         public var urgentFillTokens: Int
 
-        public init(tokenBudget: Int, maxItems: Int, maxWait: Duration, capacity: Int, urgentFillTokens: Int = 256) {
+        public init(tokenBudget: Int, maxItems: Int, maxWait: Duration, capacity: Int, urgentFillTokens: Int = 0) {
             self.tokenBudget = tokenBudget
             self.maxItems = maxItems
             self.maxWait = maxWait

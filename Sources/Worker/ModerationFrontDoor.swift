@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Logging
 import ModerationProto
 import Synchronization
 import Tokenizer
@@ -35,11 +36,18 @@ public final class ModerationFrontDoor: Sendable {
     private let results: ResultComposer
     private let rules: Rules
     private let metrics: FrontDoorMetrics?
+    /// Where each call's timeline goes at debug level (sizes and times, never text).
+    private let logger: Logger
+    /// The worker's score cache (`--score-cache-bytes`), shared with its Kafka path: a text
+    /// scored before is answered without admission, tokenizer or model; a call's new score is
+    /// kept. Set once by the worker (``useScoreCache(_:)``); nil: no cache.
+    private let scoreCache = Mutex<ScoreCache?>(nil)
 
     init(
         batcher: MicroBatcher<BatchItem>, admission: SyncAdmission, tokenizer: Tokenizer, results: ResultComposer, rules: Rules,
-        metrics: FrontDoorMetrics?
+        metrics: FrontDoorMetrics?, logger: Logger = Logger(label: "duoguard.front")
     ) {
+        self.logger = logger
         self.batcher = batcher
         self.admission = admission
         self.tokenizer = tokenizer
@@ -51,13 +59,18 @@ public final class ModerationFrontDoor: Sendable {
     /// The front door of a loaded model, sharing `batcher` with whatever else feeds it.
     convenience init(
         batcher: MicroBatcher<BatchItem>, model: DuoGuardModel, workerID: String, rules: Rules, admission: SyncAdmission,
-        metrics: WorkerMetrics
+        metrics: WorkerMetrics, logger: Logger
     ) {
         self.init(
             batcher: batcher, admission: admission, tokenizer: model.tokenizer,
             results: ResultComposer(
                 outputTopic: "", workerID: workerID, model: ResultComposer.identity(of: model), categoryNames: model.config.categoryNames),
-            rules: rules, metrics: FrontDoorMetrics(registry: metrics.registry))
+            rules: rules, metrics: FrontDoorMetrics(registry: metrics.registry), logger: logger)
+    }
+
+    /// Makes calls use `cache` (the one the worker's Kafka path uses).
+    func useScoreCache(_ cache: ScoreCache?) {
+        scoreCache.withLock { $0 = cache }
     }
 
     /// Category names in model order (what results and the OpenAI mapping use).
@@ -73,14 +86,14 @@ public final class ModerationFrontDoor: Sendable {
     public func classify(_ request: ModerationRequest, deadline: Date?, entry: String) async -> ModerationResult {
         let requestID = request.id.isEmpty ? "sync-\(UUID().uuidString.lowercased())" : request.id
         let started = ContinuousClock.now
-        let result = await answer(request, requestID: requestID, deadline: deadline)
+        let result = await answer(request, requestID: requestID, deadline: deadline, entry: entry)
         metrics?.answered(
             entry: entry, code: Self.name(of: result.status.code),
             seconds: result.status.code == .ok ? Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000 : nil)
         return result
     }
 
-    private func answer(_ request: ModerationRequest, requestID: String, deadline: Date?) async -> ModerationResult {
+    private func answer(_ request: ModerationRequest, requestID: String, deadline: Date?, entry: String) async -> ModerationResult {
         var request = request
         func status(_ code: ModerationStatus.Code, _ message: String) -> ModerationResult {
             results.status(code, message, requestID: requestID, request: request, source: nil)
@@ -94,6 +107,14 @@ public final class ModerationFrontDoor: Sendable {
         if let deadline, deadline < Date() {
             return status(.deadlineExceeded, "deadline \(deadline) passed before the request was admitted")
         }
+        // A text scored before costs nothing: answered at once, before admission.
+        let cache = scoreCache.withLock { $0 }
+        let cacheKey = cache?.key(for: request.text)
+        if let cacheKey, let score = cache?.lookup(cacheKey) {
+            return results.scored(
+                requestID: requestID, request: request, source: nil, score: score, operatorThresholds: rules.thresholds,
+                queueSeconds: 0, inferenceSeconds: 0)
+        }
         let ticket: SyncAdmission.Ticket
         switch admission.admit(bytes: request.text.utf8.count) {
         case .success(let admitted): ticket = admitted
@@ -104,22 +125,29 @@ public final class ModerationFrontDoor: Sendable {
             admission.release(ticket)
             metrics?.admitted.set(Double(admission.requests))
         }
+        let admitted = ContinuousClock.now
         let prepared = rules.scoring.prepare(request.text, tokenizer: tokenizer)
         if rules.scoring.longText == .windows, prepared.sequences.count > rules.scoring.maxWindows {
             return status(
                 .invalidArgument, "text needs \(prepared.sequences.count) windows, more than the limit of \(rules.scoring.maxWindows)")
         }
+        let enqueued = ContinuousClock.now
         let outcome: SyncOutcome? = await withCheckedContinuation { continuation in
-            let call = SyncCall(prepared: prepared, deadline: deadline, admitted: .now) { continuation.resume(returning: $0) }
+            let call = SyncCall(prepared: prepared, deadline: deadline, admitted: enqueued) { continuation.resume(returning: $0) }
             if !batcher.enqueueUrgent(.call(call), tokens: prepared.tokenCount) { continuation.resume(returning: nil) }
         }
         switch outcome {
         case nil:
             return status(.unavailable, "the worker is stopping")
-        case .classified(let classification, let queueSeconds, let inferenceSeconds)?:
+        case .classified(let classification, let timing)?:
+            let timeline = SyncTimeline(admitted: admitted, enqueued: enqueued, batch: timing, resumed: .now)
+            metrics?.record(timeline, entry: entry)
+            logger.debug("sync call", metadata: timeline.metadata(entry: entry, tokens: prepared.tokenCount))
+            let score = TextScore(classification, of: prepared)
+            if let cacheKey { cache?.insert(cacheKey, score) }
             return results.scored(
-                requestID: requestID, request: request, source: nil, score: TextScore(classification, of: prepared),
-                operatorThresholds: rules.thresholds, queueSeconds: queueSeconds, inferenceSeconds: inferenceSeconds)
+                requestID: requestID, request: request, source: nil, score: score,
+                operatorThresholds: rules.thresholds, queueSeconds: timeline.queueSeconds, inferenceSeconds: timing.modelSeconds)
         case .expired(let message)?:
             return status(.deadlineExceeded, message)
         case .failed(let error)?:

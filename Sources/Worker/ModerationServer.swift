@@ -41,7 +41,7 @@ public final class ModerationServer: SupervisedService, Sendable {
         self.thresholds = rules.thresholds
         self.frontDoor = ModerationFrontDoor(
             batcher: batcher, model: model, workerID: workerID, rules: rules,
-            admission: SyncAdmission(maxRequests: front.maxRequests, maxBytes: front.maxBytes), metrics: metrics)
+            admission: SyncAdmission(maxRequests: front.maxRequests, maxBytes: front.maxBytes), metrics: metrics, logger: logger)
     }
 
     /// The API's bound port once listening (useful with port 0).

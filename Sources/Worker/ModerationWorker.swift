@@ -64,7 +64,8 @@ public final class ModerationWorker: SupervisedService, Sendable {
             rules: .init(
                 maxTextBytes: configuration.maxTextBytes, metadataLimits: configuration.metadataLimits, scoring: configuration.scoring,
                 thresholds: configuration.thresholds),
-            admission: SyncAdmission(maxRequests: front?.maxRequests ?? 64, maxBytes: front?.maxBytes ?? 4 << 20), metrics: metrics)
+            admission: SyncAdmission(maxRequests: front?.maxRequests ?? 64, maxBytes: front?.maxBytes ?? 4 << 20), metrics: metrics,
+            logger: logger)
         // A bootstrapped exporter's span ends go through a bounded queue, off the data path;
         // a tracer given in the configuration (tests) and the no-op one are used as they are.
         let tracer: any Tracer
@@ -82,6 +83,7 @@ public final class ModerationWorker: SupervisedService, Sendable {
                 metrics: metrics.scoreCache)
             : nil
         yieldGate = configuration.liveYield == nil ? nil : ReplayYieldGate()
+        frontDoor.useScoreCache(scoreCache)
     }
 
     /// Requests answered so far (result or dead letter acknowledged), and of them dead-lettered.

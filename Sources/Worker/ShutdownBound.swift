@@ -27,12 +27,23 @@ public struct ShutdownBound: Sendable, CustomStringConvertible {
     public static let fatalFlush: Duration = .seconds(1)
     /// The health server's close (it drops every connection within this, `HealthServer`).
     public static let healthServerStop: Duration = .seconds(2)
+    /// The gRPC server's stop (issue 22): running calls get this long, then are cancelled
+    /// (`GRPCFrontServer`); it stops before the worker does.
+    public static let grpcServerStop: Duration = .seconds(2)
+
+    /// The API servers' steps (issue 22), to pass as `api`: the HTTP API's close (the
+    /// `HealthServer` of `--http-port`, within its `stopTimeout`) and the gRPC server's stop.
+    public static func apiSteps(httpStop: Duration?, grpc: Bool) -> [Step] {
+        (httpStop.map { [Step(name: "HTTP API server stop", limit: $0)] } ?? [])
+            + (grpc ? [Step(name: "gRPC server stop", limit: grpcServerStop)] : [])
+    }
 
     /// How long the consumer's close may take: the revoke at close (no second drain; one
     /// commit, `commitTimeout`) and leaving the group.
     public static func consumerClose(commitTimeout: Duration) -> Duration { commitTimeout + leaveMargin }
 
-    public init(drain: Duration, commit: Duration, flush: Duration) {
+    /// - Parameter api: the API servers' steps (``apiSteps(httpStop:grpc:)``), none by default.
+    public init(drain: Duration, commit: Duration, flush: Duration, api: [Step] = []) {
         let close = Self.consumerClose(commitTimeout: commit)
         steps = [
             Step(name: "drain (--drain-timeout-ms)", limit: drain),
@@ -41,14 +52,14 @@ public struct ShutdownBound: Sendable, CustomStringConvertible {
             Step(name: "producer flush (--flush-timeout-ms)", limit: flush),
             Step(name: "producer teardown", limit: KafkaProducer.closeMargin),
             Step(name: "health server stop", limit: Self.healthServerStop),
-        ]
+        ] + api
         fatalSteps = [
             Step(name: "final commit (--commit-timeout-ms)", limit: commit),
             Step(name: "revoke commit and group leave (--commit-timeout-ms + \(Self.leaveMargin))", limit: close),
             Step(name: "producer flush after a fatal error", limit: Self.fatalFlush),
             Step(name: "producer teardown", limit: KafkaProducer.closeMargin),
             Step(name: "health server stop", limit: Self.healthServerStop),
-        ]
+        ] + api
     }
 
     /// The worst case of a graceful stop.

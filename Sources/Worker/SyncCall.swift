@@ -8,7 +8,8 @@ struct SyncCall: Sendable {
     var prepared: PreparedText
     /// The caller's deadline (gRPC deadline, HTTP header): no answer is useful after it.
     var deadline: Date?
-    /// When it was admitted (queue time starts here).
+    /// When it entered the batcher's urgent lane (its queue time starts here; admission and
+    /// tokenization before it are the front door's own).
     var admitted: ContinuousClock.Instant
     /// Called exactly once, from the inference loop.
     let finish: @Sendable (SyncOutcome) -> Void
@@ -16,8 +17,8 @@ struct SyncCall: Sendable {
 
 /// What the inference loop tells a synchronous caller.
 enum SyncOutcome: Sendable {
-    /// Scored.
-    case classified(Classification, queueSeconds: Double, inferenceSeconds: Double)
+    /// Scored, in the batch whose timing is given.
+    case classified(Classification, BatchTiming)
     /// Its deadline passed while it was queued (nothing computed) or between windows.
     case expired(String)
     /// The model failed on it.

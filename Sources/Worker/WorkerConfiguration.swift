@@ -234,7 +234,13 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// The worst case of a stop, from the timeouts of its steps (`ShutdownBound`).
-    public var shutdownBound: ShutdownBound { ShutdownBound(drain: drainTimeout, commit: commitTimeout, flush: flushTimeout) }
+    public var shutdownBound: ShutdownBound {
+        ShutdownBound(drain: drainTimeout, commit: commitTimeout, flush: flushTimeout, api: apiServerStops)
+    }
+
+    /// The API servers' stop steps when the worker serves synchronous callers (issue 22,
+    /// ``ShutdownBound/apiSteps(httpStop:grpc:)``); none by default.
+    public var apiServerStops: [ShutdownBound.Step] = []
 
     /// Room above `shutdownBound` for what no timeout bounds: the model batch running when the
     /// stop began, and scheduling.

@@ -46,6 +46,12 @@ struct APIOptions: ParsableArguments {
         return front
     }
 
+    /// What stopping the API servers of `front` adds to a worker's stop (``ShutdownBound``).
+    func shutdownSteps(_ env: Environment, front: FrontDoorConfiguration?) throws -> [ShutdownBound.Step] {
+        ShutdownBound.apiSteps(
+            httpStop: front?.httpPort == nil ? nil : front?.server.stopTimeout, grpc: try env.value(grpcPort, "GRPC_PORT") != nil)
+    }
+
     /// The gRPC server in front of `frontDoor`, or nil without `--grpc-port`.
     func grpc(_ env: Environment, frontDoor: ModerationFrontDoor, isServing: @escaping @Sendable () -> Bool) throws -> GRPCFrontServer? {
         guard let port = try env.value(grpcPort, "GRPC_PORT") else { return nil }

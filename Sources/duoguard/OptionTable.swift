@@ -125,7 +125,7 @@ enum OptionTable {
         Entry(flag: "--api-key-file", value: "FILE", defaultText: "none: open", meaning: "file holding the API key callers must send as 'Authorization: Bearer <key>'"),
         Entry(flag: "--max-sync-requests", defaultText: "\(front.maxRequests)", meaning: "synchronous requests admitted at once; more get 429"),
         Entry(flag: "--max-sync-bytes", defaultText: "\(front.maxBytes)", meaning: "bytes of synchronous text admitted at once; more get 429"),
-        Entry(flag: "--sync-fill-tokens", defaultText: "\(front.syncFillTokens)", meaning: "tokens up to which Kafka requests fill a batch that carries synchronous ones"),
+        Entry(flag: "--sync-fill-tokens", defaultText: "\(front.syncFillTokens)", meaning: "tokens up to which Kafka requests fill a batch that carries synchronous ones (0: a caller waits for the running batch and its own only)"),
         Entry(flag: "--max-http-body-bytes", defaultText: "\(front.server.maxBodyBytes)", meaning: "largest HTTP request body (and gRPC message), bytes"),
         Entry(flag: "--grpc-host", defaultText: "0.0.0.0", meaning: "address the gRPC service binds to (IPv4)"),
         Entry(flag: "--grpc-port", defaultText: "none: no gRPC service", meaning: "port of the gRPC service duoguard.moderation.v1.Moderation and grpc.health.v1.Health"),

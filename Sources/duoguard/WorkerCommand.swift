@@ -46,6 +46,8 @@ struct WorkerCommand: AsyncParsableCommand {
         // Before the model loads: a bad endpoint fails at once.
         let tracing = try pipeline.tracingExport(serviceName: "duoguard-worker", logger: logger)
         guard !inputs.isEmpty else { throw ValidationError("missing --input-topic (or DUOGUARD_INPUT_TOPIC)") }
+        let front = try api.front(env, required: false)
+        let apiStops = try api.shutdownSteps(env, front: front)
         let (configuration, model) = try pipeline.makeConfiguration(
             kafka: try pipeline.kafkaConfiguration(clientID: "duoguard-worker"),
             group: try env.required(group, "GROUP", "--group"), inputTopics: inputs,
@@ -54,8 +56,9 @@ struct WorkerCommand: AsyncParsableCommand {
         ) { configuration in
             if let host = try env.value(metricsHost, "METRICS_HOST") { configuration.metricsHost = host }
             if let port = try env.value(metricsPort, "METRICS_PORT") { configuration.metricsPort = port }
+            configuration.apiServerStops = apiStops
         }
-        let worker = ModerationWorker(configuration: configuration, model: model, logger: logger, front: try api.front(env, required: false))
+        let worker = ModerationWorker(configuration: configuration, model: model, logger: logger, front: front)
         let grpc = try api.grpc(env, frontDoor: worker.frontDoor, isServing: { worker.isReady })
         try await WorkerRunner.run(
             worker, signals: signals, shutdownLimit: configuration.shutdownLimit, tracing: tracing, logger: logger,

@@ -4,8 +4,25 @@ import XCTest
 /// The urgent lane: synchronous callers' requests go into the next batch ahead of a stream
 /// backlog, stream requests fill the rest, and neither class is reordered within itself.
 final class MicroBatcherPriorityTests: XCTestCase {
+    /// Stream requests may fill a caller's batch up to the whole budget here (the default fill
+    /// is 0: see ``testByDefaultACallersBatchCarriesNoStreamRequests``).
     private func batcher(budget: Int = 100, maxItems: Int = 8, capacity: Int = 100) -> MicroBatcher<String> {
-        MicroBatcher<String>(limits: .init(tokenBudget: budget, maxItems: maxItems, maxWait: .milliseconds(50), capacity: capacity))
+        MicroBatcher<String>(
+            limits: .init(tokenBudget: budget, maxItems: maxItems, maxWait: .milliseconds(50), capacity: capacity, urgentFillTokens: budget))
+    }
+
+    func testByDefaultACallersBatchCarriesNoStreamRequests() async {
+        let batcher = MicroBatcher<String>(limits: .init(tokenBudget: 100, maxItems: 8, maxWait: .zero, capacity: 100))
+        XCTAssertEqual(batcher.limits.urgentFillTokens, 0)
+        for i in 0..<10 {
+            _ = await batcher.enqueue("s\(i)", tokens: 20)
+        }
+        XCTAssertTrue(batcher.enqueueUrgent("u0", tokens: 30))
+        XCTAssertTrue(batcher.enqueueUrgent("u1", tokens: 30))
+        let callers = await batcher.nextBatch()
+        XCTAssertEqual(callers, ["u0", "u1"], "the callers' batch costs what it costs on an idle worker")
+        let stream = await batcher.nextBatch()
+        XCTAssertEqual(stream, ["s0", "s1", "s2", "s3", "s4"], "then the stream, in order, with its whole budget")
     }
 
     func testUrgentRequestsGoAheadOfAStreamBacklogAndStreamFillsTheRest() async {

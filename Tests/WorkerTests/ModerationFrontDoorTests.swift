@@ -125,6 +125,30 @@ final class ModerationFrontDoorTests: XCTestCase {
         XCTAssertEqual(after.status.code, .ok, "capacity is given back")
     }
 
+    func testTheWorkersScoreCacheAnswersARepeatedTextWithoutTheModel() async throws {
+        let model = FakeModel()
+        let f = try fixture(model: model)
+        defer { f.batcher.close() }
+        let cache = ScoreCache(capacityBytes: 1 << 20, digester: ScoreDigester(contentHash: "sha256:m", quantization: "Q8_0", scoring: TextScoring()))
+        f.door.useScoreCache(cache)
+        let text = "one two three four five six seven eight nine ten"
+        let first = await f.door.classify(Self.request(text), deadline: nil, entry: "test")
+        let second = await f.door.classify(Self.request(text, id: "r2"), deadline: nil, entry: "test")
+        XCTAssertEqual(model.batches.withLock { $0.count }, 1, "the repeated text did not reach the model")
+        XCTAssertEqual(cache.statistics.hits, 1)
+        XCTAssertEqual(second.status.code, .ok)
+        XCTAssertEqual(second.requestID, "r2")
+        XCTAssertEqual(second.probabilities, first.probabilities)
+        XCTAssertEqual(second.tokenCount, first.tokenCount)
+        XCTAssertEqual(second.unsafe, first.unsafe)
+        // Thresholds apply to the cached classification: the request's own one still counts.
+        var lenient = Self.request(text, id: "r3", threshold: 0.999)
+        lenient.threshold = 0.999
+        let third = await f.door.classify(lenient, deadline: nil, entry: "test")
+        XCTAssertFalse(third.unsafe)
+        XCTAssertEqual(model.batches.withLock { $0.count }, 1)
+    }
+
     func testStoppingAnswersUnavailable() async throws {
         let f = try fixture(model: FakeModel())
         f.batcher.close()

@@ -12,19 +12,12 @@
 # produced to the newest result's Kafka timestamp (set by the worker when it sends), so the
 # once-a-second polling for completion neither adds its granularity nor competes for the CPU.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/../worker-setup.sh"
 model="${1:-models/random-1b-q8_0.gguf}"
 count="${2:-64}"
 words="${3:-48}"
-[[ -f "$model" ]] || { echo "model $model not found (see the header of this script)" >&2; exit 1; }
-brokers="$(bash scripts/broker.sh start)"
-if [[ -n "${DUOGUARD_BIN:-}" ]]; then
-    bin="$DUOGUARD_BIN"
-else
-    swift build -c release --product duoguard 2>&1 | tail -n 1
-    bin="$(swift build -c release --show-bin-path)/duoguard"
-fi
+bench_model "$model" "see the header of this script"
+bench_start
 py="$root/.venv/bin/python"
 work="$(mktemp -d)"
 worker_pid=""
