@@ -23,6 +23,9 @@ struct InferenceLoop: Sendable {
     let tracing: WorkerTracing
     /// The model is not reentrant: one serial queue runs it, off the cooperative pool.
     let queue = DispatchQueue(label: "duoguard.inference")
+    /// Test-only: run the model on the calling task instead of the queue, so a simulator's
+    /// single-threaded executor sees every step of the loop (and nothing runs beside it).
+    var runsModelInline = false
 
     /// Runs until the batcher is closed and drained.
     func run() async {
@@ -58,9 +61,13 @@ struct InferenceLoop: Sendable {
         let deadlines = batch.map(\.deadline)
         // Each request on its own account (a bad token fails only its request); deadlines are
         // checked between forward passes, so a many-window text stops at its own.
-        let outcomes: [Result<Classification, InferenceError>] = await withCheckedContinuation { continuation in
-            queue.async { [model] in
-                continuation.resume(returning: model.classifyEach(prepared) { deadlines[$0].map { $0 < Date() } ?? false })
+        let expired: @Sendable (Int) -> Bool = { deadlines[$0].map { $0 < Date() } ?? false }
+        let outcomes: [Result<Classification, InferenceError>]
+        if runsModelInline {
+            outcomes = model.classifyEach(prepared, expired: expired)
+        } else {
+            outcomes = await withCheckedContinuation { continuation in
+                queue.async { [model] in continuation.resume(returning: model.classifyEach(prepared, expired: expired)) }
             }
         }
         let inferenceSeconds = seconds(ContinuousClock.now - started)
