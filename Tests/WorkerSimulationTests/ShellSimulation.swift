@@ -27,13 +27,20 @@ import Tracing
 /// (d) within an assignment, stored positions only grow;
 /// (e) a stop ends within `quietBound` steps;
 /// (h) a graceful stop that drained in time duplicates nothing: no record answered under the
-///     assignment held at the stop lies at or above the position committed for it.
+///     assignment held at the stop lies at or above the position committed for it (in
+///     schedules without the score cache: see `Options.checkStopDuplicatesWithCache`);
+/// (i) every synchronous call admitted to the urgent lane gets its outcome by the end of the stop.
 /// (b: every record read is answered or re-read by the partition's next reader, is (a) at the
 /// end; (f), replay's done, stays with the rule-level simulation.)
 final class ShellSimulation: @unchecked Sendable {
     struct Options {
         /// The stop order before bebd035 (`WorkerStop.handsBackBeforeClosing`).
         var plantOldStopOrder = false
+        /// Check (h) in schedules with the score cache too (its hits are answered at intake,
+        /// which can put an answer above a request handed back at the stop).
+        var checkStopDuplicatesWithCache = false
+        /// Whether the preparer has a score cache; `nil`: the seed decides (half the schedules).
+        var scoreCache: Bool? = nil
     }
 
     struct Violation: Error, CustomStringConvertible {
@@ -84,6 +91,18 @@ final class ShellSimulation: @unchecked Sendable {
     private(set) var stopFoundQueueFull = false
     private let partitions: Int
     private let ends: [Int64]
+    /// Whether this schedule's preparer has a score cache (texts repeat, so hits happen).
+    private let cached: Bool
+    /// Synchronous calls: admitted to the batcher's urgent lane, and given their outcome.
+    private var callsAdmitted = 0
+    private let callsFinished = Counter()
+
+    /// A count shared with callbacks.
+    private final class Counter: Sendable {
+        private let value = Mutex(0)
+        func add() { value.withLock { $0 += 1 } }
+        var count: Int { value.withLock { $0 } }
+    }
 
     /// The tokenizer every schedule shares (loading it is the costly part).
     static let tokenizer: Tokenizer? = {
@@ -106,6 +125,8 @@ final class ShellSimulation: @unchecked Sendable {
         for _ in 0..<partitions { ends.append(Int64.random(in: 1...12, using: &random)) }
         self.ends = ends
         eventsDuringStop = random.chance(30)
+        let drawn = random.chance(50)
+        cached = options.scoreCache ?? drawn
         consumer = SimulatedConsumer(topic: Self.topic, ends: ends)
         batcher = MicroBatcher(
             limits: .init(
@@ -158,11 +179,14 @@ final class ShellSimulation: @unchecked Sendable {
             producer: sink, ledger: ledger, offsets: consumer, budget: budget, deadLetters: deadLetters, metrics: metrics,
             counts: WorkerCounts(), logger: Self.quiet, maxBackoff: .milliseconds(50), tracing: tracing, clock: clock
         ) { reason in state.fail(reason) }
+        let scoreCache = cached
+            ? ScoreCache(capacityBytes: 1 << 16, digester: ScoreDigester(contentHash: "simulated", quantization: "none", scoring: TextScoring()))
+            : nil
         let preparer = RequestPreparer(
             maxRequestBytes: 4_096, maxTextBytes: 1_000, replyTo: .denyAll, envelope: EnvelopeOptions(), scoring: TextScoring(),
             tokenizer: tokenizer,
             results: ResultComposer(outputTopic: "results", workerID: "sim", model: identity, categoryNames: DuoGuardModel.categoryNames),
-            deadLetters: deadLetters, topics: nil)
+            deadLetters: deadLetters, topics: nil, scoreCache: scoreCache)
         let intake = RequestIntake(
             consumer: consumer, ledger: ledger, batcher: batcher, budget: budget, preparer: preparer, sender: sender, metrics: metrics,
             state: state, replay: nil, tracing: tracing, logText: false, logger: Self.quiet)
@@ -203,9 +227,17 @@ final class ShellSimulation: @unchecked Sendable {
     private func faultStep() {
         step += 1
         classifier.failNext = random.chance(5)
+        // A stop is drawn more often while the batcher's queue is full: the moment an intake
+        // may be waiting to add a registered request (where bebd035's race lived).
+        if !stopBegan && batcher.count >= batcher.limits.capacity && random.chance(10) {
+            beginStop()
+            return
+        }
         let roll = Int.random(in: 0..<100, using: &random)
         switch roll {
-        case 0..<45:
+        case 0..<3:
+            syncCall()
+        case 3..<45:
             runJob()
         case 45..<60:
             fetch()
@@ -271,7 +303,10 @@ final class ShellSimulation: @unchecked Sendable {
             }
             check()
         }
-        if violation == nil { checkStopDuplicatesNothing() }
+        if violation == nil && callsFinished.count != callsAdmitted {
+            fail("i", "\(callsAdmitted) synchronous calls admitted, \(callsFinished.count) given an outcome by the end of the stop")
+        }
+        if violation == nil && (!cached || options.checkStopDuplicatesWithCache) { checkStopDuplicatesNothing() }
     }
 
     /// Progress without faults: a task runs, or else the broker acknowledges, or else a record
@@ -351,6 +386,21 @@ final class ShellSimulation: @unchecked Sendable {
             }
         } else {
             runJob()
+        }
+    }
+
+    /// A synchronous caller (HTTP or gRPC) adds its request to the urgent lane; its outcome
+    /// comes through the batch, never through the ledger (it has no record to answer).
+    private func syncCall() {
+        guard let tokenizer = Self.tokenizer else { return }
+        let prepared = TextScoring().prepare("synchronous call \(callsAdmitted)", tokenizer: tokenizer)
+        let finished = callsFinished
+        let call = SyncCall(prepared: prepared, deadline: nil, admitted: .now) { _ in finished.add() }
+        if batcher.enqueueUrgent(.call(call), tokens: prepared.tokenCount) {
+            callsAdmitted += 1
+            note("synchronous call \(callsAdmitted) admitted")
+        } else {
+            note("synchronous call refused (closed)")
         }
     }
 
