@@ -14,16 +14,6 @@ enum GroupEvent: Sendable {
     case lost([KafkaTopicPartition], GroupEventAcknowledgement)
     /// An error outside any call; a fatal one stops the worker through its fatal-error latch.
     case error(KafkaError)
-
-    /// The consumer's event: only a revoke's acknowledgement reaches Kafka.
-    init(_ event: KafkaConsumerEvent) {
-        switch event {
-        case .partitionsAssigned(let partitions): self = .assigned(partitions, .none)
-        case .partitionsRevoked(let partitions, let acknowledgement): self = .revoked(partitions, .init { acknowledgement.acknowledge() })
-        case .partitionsLost(let partitions): self = .lost(partitions, .none)
-        case .error(let error): self = .error(error)
-        }
-    }
 }
 
 /// Tells the source that its handler is done with a group event. Calling it twice is harmless

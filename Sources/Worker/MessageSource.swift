@@ -24,13 +24,3 @@ protocol MessageSource: Sendable {
     /// Commits the stored positions, waiting at most `timeout` for the broker.
     func commit(timeout: Duration) async throws(KafkaError)
 }
-
-extension KafkaConsumer: MessageSource {
-    var records: KafkaConsumerMessages { messages }
-
-    var groupEvents: AsyncMapSequence<KafkaConsumerEvents, GroupEvent> {
-        events.map { GroupEvent($0) }
-    }
-
-    var assignedCount: Int { assignment.count }
-}

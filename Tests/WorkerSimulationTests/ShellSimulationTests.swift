@@ -15,9 +15,7 @@ final class ShellSimulationTests: XCTestCase {
     /// Teeth: the planted fault must be found within this many schedules.
     static let teethBudget = 2_000
 
-    private static func environment(_ name: String) -> UInt64? {
-        ProcessInfo.processInfo.environment[name].flatMap { UInt64($0) }
-    }
+    private static func environment(_ name: String) -> UInt64? { WorkerSimulationTests.environment(name) }
 
     func testShellSchedules() throws {
         try XCTSkipIf(ShellSimulation.tokenizer == nil, "run scripts/prepare-tokenizers.sh")
