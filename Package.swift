@@ -167,9 +167,13 @@ let package = Package(
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]),
         // The worker core (request ledger, group events, delivery decisions) under a seeded,
-        // deterministic simulator (docs/architecture.md; DUOGUARD_SIM_SCHEDULES for long runs).
+        // deterministic simulator, and the real async shell (intake, batcher, inference loop,
+        // sender, rebalance handler, stop path) on a seeded executor with the real tokenizer
+        // (docs/architecture.md; DUOGUARD_SIM_SCHEDULES and DUOGUARD_SHELL_SCHEDULES for long runs).
         // Optimised (the simulator's own code only): about 4x the steps per second (58k -> 217k, loaded machine).
-        .testTarget(name: "WorkerSimulationTests", dependencies: ["Worker", "Kafka"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .testTarget(
+            name: "WorkerSimulationTests", dependencies: ["Worker", "Kafka", "Inference", "Tokenizer", "ModerationProto"],
+            swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelFormats", "CKernels", "Tokenizer", "TestSupport"]),

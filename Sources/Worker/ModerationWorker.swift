@@ -162,18 +162,10 @@ public final class ModerationWorker: SupervisedService, Sendable {
             configuration: configuration, model: model, deadLetters: deadLetters,
             topics: configuration.replyTo.pattern == nil ? nil : ReplyTopicDirectory(producer: producer, policy: configuration.replyTo),
             scoreCache: scoreCache)
-        // Stopping hands queued requests back and releases whoever waits on the queue or budget.
-        // Close the batcher before emptying it: emptying frees space, which would let an intake
-        // blocked on a full queue add its (already registered) request in between; that request
-        // would be answered above a handed-back one, its position frozen below it, and the
-        // answer repeated after restart (a duplicate after a graceful stop).
-        state.onStop { [self] in
-            yieldGate?.release()
-            ledger.stop()
-            batcher.close()
-            abandonQueued { _ in true }
-            budget.close()
-        }
+        // Stopping hands queued requests back and releases whoever waits on the queue or budget
+        // (`WorkerStop.steps` says in which order, and why).
+        let stop = WorkerStop(ledger: ledger, batcher: batcher, budget: budget, metrics: metrics, yieldGate: yieldGate, logger: logger)
+        state.onStop { stop.begin() }
         // A fatal stop does not wait for drains (nothing more will be acknowledged usefully).
         state.onFatal { [ledger] in ledger.releaseWaiters() }
         let lag = Task { await LagReporter(consumer: consumer, metrics: metrics, interval: configuration.lagInterval).run() }
@@ -190,7 +182,7 @@ public final class ModerationWorker: SupervisedService, Sendable {
                         await RebalanceHandler(
                             consumer: consumer, ledger: self.ledger, metrics: self.metrics,
                             drainTimeout: self.configuration.drainTimeout, commitTimeout: self.configuration.commitTimeout, logger: self.logger,
-                            abandonQueued: { self.abandonQueued($0) }, cancelRetries: { sender.cancelRetries(of: $0) },
+                            abandonQueued: { stop.abandonQueued($0) }, cancelRetries: { sender.cancelRetries(of: $0) },
                             isStopping: { self.state.isStopping }
                         ).run()
                     }
@@ -218,7 +210,7 @@ public final class ModerationWorker: SupervisedService, Sendable {
                     await group.next()
                     self.state.beginStopping()
                     if self.state.fatalError == nil {
-                        await self.waitForInFlight(within: self.configuration.drainTimeout)
+                        await stop.waitForInFlight(within: self.configuration.drainTimeout, clock: ContinuousClock())
                     }
                     // Retries still waiting are handed back (frozen below, bytes released).
                     sender.cancelRetries(of: nil)
@@ -329,29 +321,6 @@ public final class ModerationWorker: SupervisedService, Sendable {
         replayDone.store(true, ordering: .releasing)
         logger.info("replay range done")
         state.beginStopping()
-    }
-
-    /// Hands queued (not yet batched) requests back: unanswered, offsets frozen below them,
-    /// their bytes released. Their partition's next reader answers them.
-    private func abandonQueued(_ predicate: (WorkItem) -> Bool) {
-        for case .stream(let item) in batcher.removeAll(where: { $0.stream.map(predicate) ?? false }) {
-            ledger.handBack(item.source)
-            budget.release(item.source.bufferedSize)
-            WorkerTracing.fail(item.span, "abandoned")
-            item.span?.end()
-        }
-        metrics.queueDepth.set(Double(batcher.count))
-        metrics.inFlightBytes.set(Double(budget.used))
-    }
-
-    /// Waits (woken by the ledger, not polling) until every registered request is answered,
-    /// at most `timeout`; a fatal error ends the wait at once.
-    private func waitForInFlight(within timeout: Duration) async {
-        _ = await ledger.drained(nil, within: timeout, clock: ContinuousClock())
-        let left = ledger.unansweredCount()
-        if left > 0 {
-            logger.warning("\(left) results still unacknowledged at shutdown; they will be re-read after restart")
-        }
     }
 
     private func startHealthServer() throws(WorkerError) -> HealthServer? {

@@ -15,7 +15,7 @@ final class WorkerSimulationTests: XCTestCase {
     /// Teeth: a planted fault must be found within this many schedules.
     static let teethBudget = 20_000
 
-    private static func environment(_ name: String) -> UInt64? {
+    static func environment(_ name: String) -> UInt64? {
         ProcessInfo.processInfo.environment[name].flatMap { UInt64($0) }
     }
 

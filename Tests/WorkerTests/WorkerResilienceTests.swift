@@ -55,7 +55,9 @@ final class WorkerResilienceTests: XCTestCase {
         let model = try WorkerTestSupport.modelPath()
         let topics = try await WorkerTestSupport.makeTopics(partitions: 4)
         let group = "g-\(UUID().uuidString.prefix(8))"
-        let sent = requests(3_000, prefix: "crash")
+        // Issue 17 asks for 20,000 (`DUOGUARD_CRASH_REQUESTS=20000`); CI runs 3,000.
+        let total = ProcessInfo.processInfo.environment["DUOGUARD_CRASH_REQUESTS"].flatMap { Int($0) } ?? 3_000
+        let sent = requests(total, prefix: "crash")
         try await WorkerTestSupport.produce(sent, to: topics.input)
 
         let first = try WorkerTestSupport.spawnWorker(
@@ -68,10 +70,10 @@ final class WorkerResilienceTests: XCTestCase {
         let second = try WorkerTestSupport.spawnWorker(
             topics, group: group, model: model, id: "second", extra: ["--commit-interval-ms", "200"])
         defer { ChildProcess.killIfRunning(second) }
-        let counts = try await answers(topics.output, expected: Set(sent.map(\.id)))
+        let counts = try await answers(topics.output, expected: Set(sent.map(\.id)), timeout: .seconds(max(120, total / 20)))
         let duplicates = counts.values.reduce(0) { $0 + $1 - 1 }
-        print("crash test: 3000 requests, \(beforeKill) results before SIGKILL, lost \(3000 - counts.count), duplicates \(duplicates)")
-        XCTAssertEqual(counts.count, 3_000, "zero lost")
+        print("crash test: \(total) requests, \(beforeKill) results before SIGKILL, lost \(total - counts.count), duplicates \(duplicates)")
+        XCTAssertEqual(counts.count, total, "zero lost")
         XCTAssertLessThan(duplicates, beforeKill, "duplicates are bounded by the work in flight at the kill")
         second.terminate()
         await ChildProcess.waitForExit(second, timeout: .seconds(60), "worker after SIGTERM")

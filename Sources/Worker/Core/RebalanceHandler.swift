@@ -12,8 +12,11 @@ import Logging
 /// acknowledged, which lets the consumer release the partitions. Lost (the group moved on
 /// without us): drop everything of those assignments, nothing may be committed. (A fatal
 /// consumer error stops the worker through the consumer's fatal-error latch, not here.)
-struct RebalanceHandler: Sendable {
-    let consumer: KafkaConsumer
+///
+/// Every event is acknowledged once handled (`GroupEventAcknowledgement`); only Kafka's revoke
+/// waits for it, a simulator's source learns from all three that the handler is done.
+struct RebalanceHandler<Source: MessageSource>: Sendable {
+    let consumer: Source
     let ledger: RequestLedger
     let metrics: WorkerMetrics
     let drainTimeout: Duration
@@ -27,20 +30,23 @@ struct RebalanceHandler: Sendable {
     /// True once the worker is stopping: its shutdown has already waited for in-flight work
     /// (up to the drain time), so the revoke at close does not wait a second drain time.
     let isStopping: @Sendable () -> Bool
+    /// What the drain time is measured on (a simulator's clock in tests).
+    var clock: any Clock<Duration> = ContinuousClock()
 
     /// Runs until the consumer closes.
     func run() async {
         var epochs = AssignmentEpochs()
-        for await event in consumer.events {
+        for await event in consumer.groupEvents {
             switch event {
-            case .partitionsAssigned(let partitions):
+            case .assigned(let partitions, let acknowledgement):
                 epochs.assigned(partitions)
-                metrics.assignedPartitions.set(Double(consumer.assignment.count))
-            case .partitionsRevoked(let partitions, let acknowledgement):
+                metrics.assignedPartitions.set(Double(consumer.assignedCount))
+                acknowledgement.acknowledge()
+            case .revoked(let partitions, let acknowledgement):
                 let revoked = epochs.current(partitions)
                 ledger.disown(revoked)
                 abandonQueued { [ledger] in ledger.covers(revoked, $0.source) }
-                if !(await ledger.drained(revoked, within: isStopping() ? .zero : drainTimeout, clock: ContinuousClock())) {
+                if !(await ledger.drained(revoked, within: isStopping() ? .zero : drainTimeout, clock: clock)) {
                     logger.warning("revoke: results still unacknowledged after the drain time; their next owner re-reads them")
                 }
                 cancelRetries(revoked)
@@ -51,13 +57,14 @@ struct RebalanceHandler: Sendable {
                 }
                 ledger.forget(revoked)
                 acknowledgement.acknowledge()
-                metrics.assignedPartitions.set(Double(consumer.assignment.count))
-            case .partitionsLost(let partitions):
+                metrics.assignedPartitions.set(Double(consumer.assignedCount))
+            case .lost(let partitions, let acknowledgement):
                 let lost = epochs.current(partitions)
                 ledger.forget(lost)
                 abandonQueued { [ledger] in ledger.covers(lost, $0.source) }
                 cancelRetries(lost)
-                metrics.assignedPartitions.set(Double(consumer.assignment.count))
+                metrics.assignedPartitions.set(Double(consumer.assignedCount))
+                acknowledgement.acknowledge()
             case .error(let error):
                 // A fatal one stops the worker through the consumer's fatal-error latch
                 // (`ModerationWorker.stopOnFatalError`), which logs it once.

@@ -4,9 +4,10 @@ import Logging
 
 /// The consumer side of the worker: reads records, holds each one's bytes in the in-flight
 /// budget, registers it in the request ledger, and either queues it for the model or
-/// answers it at once (`RequestPreparer` decides which).
-struct RequestIntake: Sendable {
-    let consumer: KafkaConsumer
+/// answers it at once (`RequestPreparer` decides which). The records come from a
+/// `MessageSource` (the Kafka consumer, or a simulator's fake).
+struct RequestIntake<Source: MessageSource>: Sendable {
+    let consumer: Source
     let ledger: RequestLedger
     let batcher: MicroBatcher<BatchItem>
     let budget: InFlightBudget
@@ -23,11 +24,11 @@ struct RequestIntake: Sendable {
 
     /// Runs until shutdown begins or the consumer closes.
     func run() async {
-        var messages = consumer.messages.makeAsyncIterator()
+        var messages = consumer.records.makeAsyncIterator()
         while !state.isStopping {
             // Before taking the next record: what was taken is answered meanwhile.
             if let yieldGate { await yieldGate.wait() }
-            guard !state.isStopping, let message = await messages.next() else { break }
+            guard !state.isStopping, let message = await messages.next(isolation: #isolation) else { break }
             if state.isStopping { break }  // read after shutdown began: not ours to answer any more
             if let replay, !(takeForReplay(message, replay)) { continue }
             guard await budget.acquire(message.bufferedSize) else { break }

@@ -12,18 +12,3 @@ protocol OffsetStore: Sendable {
     /// Commits the stored positions.
     func commitStored() async throws(KafkaError)
 }
-
-extension KafkaConsumer: OffsetStore {
-    @discardableResult
-    func store(_ partition: KafkaTopicPartition, epoch: UInt64, position: Int64) throws(KafkaError) -> Bool {
-        // A re-assignment between this check and the store is a window of microseconds; the
-        // worst it can do is move the position back (a duplicate), never past an unanswered record.
-        guard holdsLatestAssignment(partition, epoch: epoch) else { return false }
-        try storeOffsets([KafkaTopicPartition(topic: partition.topic, partition: partition.partition, offset: position)])
-        return true
-    }
-
-    func commitStored() async throws(KafkaError) {
-        try await commit()
-    }
-}

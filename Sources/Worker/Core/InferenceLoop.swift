@@ -23,6 +23,9 @@ struct InferenceLoop: Sendable {
     let tracing: WorkerTracing
     /// The model is not reentrant: one serial queue runs it, off the cooperative pool.
     let queue = DispatchQueue(label: "duoguard.inference")
+    /// Test-only: run the model on the calling task instead of the queue, so a simulator's
+    /// single-threaded executor sees every step of the loop (and nothing runs beside it).
+    var runsModelInline = false
 
     /// Runs until the batcher is closed and drained.
     func run() async {
@@ -60,13 +63,23 @@ struct InferenceLoop: Sendable {
         let deadlines = batch.map(\.deadline)
         // Each request on its own account (a bad token fails only its request); deadlines are
         // checked between forward passes, so a many-window text stops at its own.
-        // The model's own start and end, read on its queue (what a caller's wait is made of).
-        let (outcomes, modelStarted, modelEnded) = await withCheckedContinuation {
-            (continuation: CheckedContinuation<([Result<Classification, InferenceError>], ContinuousClock.Instant, ContinuousClock.Instant), Never>) in
-            queue.async { [model] in
-                let modelStarted = ContinuousClock.now
-                let outcomes = model.classifyEach(prepared) { deadlines[$0].map { $0 < Date() } ?? false }
-                continuation.resume(returning: (outcomes, modelStarted, ContinuousClock.now))
+        // The model's own start and end, read where it runs (what a caller's wait is made of).
+        let expired: @Sendable (Int) -> Bool = { deadlines[$0].map { $0 < Date() } ?? false }
+        let outcomes: [Result<Classification, InferenceError>]
+        let modelStarted: ContinuousClock.Instant
+        let modelEnded: ContinuousClock.Instant
+        if runsModelInline {
+            modelStarted = ContinuousClock.now
+            outcomes = model.classifyEach(prepared, expired: expired)
+            modelEnded = ContinuousClock.now
+        } else {
+            (outcomes, modelStarted, modelEnded) = await withCheckedContinuation {
+                (continuation: CheckedContinuation<([Result<Classification, InferenceError>], ContinuousClock.Instant, ContinuousClock.Instant), Never>) in
+                queue.async { [model] in
+                    let modelStarted = ContinuousClock.now
+                    let outcomes = model.classifyEach(prepared, expired: expired)
+                    continuation.resume(returning: (outcomes, modelStarted, ContinuousClock.now))
+                }
             }
         }
         let timing = BatchTiming(

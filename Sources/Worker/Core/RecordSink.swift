@@ -6,9 +6,3 @@ import Kafka
 protocol RecordSink: Sendable {
     func produce(_ message: KafkaProducerMessage, delivered: @escaping @Sendable (Result<Void, KafkaError>) -> Void) throws(KafkaError)
 }
-
-extension KafkaProducer: RecordSink {
-    func produce(_ message: KafkaProducerMessage, delivered: @escaping @Sendable (Result<Void, KafkaError>) -> Void) throws(KafkaError) {
-        try produce(message) { (result: Result<KafkaDeliveryReport, KafkaError>) in delivered(result.map { _ in () }) }
-    }
-}

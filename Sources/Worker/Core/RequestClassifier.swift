@@ -7,5 +7,3 @@ import Inference
 protocol RequestClassifier: Sendable {
     func classifyEach(_ prepared: [PreparedText], expired: (Int) -> Bool) -> [Result<Classification, InferenceError>]
 }
-
-extension DuoGuardModel: RequestClassifier {}
