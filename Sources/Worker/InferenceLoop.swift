@@ -23,10 +23,15 @@ struct InferenceLoop: Sendable {
     let tracing: WorkerTracing
     /// The model is not reentrant: one serial queue runs it, off the cooperative pool.
     let queue = DispatchQueue(label: "duoguard.inference")
+    /// A yielding replay takes no new batch while the gate is closed (`nil`: never waits):
+    /// what live waits behind is then at most the batch already in the model, not the queue.
+    var yieldGate: ReplayYieldGate? = nil
 
     /// Runs until the batcher is closed and drained.
     func run() async {
-        while let batch = await batcher.nextBatch() {
+        while true {
+            if let yieldGate { await yieldGate.wait() }
+            guard let batch = await batcher.nextBatch() else { break }
             metrics.queueDepth.set(Double(batcher.count))
             let now = Date()
             var live: [BatchItem] = []
@@ -52,21 +57,33 @@ struct InferenceLoop: Sendable {
 
     private func classify(_ batch: [BatchItem]) async {
         let started = ContinuousClock.now
-        let prepared = batch.map(\.prepared)
+        // A repeat of a text scored meanwhile, or of one in this batch, needs no model run.
+        let coalescing = ScoreCoalescing(batch.map { .init(key: $0.stream?.cacheKey, hasDeadline: $0.deadline != nil) }) {
+            preparer?.scoreCache?.lookupQueued($0)
+        }
+        let computed = coalescing.computed.map { batch[$0] }
+        let prepared = computed.map(\.prepared)
         let tokens = prepared.reduce(0) { $0 + $1.sequences.reduce(0) { $0 + $1.count } }
-        let span = tracing.inference(batch.compactMap(\.stream), tokens: tokens)
-        let deadlines = batch.map(\.deadline)
+        let span = tracing.inference(computed.compactMap(\.stream), tokens: tokens)
+        let deadlines = computed.map(\.deadline)
         // Each request on its own account (a bad token fails only its request); deadlines are
         // checked between forward passes, so a many-window text stops at its own.
-        let outcomes: [Result<Classification, InferenceError>] = await withCheckedContinuation { continuation in
-            queue.async { [model] in
-                continuation.resume(returning: model.classifyEach(prepared) { deadlines[$0].map { $0 < Date() } ?? false })
+        let scored: [Result<Classification, InferenceError>] =
+            prepared.isEmpty
+            ? []
+            : await withCheckedContinuation { continuation in
+                queue.async { [model] in
+                    continuation.resume(returning: model.classifyEach(prepared) { deadlines[$0].map { $0 < Date() } ?? false })
+                }
             }
-        }
+        let outcomes = coalescing.outcomes(scored)
+        preparer?.scoreCache?.noteCoalesced(coalescing.copies)
         let inferenceSeconds = seconds(ContinuousClock.now - started)
-        metrics.inferenceSeconds.record(inferenceSeconds)
-        metrics.batchSize.record(Double(batch.count))
-        metrics.batchTokens.record(Double(tokens))
+        if !prepared.isEmpty {
+            metrics.inferenceSeconds.record(inferenceSeconds)
+            metrics.batchSize.record(Double(computed.count))
+            metrics.batchTokens.record(Double(tokens))
+        }
         if outcomes.contains(where: { if case .failure = $0 { true } else { false } }) { WorkerTracing.fail(span, "inference") }
         span.end()
         for (index, entry) in batch.enumerated() {
@@ -82,7 +99,9 @@ struct InferenceLoop: Sendable {
             let result: ModerationResult
             switch outcomes[index] {
             case .success(let classification):
-                if let key = item.cacheKey { preparer.scoreCache?.insert(key, TextScore(classification, of: item.prepared)) }
+                if let key = item.cacheKey, coalescing.isComputed(index) {
+                    preparer.scoreCache?.insert(key, TextScore(classification, of: item.prepared))
+                }
                 result = preparer.results.scored(
                     item, classification: classification, operatorThresholds: thresholds,
                     queueSeconds: seconds(started - item.read), inferenceSeconds: inferenceSeconds)
