@@ -13,8 +13,9 @@ import Foundation
 /// scheduler gives idle cores to whoever wants them), which is why it can be on always.
 ///
 /// Linux keeps a nice value per thread, so setting it for the process means every thread:
-/// the ones running now (listed in /proc/self/task), and those made later, which inherit it
-/// from the thread that makes them.
+/// the ones running now (listed in /proc/self/task); a thread made later inherits the value of
+/// the thread that makes it, which the runtime's thread pools do not guarantee is a lowered
+/// one, so `duoguard replay` sweeps again every second.
 public struct CPUNiceness: Sendable, Equatable {
     /// 1 (a little lower) to 19 (the lowest priority).
     public let value: Int32

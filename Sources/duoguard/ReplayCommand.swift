@@ -92,10 +92,17 @@ struct ReplayCommand: AsyncParsableCommand {
 
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
         let progress = ReplayProgress(total: plan.total)
-        // Once more when the worker runs: a thread made meanwhile by one not yet lowered.
+        // Every second while it runs: Dispatch makes worker threads later, from threads that
+        // are not all lowered (seen: the overcommit thread running the model's queue at nice
+        // 0 beside 14 lowered threads), so a new thread runs at normal priority for a second
+        // at most. A sweep reads /proc/self/task and a getpriority per thread.
         let renice = Task {
-            try? await Task.sleep(for: .seconds(2))
-            if let niceness, !Task.isCancelled { try? Self.lowerPriority(niceness, logger: logger) }
+            guard let niceness else { return }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                guard !Task.isCancelled else { break }
+                try? Self.lowerPriority(niceness, logger: logger)
+            }
         }
         defer { renice.cancel() }
         let reporter = Task { await progress.report({ (worker.answeredCount, worker.deadLetteredCount) }, yielding: { worker.yieldGate?.status }) }
@@ -131,7 +138,7 @@ struct ReplayCommand: AsyncParsableCommand {
     private static func lowerPriority(_ niceness: CPUNiceness, logger: Logger) throws {
         do {
             let changed = try niceness.applyToProcess()
-            if changed > 0 { logger.info("lowered CPU priority", metadata: ["nice": "\(niceness.value)", "threads": "\(changed)"]) }
+            if changed > 0 { logger.debug("lowered CPU priority", metadata: ["nice": "\(niceness.value)", "threads": "\(changed)"]) }
         } catch {
             throw ValidationError("--cpu-nice \(niceness.value): \(error)")
         }
