@@ -10,8 +10,10 @@ public struct LiveYield: Sendable, Equatable {
     public var maxLag: Int64 = 1_000
     /// Resume once the lag is at or below this. Default: half of `maxLag`.
     public var resumeLag: Int64?
-    /// How often the lag is read. Default 1 s.
-    public var interval: Duration = .seconds(1)
+    /// How often the lag is read. Default 250 ms: a reading is one OffsetFetch and a
+    /// ListOffsets per partition, cheap beside the live latency a slow signal costs (the
+    /// replay keeps taking work until the reading that pauses it).
+    public var interval: Duration = .milliseconds(250)
 
     public init(group: String, topics: [String]) {
         self.group = group

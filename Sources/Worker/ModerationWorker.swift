@@ -190,7 +190,7 @@ public final class ModerationWorker: SupervisedService, Sendable {
                         await InferenceLoop(
                             model: self.model, batcher: self.batcher, preparer: preparer, sender: sender,
                             thresholds: self.configuration.thresholds, metrics: self.metrics, logger: self.logger,
-                            tracing: self.tracing
+                            tracing: self.tracing, yieldGate: self.yieldGate
                         ).run()
                     }
                     group.addTask { await self.stopOnFatalError("producer", producer.waitForFatalError) }

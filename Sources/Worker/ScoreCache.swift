@@ -17,6 +17,10 @@ public final class ScoreCache: Sendable {
     public struct Statistics: Sendable, Equatable {
         public var hits = 0
         public var misses = 0
+        /// Requests that missed at intake but got a score without the model when their batch
+        /// was taken (`ScoreCoalescing`): their first copy was scored meanwhile, or is in the
+        /// same batch. Model runs saved: `hits + coalesced`.
+        public var coalesced = 0
         public var inserts = 0
         public var evictions = 0
         public var entries = 0
@@ -56,6 +60,26 @@ public final class ScoreCache: Sendable {
         }
         if found == nil { metrics?.misses.increment() } else { metrics?.hits.increment() }
         return found
+    }
+
+    /// At batch time, for a request that missed at intake: the score cached meanwhile, if
+    /// any (a hit here counts as coalesced; a miss counts nothing, it was counted at intake).
+    func lookupQueued(_ key: ScoreDigest) -> TextScore? {
+        let found = state.withLock { table -> TextScore? in
+            guard let index = table.index[key] else { return nil }
+            table.statistics.coalesced += 1
+            table.touch(index)
+            return table.nodes[index].score
+        }
+        if found != nil { metrics?.coalesced.increment() }
+        return found
+    }
+
+    /// Counts requests that copied the score of the same text in their batch.
+    func noteCoalesced(_ count: Int) {
+        guard count > 0 else { return }
+        state.withLock { $0.statistics.coalesced += count }
+        metrics?.coalesced.increment(by: Int64(count))
     }
 
     /// Keeps `score` under `key` (replacing an entry of the same key), evicting the least

@@ -50,8 +50,10 @@ struct ReplayCommand: AsyncParsableCommand {
     var resumeLiveLag: Int64?
     @Option(name: .long, help: "With --yield-to-group: the live group's input topic (repeatable; default: --topic).")
     var liveTopic: [String] = []
-    @Option(name: .long, help: "With --yield-to-group: how often the live lag is read, ms (default 1000).")
+    @Option(name: .long, help: "With --yield-to-group: how often the live lag is read, ms (default 250).")
     var liveLagIntervalMs: Int?
+    @Option(name: .long, help: "Run the replay's threads at this lower CPU priority, 0-19 (default 0: unchanged). Same host only: live workers on this host get the cores first; --yield-to-group reaches other hosts.")
+    var cpuNice: Int = 0
     @OptionGroup var pipeline: PipelineOptions
 
     func validate() throws {
@@ -63,11 +65,15 @@ struct ReplayCommand: AsyncParsableCommand {
         if yieldToGroup == nil, maxLiveLag != nil || resumeLiveLag != nil || !liveTopic.isEmpty || liveLagIntervalMs != nil {
             throw ValidationError("--max-live-lag, --resume-live-lag, --live-topic and --live-lag-interval-ms need --yield-to-group")
         }
+        guard CPUNiceness(cpuNice) != nil else { throw ValidationError("--cpu-nice \(cpuNice) is not in 0...19") }
     }
 
     func run() async throws {
         let signals = ShutdownSignals()
         let logger = try pipeline.makeLogger(label: "duoguard.replay")
+        let niceness = cpuNice > 0 ? CPUNiceness(cpuNice) : nil
+        // Before the model and Kafka clients start their threads: those inherit it.
+        if let niceness { try Self.lowerPriority(niceness, logger: logger) }
         let kafka = try pipeline.kafkaConfiguration(clientID: "duoguard-replay")
         // Before the model loads: a bad endpoint fails at once.
         let tracing = try pipeline.tracingExport(serviceName: "duoguard-replay", logger: logger)
@@ -86,6 +92,19 @@ struct ReplayCommand: AsyncParsableCommand {
 
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
         let progress = ReplayProgress(total: plan.total)
+        // Every second while it runs: Dispatch makes worker threads later, from threads that
+        // are not all lowered (seen: the overcommit thread running the model's queue at nice
+        // 0 beside 14 lowered threads), so a new thread runs at normal priority for a second
+        // at most. A sweep reads /proc/self/task and a getpriority per thread.
+        let renice = Task {
+            guard let niceness else { return }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                guard !Task.isCancelled else { break }
+                try? Self.lowerPriority(niceness, logger: logger)
+            }
+        }
+        defer { renice.cancel() }
         let reporter = Task { await progress.report({ (worker.answeredCount, worker.deadLetteredCount) }, yielding: { worker.yieldGate?.status }) }
         let started = ContinuousClock.now
         try await WorkerRunner.run(worker, signals: signals, shutdownLimit: configuration.shutdownLimit, stopWhenDone: true, tracing: tracing, logger: logger)
@@ -102,13 +121,26 @@ struct ReplayCommand: AsyncParsableCommand {
                 + "\(plan.total) in range, \(String(format: "%.1f", seconds)) s, "
                 + "\(String(format: "%.1f", Double(answered) / max(seconds, 0.001))) requests/s")
         if let cache = worker.scoreCache?.statistics {
-            let looked = max(cache.hits + cache.misses, 1)
+            let looked = Double(max(cache.hits + cache.misses, 1))
+            // A coalesced request missed at intake and was answered without the model later.
+            let ratio = { (count: Int) in String(format: "%.3f", Double(count) / looked) }
             print(
-                "score cache: \(cache.hits) hits, \(cache.misses) misses (hit ratio \(String(format: "%.3f", Double(cache.hits) / Double(looked)))), "
-                    + "\(cache.evictions) evictions, \(cache.bytes) bytes held")
+                "score cache: \(cache.hits) hits at intake, \(cache.coalesced) repeats coalesced in flight, "
+                    + "\(cache.misses - cache.coalesced) scored by the model (hit ratio \(ratio(cache.hits + cache.coalesced)) "
+                    + "without the model, \(ratio(cache.hits)) at intake), \(cache.evictions) evictions, \(cache.bytes) bytes held")
         }
         if let status = worker.yieldGate?.status {
             print("yielded to live group: \(status.pauses) pauses, \(String(format: "%.1f", status.pausedSeconds)) s paused")
+        }
+    }
+
+    /// `--cpu-nice`: every thread of the process, now.
+    private static func lowerPriority(_ niceness: CPUNiceness, logger: Logger) throws {
+        do {
+            let changed = try niceness.applyToProcess()
+            if changed > 0 { logger.debug("lowered CPU priority", metadata: ["nice": "\(niceness.value)", "threads": "\(changed)"]) }
+        } catch {
+            throw ValidationError("--cpu-nice \(niceness.value): \(error)")
         }
     }
 

@@ -145,6 +145,43 @@ final class ReplayYieldTests: XCTestCase {
         XCTAssertEqual(Set(results.map(\.requestID)).count, setup.backlog, "every backlog request answered once")
     }
 
+    /// A pause comes at a batch boundary: with a deep queue full of taken records, a paused
+    /// replay finishes the batch in the model and starts no other (without the gate before
+    /// the batcher it would answer its whole queue first, which live would wait behind).
+    func testAPauseStopsAtTheBatchBoundaryNotAfterTheQueue() async throws {
+        let model = try DuoGuardModel.load(path: try WorkerTestSupport.modelPath())
+        let setup = try await setUp(backlog: 4_000, liveRecords: 40)
+        try await commitLive(setup, atEnd: true)  // caught up: the replay runs
+        var configuration = configuration(setup)
+        configuration.maxBatch = 8
+        configuration.queueCapacity = 512
+        let worker = ModerationWorker(configuration: configuration, model: model, logger: WorkerTestSupport.logger)
+        let run = Task { try await worker.run() }
+        let gate = try XCTUnwrap(worker.yieldGate)
+        try await BoundedWait.within(.seconds(120), "the replay's first answers") {
+            while worker.answeredCount == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        try await commitLive(setup, atEnd: false)  // the live group falls 40 behind
+        try await BoundedWait.within(.seconds(30), "the pause") {
+            while !gate.status.paused { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let atPause = worker.answeredCount
+        XCTAssertLessThan(atPause, setup.backlog, "paused before the end (a smaller backlog would not show it)")
+        try await Task.sleep(for: .seconds(3))
+        let afterPause = worker.answeredCount
+        // The batch in the model when the gate closed, and one taken just then: at most two
+        // batches, whatever the queue holds.
+        XCTAssertLessThanOrEqual(afterPause - atPause, 2 * configuration.maxBatch, "answered \(afterPause - atPause) while paused")
+        try await Task.sleep(for: .seconds(1))
+        XCTAssertEqual(worker.answeredCount, afterPause, "nothing more while paused")
+
+        try await commitLive(setup, atEnd: true)
+        try await BoundedWait.within(.seconds(300), "the resumed replay") { try await run.value }
+        XCTAssertTrue(worker.replayCompleted)
+        XCTAssertEqual(worker.answeredCount, setup.backlog)
+        XCTAssertEqual(gate.status.pauses, 1)
+    }
+
     func testALiveGroupThatCannotBeReadIsAStartUpError() async throws {
         let model = try DuoGuardModel.load(path: try WorkerTestSupport.modelPath())
         let setup = try await setUp(backlog: 5, liveRecords: 5)  // the live group never commits

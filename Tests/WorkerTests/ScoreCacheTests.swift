@@ -145,4 +145,73 @@ final class ScoreCacheTests: XCTestCase {
         let otherScore = try otherModel.score([text], scoring: configuration.scoring)[0].classification
         XCTAssertNotEqual(otherScore.probabilities, first.probabilities)
     }
+
+    /// In-flight coalescing's rule: a batch's repeats copy their first copy, a key cached
+    /// meanwhile is taken from the cache, uncacheable requests and deadlines keep their own runs.
+    func testCoalescingScoresEachTextOnceAndKeepsDeadlinesTheirOwn() throws {
+        let a = digester.digest("a"), b = digester.digest("b"), c = digester.digest("c")
+        let cached = score(7)
+        var looked: [ScoreDigest] = []
+        let plan = ScoreCoalescing(
+            [.init(key: a), .init(key: nil), .init(key: a), .init(key: c), .init(key: b, hasDeadline: true), .init(key: b),
+             .init(key: b, hasDeadline: true), .init(key: c), .init(key: b)]
+        ) { key in
+            looked.append(key)
+            return key == c ? cached : nil
+        }
+        XCTAssertEqual(
+            plan.sources,
+            [.compute(0), .compute(1), .copy(of: 0), .cached(cached), .compute(2), .compute(3), .compute(4), .cached(cached), .copy(of: 5)])
+        XCTAssertEqual(plan.computed, [0, 1, 4, 5, 6], "a deadline request neither leads nor copies")
+        XCTAssertEqual(plan.copies, 2)
+        XCTAssertTrue(plan.isComputed(5))
+        XCTAssertFalse(plan.isComputed(8))
+        XCTAssertEqual(looked.filter { $0 == a }.count, 1, "a copy needs no lookup")
+        let x = Classification(logits: [1, 2]), y = Classification(logits: [3, 4])
+        let outcomes = plan.outcomes([.success(x), .success(y), .failure(.deadlineExceeded(windowsDone: 0, windows: 1)), .success(x), .success(y)])
+        XCTAssertEqual(outcomes.count, 9)
+        XCTAssertEqual(try outcomes[2].get(), x, "the copy has its leader's outcome")
+        XCTAssertEqual(try outcomes[3].get(), cached.classification)
+        XCTAssertEqual(try outcomes[8].get(), x, "copies the non-deadline request of its key (index 5)")
+        XCTAssertThrowsError(try outcomes[4].get())
+        XCTAssertNoThrow(try outcomes[5].get(), "another request's deadline failure is not copied")
+
+        // Counted as coalesced (a queued lookup that misses counts nothing: it missed at intake).
+        let cache = ScoreCache(capacityBytes: 1 << 16, digester: digester)
+        XCTAssertNil(cache.lookupQueued(a))
+        cache.insert(a, score(1))
+        XCTAssertEqual(cache.lookupQueued(a), score(1))
+        cache.noteCoalesced(2)
+        XCTAssertEqual(cache.statistics.coalesced, 3)
+        XCTAssertEqual(cache.statistics.misses, 0)
+        XCTAssertEqual(cache.statistics.hits, 0)
+    }
+
+    /// Against the real worker: repeats sent together (still queued while their first copy is
+    /// scored) cost no model run, and get exactly the first copy's scores.
+    func testRepeatsInFlightAreScoredOnce() async throws {
+        let model = try DuoGuardModel.load(path: try WorkerTestSupport.modelPath())
+        let topics = try await WorkerTestSupport.makeTopics(partitions: 1)
+        var configuration = WorkerTestSupport.configuration(topics, group: "coalesce-\(UUID().uuidString.prefix(8))")
+        configuration.scoreCacheBytes = 1 << 20
+        let worker = WorkerTestSupport.InProcessWorker(configuration: configuration, model: model)
+        let texts = ["spam spam spam", "hello", "spam spam spam", "spam spam spam", "hello", "a third text", "spam spam spam", "hello"]
+        try await WorkerTestSupport.produce(
+            texts.enumerated().map { WorkerTestSupport.request(id: "r\($0.offset)", text: $0.element) }, to: topics.input)
+        let results = try WorkerTestSupport.decodeResults(try await WorkerTestSupport.read(topics.output, count: texts.count))
+        try await worker.stop()
+        let byID = Dictionary(results.map { ($0.requestID, $0) }, uniquingKeysWith: { a, _ in a })
+        for (index, text) in texts.enumerated() {
+            let first = try XCTUnwrap(byID["r\(texts.firstIndex(of: text)!)"])
+            let this = try XCTUnwrap(byID["r\(index)"])
+            XCTAssertEqual(this.status.code, .ok)
+            XCTAssertEqual(this.probabilities, first.probabilities, "request \(index) has its text's scores")
+        }
+        let statistics = try XCTUnwrap(worker.worker.scoreCache).statistics
+        XCTAssertEqual(statistics.hits + statistics.misses, texts.count)
+        XCTAssertEqual(statistics.hits + statistics.coalesced, texts.count - Set(texts).count, "every repeat is answered without the model")
+        XCTAssertEqual(statistics.misses - statistics.coalesced, Set(texts).count, "one model run per distinct text")
+        XCTAssertEqual(statistics.inserts, Set(texts).count)
+        XCTAssertTrue(worker.worker.metrics.render().contains("duoguard_score_cache_coalesced_total \(statistics.coalesced)"))
+    }
 }

@@ -1,29 +1,32 @@
 """Replay beside live traffic, and the score cache (issue 19; docs/benchmarks.md).
 
-    bash bench/replay/run.sh                          # default: about 8 minutes
-    bash bench/replay/run.sh --backlog 20000 --duration 300 --cache-requests 2000   # the full size
+    bash bench/replay/run.sh            # the issue's size: 20,000-request backlog, about 15-20 minutes quiet
+    bash bench/replay/run.sh --quick    # smoke: 2,000, about 5 minutes
 
 What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BROKER_PORT):
 1. topics: a live request topic (4 partitions) with its result and dead-letter topics, and a
-   backlog topic holding --backlog requests (~50 tokens each, as bench/latency);
+   backlog topic holding --backlog requests of --words words (default 2: short requests, so
+   that the 1B model, the size the issue is about, replays 20,000 in minutes on 2 cores; the
+   tiny test model would make the model's share of the CPU, the thing being shared, negligible);
 2. starts ONE live `duoguard worker` (group G, --commit-interval-ms 1000 so its committed lag
    follows its progress closely) and measures its capacity: --saturation requests at once;
 3. the live stream: Poisson arrivals at --live-fraction (0.5) of that capacity for --duration
    seconds, open loop; live latency = result Kafka timestamp - request Kafka timestamp (p50/p99),
-   in three cases:
-     (a) live alone;
-     (b) beside `duoguard replay` of the backlog, not yielding;
-     (c) beside `duoguard replay --yield-to-group G --max-live-lag N`; after the stream ends the
-         replay must finish the backlog on its own (its exit status and time are reported);
-   the replay's throughput = its results timestamped within the stream's window / window; the
-   replays run with --queue-capacity/--max-batch --replay-batch (4), because a paused replay
-   still answers what it already took (up to queue + one batch), and that is what the live
-   stream waits behind;
+   in these cases (--cases):
+     a    live alone;
+     b    beside `duoguard replay` of the backlog, not yielding;
+     lag  beside a replay with --yield-to-group G --max-live-lag N --live-lag-interval-ms 250 only;
+     nice beside a replay with --cpu-nice 19 only (same host);
+     c    beside a replay with both; after the stream ends this replay must finish the whole
+          backlog on its own (--finish-case; its exit status and time are reported);
+   the other replays are stopped when their stream ends (each case replays from the start in
+   its own group); a replay's throughput = its results timestamped within the stream's window /
+   window; the replays run with --max-batch --replay-batch (8) and twice that as queue capacity
+   (a paused replay finishes the batch in the model, no more);
 4. the score cache: --cache-requests requests where --repeat (30%) of the texts repeat an earlier
    one, replayed with --score-cache-bytes 0 and with --score-cache-bytes 64 MiB: throughput
-   (results / (last result - first result)) and hit ratio (the replay prints its cache counters);
-   both with --cache-batch (32) as batch size and queue capacity: a repeat of a text that is still
-   queued or in the model when it is read misses, so a deeper queue lowers the hit ratio.
+   (results / (last result - first result)) and hit ratio (the replay prints its cache counters,
+   hits at intake plus repeats coalesced at batch time), with --cache-batch (32) as batch size.
 
 Figures are results only from a quiet machine: the 1-minute load average at start and the CPU of
 other processes are printed, and the run is marked LOADED otherwise (as bench/latency).
@@ -54,7 +57,7 @@ def create_topics(brokers, run, partitions):
     admin = AdminClient({"bootstrap.servers": brokers})
     wanted = [NewTopic(names["in"], partitions, 1), NewTopic(names["out"], partitions, 1), NewTopic(names["dlq"], 1, 1),
               NewTopic(names["backlog"], partitions, 1), NewTopic(names["cache"], partitions, 1)]
-    for suffix in ("b", "c", "nocache", "cache"):
+    for suffix in ("b", "lag", "nice", "c", "nocache", "cache"):
         wanted += [NewTopic(f"{run}-out-{suffix}", partitions, 1), NewTopic(f"{run}-dlq-{suffix}", 1, 1)]
     for f in admin.create_topics(wanted).values():
         f.result(30)
@@ -92,7 +95,7 @@ def start_replay(a, brokers, topic, run, suffix, extra, batch):
     cmd = [a.binary, "replay", "--brokers", brokers, "--topic", topic, "--from-beginning", "--to-end",
            "--output-topic", f"{run}-out-{suffix}", "--dlq-topic", f"{run}-dlq-{suffix}", "--group", f"{run}-replay-{suffix}",
            "--model", a.model, "--threads", str(a.threads), "--log-level", "notice",
-           "--queue-capacity", str(batch), "--max-batch", str(batch),
+           "--queue-capacity", str(2 * batch), "--max-batch", str(batch),
            # tansu's first group join takes half the session timeout (docs/kafka.md): 3 s, not 22
            "--session-timeout-ms", "6000"] + extra
     log("$", " ".join(cmd))
@@ -111,9 +114,9 @@ def stop(process, timeout=120, sig=signal.SIGINT):
     return out or ""
 
 
-def first_result(results, timeout):
+def first_result(results, timeout, process):
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         with results.lock:
             if results.times:
                 return True
@@ -163,8 +166,9 @@ def cache_run(a, brokers, run, topic, count, cached):
         stamps = sorted(results.times.values())
     results.close()
     rate = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1000) if len(stamps) > 1 and stamps[-1] > stamps[0] else float("nan")
-    m = re.search(r"hit ratio ([0-9.]+)", out)
+    m = re.search(r"hit ratio ([0-9.]+) without the model, ([0-9.]+) at intake", out)
     row = {"cache": cached, "results": len(stamps), "requests_per_s": rate, "hit_ratio": float(m.group(1)) if m else 0.0,
+           "intake_hit_ratio": float(m.group(2)) if m else 0.0,
            "exit": replay.returncode, "summary": out.strip().splitlines()}
     log(f"  cache {'on ' if cached else 'off'}: {len(stamps)}/{count} results, {rate:.2f} req/s, hit ratio {row['hit_ratio']:.3f}")
     return row
@@ -177,22 +181,36 @@ def main():
     p.add_argument("--brokers", help="default: start scripts/broker.sh")
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--threads", type=int, default=2, help="model threads of each process (live worker and replay)")
-    p.add_argument("--words", type=int, default=49)
-    p.add_argument("--duration", type=float, default=60, help="seconds of the live stream per case")
-    p.add_argument("--backlog", type=int, default=400, help="backlog requests replayed (the issue's full size: 20000)")
-    p.add_argument("--saturation", type=int, default=60, help="requests of the live capacity measurement")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke size (about 5 minutes quiet): --backlog 2000 --duration 30 --cache-requests 600 --saturation 300")
+    p.add_argument("--words", type=int, default=2,
+                   help="words per request text (2: short requests, so the 1B model replays 20,000 in minutes on 2 cores)")
+    p.add_argument("--duration", type=float, default=90, help="seconds of the live stream per case")
+    p.add_argument("--backlog", type=int, default=20000, help="backlog requests replayed (the issue's size)")
+    p.add_argument("--saturation", type=int, default=1000, help="requests of the live capacity measurement")
+    p.add_argument("--cases", default="a,b,lag,nice,c",
+                   help="a: live alone; b: replay not yielding; lag: --yield-to-group only; nice: --cpu-nice only; c: both")
+    p.add_argument("--finish-case", default="c", help="the case whose replay must finish the backlog after the live stream")
+    p.add_argument("--cpu-nice", type=int, default=19, help="the replays' --cpu-nice in cases nice and c")
+    p.add_argument("--lag-interval-ms", type=int, default=250, help="the replays' --live-lag-interval-ms")
     p.add_argument("--live-fraction", type=float, default=0.5)
-    p.add_argument("--max-live-lag", type=int, help="default: the live rate x 3 s")
-    p.add_argument("--replay-batch", type=int, default=4, help="replays' --max-batch and --queue-capacity")
-    p.add_argument("--cache-requests", type=int, default=200)
+    p.add_argument("--max-live-lag", type=int,
+                   help="default: the live rate x 2 s (its committed lag normally spans rate x (latency .. latency + 1 s commit interval))")
+    p.add_argument("--replay-batch", type=int, default=8,
+                   help="replays' --max-batch (and half their --queue-capacity): what a pausing replay finishes first is one batch")
+    p.add_argument("--cache-requests", type=int, default=2000)
     p.add_argument("--cache-batch", type=int, default=32,
                    help="the cache replays' --max-batch and --queue-capacity (a repeat of a text still queued or in the model misses)")
     p.add_argument("--repeat", type=float, default=0.3)
+    p.add_argument("--cache-words", type=int, default=8,
+                   help="words per text of the cache stream (long enough that texts other than the repeats almost never coincide)")
     p.add_argument("--cache-timeout", type=float, default=300)
     p.add_argument("--metrics-port", type=int, default=19467)
     p.add_argument("--max-load", type=float, default=1.5)
     p.add_argument("--json", default=os.path.join(ROOT, "bench", "replay", "results.json"))
     a = p.parse_args()
+    if a.quick:
+        a.backlog, a.duration, a.cache_requests, a.saturation = 2000, 30, 600, 300
     a.max_batch = a.max_wait_ms = a.batch_tokens = None  # the live worker runs with its defaults
     for path in (a.binary, a.model):
         if not os.path.exists(path):
@@ -205,7 +223,7 @@ def main():
     names = create_topics(brokers, run, a.partitions)
     rng = random.Random(19)
     produce_texts(brokers, names["backlog"], texts(rng, a.backlog, a.words), "backlog")
-    produce_texts(brokers, names["cache"], repeating(rng, a.cache_requests, a.words, a.repeat), "cache")
+    produce_texts(brokers, names["cache"], repeating(rng, a.cache_requests, a.cache_words, a.repeat), "cache")
 
     live_results = latency.Results(brokers, names["out"])
     load = latency.Load(brokers, names["in"], a.words, seed=5)
@@ -222,25 +240,36 @@ def main():
         latency.saturation(a, load, live_results, 8)
         capacity = latency.saturation(a, load, live_results, a.saturation)
         rate = capacity * a.live_fraction
-        max_lag = a.max_live_lag or max(4, int(rate * 3))
+        max_lag = a.max_live_lag or max(4, int(rate * 2))
         log(f"live capacity {capacity:.2f} req/s; live stream at {rate:.2f} req/s; --max-live-lag {max_lag}")
 
-        row, _, _ = live_step(a, load, live_results, rate, "a-live-alone")
-        rows.append(row)
-
-        for case, extra in (("b", []), ("c", ["--yield-to-group", names["group"], "--live-topic", names["in"],
-                                              "--max-live-lag", str(max_lag)])):
+        yielding = ["--yield-to-group", names["group"], "--live-topic", names["in"], "--max-live-lag", str(max_lag),
+                    "--live-lag-interval-ms", str(a.lag_interval_ms)]
+        nice = ["--cpu-nice", str(a.cpu_nice)]
+        # Each mechanism alone, then together; only the last case must finish its backlog.
+        cases = {"b": ("b-replay-not-yielding", []), "lag": ("c1-yield-to-group-only", yielding),
+                 "nice": ("c2-cpu-nice-only", nice), "c": ("c-yield-to-group-and-cpu-nice", yielding + nice)}
+        wanted = [c.strip() for c in a.cases.split(",") if c.strip()]
+        for case in wanted:
+            if case != "a" and case not in cases:
+                sys.exit(f"--cases: unknown case {case!r} (a, b, lag, nice, c)")
+        if "a" in wanted:
+            row, _, _ = live_step(a, load, live_results, rate, "a-live-alone")
+            rows.append(row)
+        for case in [c for c in wanted if c != "a"]:
+            label, extra = cases[case]
             results = latency.Results(brokers, f"{run}-out-{case}")
             replay, started = start_replay(a, brokers, names["backlog"], run, case, extra, a.replay_batch)
-            if not first_result(results, 120):
-                log(f"  case {case}: the replay produced nothing within 120 s")
-            row, start_ms, end_ms = live_step(a, load, live_results, rate, f"{case}-live-with-replay" + ("-yielding" if case == "c" else ""))
+            if not first_result(results, 120, replay):
+                out = stop(replay)
+                raise RuntimeError(f"case {case}: the replay produced nothing within 120 s (exit {replay.returncode}): {out.strip()}")
+            row, start_ms, end_ms = live_step(a, load, live_results, rate, label)
             row["replay_results_in_window"] = in_window(results, start_ms, end_ms)
             row["replay_per_s_in_window"] = row["replay_results_in_window"] / ((end_ms - start_ms) / 1000)
-            if case == "b":
+            if case != a.finish_case:
                 out = stop(replay)
             else:
-                try:  # the live stream is over: the yielding replay must finish by itself
+                try:  # the live stream is over: the replay must finish the backlog by itself
                     out, _ = replay.communicate(timeout=max(120.0, 3 * a.backlog / max(capacity, 0.1)))
                 except subprocess.TimeoutExpired:
                     out = stop(replay)
@@ -248,6 +277,7 @@ def main():
                 else:
                     row["replay_finished"] = replay.returncode == 0 and "replay done" in out
                 row["replay_seconds"] = time.monotonic() - started
+                results.wait([f"backlog-{i}" for i in range(a.backlog)], timeout=30)  # results still on their way
                 with results.lock:
                     row["replay_answered"] = len(results.times)
             row["replay_summary"] = out.strip().splitlines()
@@ -274,10 +304,10 @@ def main():
               f"{r.get('replay_per_s_in_window', float('nan')):.2f} | {finished} |")
     print()
     print(f"score cache ({a.cache_requests} requests, {a.repeat:.0%} repeat an earlier text)")
-    print("| cache | results | requests/s | hit ratio |")
-    print("|---|---:|---:|---:|")
+    print("| cache | results | requests/s | hit ratio (no model run) | of which at intake |")
+    print("|---|---:|---:|---:|---:|")
     for r in cache_rows:
-        print(f"| {'on (64 MiB)' if r['cache'] else 'off'} | {r['results']} | {r['requests_per_s']:.2f} | {r['hit_ratio']:.3f} |")
+        print(f"| {'on (64 MiB)' if r['cache'] else 'off'} | {r['results']} | {r['requests_per_s']:.2f} | {r['hit_ratio']:.3f} | {r['intake_hit_ratio']:.3f} |")
     print(f"\nload average at start {load_start:.2f}, CPU of all processes {foreign:.2f} cores over {wall:.0f} s; {worker_extra_note}")
     with open(a.json, "w") as f:
         json.dump({"live": rows, "cache": cache_rows, "capacity": capacity, "max_live_lag": max_lag, "loadavg": load_start,

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Replay beside live traffic (live latency p50/p99 and replay throughput: live alone, replay
-# not yielding, replay with --yield-to-group) and the score cache (30% repeated texts, with and
-# without the cache). About 8 minutes with the defaults on the 1B Q4_0 model; the full
-# size: --backlog 20000 --duration 300 --cache-requests 2000. Details: bench/replay/run.py.
+# not yielding, --yield-to-group only, --cpu-nice only, both) and the score cache (30% repeated
+# texts, with and without the cache). The size by default (20,000-request backlog of
+# short requests on the 1B Q4_0 model, about 15 minutes quiet); --quick: about 5 minutes.
+# Details: bench/replay/run.py.
 #
-#   bash bench/replay/run.sh [--model models/random-1b-q4_0.gguf] [--backlog N] [...]
+#   bash bench/replay/run.sh [--quick] [--model models/random-1b-q4_0.gguf] [--backlog N] [...]
 #
 # DUOGUARD_BIN=path uses that binary (default: builds the release one). The Python needs
 # confluent-kafka: DUOGUARD_BENCH_PYTHON=path, else the bench venv (bench/model/bench-env.sh).

@@ -26,11 +26,16 @@ struct InferenceLoop: Sendable {
     /// Test-only: run the model on the calling task instead of the queue, so a simulator's
     /// single-threaded executor sees every step of the loop (and nothing runs beside it).
     var runsModelInline = false
+    /// A yielding replay takes no new batch while the gate is closed (`nil`: never waits):
+    /// what live waits behind is then at most the batch already in the model, not the queue.
+    var yieldGate: ReplayYieldGate? = nil
 
     /// Runs until the batcher is closed and drained.
     func run() async {
         let batchMetrics = BatchTimingMetrics(registry: metrics.registry)
-        while let batch = await batcher.nextBatch() {
+        while true {
+            if let yieldGate { await yieldGate.wait() }
+            guard let batch = await batcher.nextBatch() else { break }
             let taken = ContinuousClock.now
             metrics.queueDepth.set(Double(batcher.count))
             let now = Date()
@@ -57,23 +62,30 @@ struct InferenceLoop: Sendable {
 
     private func classify(_ batch: [BatchItem], taken: ContinuousClock.Instant, batchMetrics: BatchTimingMetrics) async {
         let started = ContinuousClock.now
-        let prepared = batch.map(\.prepared)
+        // A repeat of a text scored meanwhile, or of one in this batch, needs no model run.
+        let coalescing = ScoreCoalescing(batch.map { .init(key: $0.stream?.cacheKey, hasDeadline: $0.deadline != nil) }) {
+            preparer?.scoreCache?.lookupQueued($0)
+        }
+        let computed = coalescing.computed.map { batch[$0] }
+        let prepared = computed.map(\.prepared)
         let tokens = prepared.reduce(0) { $0 + $1.sequences.reduce(0) { $0 + $1.count } }
-        let span = tracing.inference(batch.compactMap(\.stream), tokens: tokens)
-        let deadlines = batch.map(\.deadline)
+        let span = tracing.inference(computed.compactMap(\.stream), tokens: tokens)
+        let deadlines = computed.map(\.deadline)
         // Each request on its own account (a bad token fails only its request); deadlines are
         // checked between forward passes, so a many-window text stops at its own.
         // The model's own start and end, read where it runs (what a caller's wait is made of).
         let expired: @Sendable (Int) -> Bool = { deadlines[$0].map { $0 < Date() } ?? false }
-        let outcomes: [Result<Classification, InferenceError>]
-        let modelStarted: ContinuousClock.Instant
-        let modelEnded: ContinuousClock.Instant
-        if runsModelInline {
+        let scored: [Result<Classification, InferenceError>]
+        var modelStarted = ContinuousClock.now
+        var modelEnded = modelStarted
+        if prepared.isEmpty {
+            scored = []
+        } else if runsModelInline {
             modelStarted = ContinuousClock.now
-            outcomes = model.classifyEach(prepared, expired: expired)
+            scored = model.classifyEach(prepared, expired: expired)
             modelEnded = ContinuousClock.now
         } else {
-            (outcomes, modelStarted, modelEnded) = await withCheckedContinuation {
+            (scored, modelStarted, modelEnded) = await withCheckedContinuation {
                 (continuation: CheckedContinuation<([Result<Classification, InferenceError>], ContinuousClock.Instant, ContinuousClock.Instant), Never>) in
                 queue.async { [model] in
                     let modelStarted = ContinuousClock.now
@@ -82,14 +94,18 @@ struct InferenceLoop: Sendable {
                 }
             }
         }
+        let outcomes = coalescing.outcomes(scored)
+        preparer?.scoreCache?.noteCoalesced(coalescing.copies)
         let timing = BatchTiming(
-            taken: taken, modelStarted: modelStarted, modelEnded: modelEnded, items: batch.count,
-            calls: batch.count { if case .call = $0 { true } else { false } }, tokens: tokens)
-        batchMetrics.record(timing, logger: logger)
+            taken: taken, modelStarted: modelStarted, modelEnded: modelEnded, items: computed.count,
+            calls: computed.count { if case .call = $0 { true } else { false } }, tokens: tokens)
+        if !prepared.isEmpty { batchMetrics.record(timing, logger: logger) }
         let inferenceSeconds = seconds(ContinuousClock.now - started)
-        metrics.inferenceSeconds.record(inferenceSeconds)
-        metrics.batchSize.record(Double(batch.count))
-        metrics.batchTokens.record(Double(tokens))
+        if !prepared.isEmpty {
+            metrics.inferenceSeconds.record(inferenceSeconds)
+            metrics.batchSize.record(Double(computed.count))
+            metrics.batchTokens.record(Double(tokens))
+        }
         if outcomes.contains(where: { if case .failure = $0 { true } else { false } }) { WorkerTracing.fail(span, "inference") }
         span.end()
         for (index, entry) in batch.enumerated() {
@@ -105,7 +121,9 @@ struct InferenceLoop: Sendable {
             let result: ModerationResult
             switch outcomes[index] {
             case .success(let classification):
-                if let key = item.cacheKey { preparer.scoreCache?.insert(key, TextScore(classification, of: item.prepared)) }
+                if let key = item.cacheKey, coalescing.isComputed(index) {
+                    preparer.scoreCache?.insert(key, TextScore(classification, of: item.prepared))
+                }
                 result = preparer.results.scored(
                     item, classification: classification, operatorThresholds: thresholds,
                     queueSeconds: seconds(started - item.read), inferenceSeconds: inferenceSeconds)
