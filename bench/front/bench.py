@@ -253,6 +253,20 @@ if stages:
     print("  " + "".join(f"{stage:>10}" for stage in stages))
     print("  " + "".join(f"{statistics.median(values):>10.0f}" for values in stages.values()) + "   p50")
     print("  " + "".join(f"{percentile(values, 99):>10.0f}" for values in stages.values()) + "   p99")
+# The bound's meaning, call by call: a waiting caller waits for at most the batch already
+# running. In the log a call's line follows its own batch, which follows the stream batch it
+# waited behind (stream batches vary, so the p99 of waits follows the longest ones, not the mean).
+# Calls queued under 200 ms waited behind no stream batch to speak of.
+behind, running = [], None
+for fields in busy_lines:
+    if fields.get("msg") == "batch" and fields.get("kind") == "stream":
+        running = float(fields["model_ms"])
+    elif fields.get("msg") == "sync call" and running and float(fields["queue_ms"]) > 200:
+        behind.append((float(fields["queue_ms"]), running))
+if behind:
+    within = sum(1 for queue, batch in behind if queue <= batch)
+    print(f"calls that waited behind a stream batch: {len(behind)}; queue <= that running batch's model time: "
+          f"{within} of {len(behind)} (largest queue / batch {max(q / b for q, b in behind):.2f})")
 share = f"{busy_throughput / alone:.1%}" if alone else "n/a: no result in the window, raise FRONT_BENCH_SCALE"
 print(f"backlog throughput: {alone:.2f} results/s alone, {busy_throughput:.2f} with callers ({share})")
 ok_latency = busy_p99 <= idle_p99 + batch_mean
