@@ -99,14 +99,28 @@ static int packed_format(ck_type type) {
 // the next block; over a whole range (gate/up: up to 128 panels = 2 MB per chunk) the second
 // block re-read them from memory.
 #define CK_PG 48
+// Q8_R with more than one token block: blocks of k per chunk (2,048 values: a panel's chunk is
+// 32 KB). Every chunk after the first reads each output tile back and adds to it; with more
+// than one token block a range's output no longer fits L2 (gate/up at 512 tokens: ~1,024 rows
+// x 324 tokens x 4 B = 1.3 MB per block), so with CK_KC the k = 2,048 matrices re-read their
+// output from L3 once and down (k = 8,192) 7 times. With 64 blocks the k = 2,048 matrices (q,
+// k, v, o, gate, up) take all of k in one chunk and only store, and down re-reads 3 times.
+// Panel groups shrink to keep their bytes (CK_PG x 16 KB). Interleaved A/B under load
+// (docs/kernels.md): +5% at 512 tokens; for one token block the output stays in L2 and the
+// smaller chunk keeps a panel's chunk in L1 beside a tile's activations (64 tokens: -2%, noise).
+#ifndef CK_KC_Q8R
+#define CK_KC_Q8R 64
+#endif
+_Static_assert(CK_KC_Q8R % CK_Q8R_BLOCKS == 0 && CK_KC_Q8R >= CK_KC, "Q8_R chunks hold whole groups");
 static void run_panels(ck_panel_fn fn, int fmt, const uint8_t *P, int64_t nb, const void *X, int64_t n_tokens,
                        float *Y, int64_t ldy, int64_t row_begin, int64_t row_end) {
     const size_t pb = ck_panel_bytes(fmt, nb);
     const int ref = fn == ck_panel_ref || fn == ck_panel_q8r_ref, q8r = fmt == CK_FMT_Q8R && !ref;
     // Q8_R: token blocks of whole activation tiles (27 x 12 tokens).
-    const int64_t kc = ref ? nb : CK_KC, nt = ref ? n_tokens : fmt == CK_FMT_Q8R ? CK_NT / CK_Q8R_TILE * CK_Q8R_TILE : CK_NT;
+    const int64_t nt = ref ? n_tokens : fmt == CK_FMT_Q8R ? CK_NT / CK_Q8R_TILE * CK_Q8R_TILE : CK_NT;
+    const int64_t kc = ref ? nb : q8r && n_tokens > nt ? CK_KC_Q8R : CK_KC;
     const int64_t p_first = row_begin / CK_PANEL, p_end = (row_end + CK_PANEL - 1) / CK_PANEL;
-    const int64_t pg = q8r ? CK_PG : p_end - p_first;
+    const int64_t pg = q8r ? CK_PG * CK_KC / kc : p_end - p_first;
     const ck_act *x = X;
     for (int64_t kb = 0; kb < nb; kb += kc) {
         const int64_t kb_end = nb - kb < kc ? nb : kb + kc;

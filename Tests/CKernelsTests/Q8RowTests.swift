@@ -75,11 +75,14 @@ final class Q8RowTests: XCTestCase {
     /// SIMD kernels against the scalar reference (float summation order is all that differs),
     /// at odd rows, partial token tiles, several chunks of k, and row ranges that start inside
     /// a panel; rows outside the range stay untouched. (20, 1152, 337): more tokens than one
-    /// token block (ck_matmul.c's CK_NT) and two chunks of k, the path where the driver's
-    /// prefetch moves from the range's last panel to the first panel's next chunk.
+    /// token block (ck_matmul.c's CK_NT), where Q8_R takes chunks of 64 blocks of k
+    /// (CK_KC_Q8R) and smaller panel groups: one chunk at k = 1,152, two (64 + 8 blocks) at
+    /// (20, 2304, 337), the path where the driver's prefetch moves from the range's last panel
+    /// to the first panel's next chunk; (45, 2176, 13): one token block, chunks of 32 + 32 + 4.
     func testKernelsMatchReferenceAtOddSizes() {
         var rng = SplitMix64(seed: 32)
-        for (rows, k, n) in [(1, 128, 1), (17, 384, 5), (45, 2176, 13), (33, 1280, 29), (16, 256, 12), (20, 1152, 337)] {
+        for (rows, k, n) in [(1, 128, 1), (17, 384, 5), (45, 2176, 13), (33, 1280, 29), (16, 256, 12), (20, 1152, 337),
+                             (20, 2304, 337)] {
             let w = (0 ..< (rows * k)).map { _ in rng.normal() * 0.1 }
             let x = (0 ..< (n * k)).map { _ in rng.normal() }
             let packed = pack(w, type: CK_TYPE_F32, rows: rows, k: k)
