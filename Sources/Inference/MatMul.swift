@@ -42,12 +42,23 @@ final class MatMul: @unchecked Sendable {
     /// All weights take the same input (length `weights[i].cols`), prepared once per type.
     /// Consecutive weights that share a preparation run as one parallel job (the rows of all
     /// of them in one task list: one join instead of one per matrix).
+    ///
+    /// - Parameter prepared: the activations are already in the scratch buffer, written by
+    ///   `prepareRows` for all `tokens` with this preparation (the producer of `input` did it
+    ///   in its own job); it must be `preparation(of: weights)`.
     func multiply(
         _ weights: [WeightMatrix],
         input: UnsafePointer<Float>, ldx: Int, tokens: Int,
-        outputs: [UnsafeMutablePointer<Float>], ldy: [Int]
+        outputs: [UnsafeMutablePointer<Float>], ldy: [Int], prepared: Preparation? = nil
     ) {
         guard tokens > 0 else { return }
+        if let prepared {
+            precondition(prepared == preparation(of: weights), "activations prepared for other weights")
+            precondition(ck_activations_size(prepared.type, Int64(prepared.k), Int64(tokens)) <= scratchBytes,
+                         "MatMul scratch sized for fewer tokens than requested")
+            run(weights, tokens: tokens, outputs: outputs, ldy: ldy)
+            return
+        }
         var start = 0
         while start < weights.count {
             let type = weights[start].kernelType, k = weights[start].cols
@@ -59,6 +70,31 @@ final class MatMul: @unchecked Sendable {
             run(Array(weights[start ..< end]), tokens: tokens, outputs: Array(outputs[start ..< end]), ldy: Array(ldy[start ..< end]))
             start = end
         }
+    }
+
+    /// The activation preparation a multiply by `weights` needs: one kernel type and row
+    /// length (`nil` when they differ, so one preparation cannot serve them all).
+    struct Preparation: Equatable {
+        var type: ck_type
+        var k: Int
+    }
+
+    func preparation(of weights: [WeightMatrix]) -> Preparation? {
+        guard let first = weights.first else { return nil }
+        let p = Preparation(type: first.kernelType, k: first.cols)
+        return weights.allSatisfy({ $0.kernelType == p.type && $0.cols == p.k }) ? p : nil
+    }
+
+    /// Prepares tokens [begin, end) of `input` into the scratch buffer, for a later
+    /// `multiply(..., prepared:)`. Called by the job that produced those rows (RMSNorm,
+    /// SwiGLU) right after writing them: they are quantized while still in L1/L2, and the
+    /// separate preparation job and its join disappear (three per layer). Tasks of one job
+    /// may call it for disjoint token ranges concurrently (as `prepare` does).
+    func prepareRows(_ p: Preparation, input: UnsafePointer<Float>, ldx: Int, begin: Int, end: Int) {
+        guard begin < end else { return }
+        precondition(ck_activations_size(p.type, Int64(p.k), Int64(end)) <= scratchBytes,
+                     "MatMul scratch sized for fewer tokens than requested")
+        ck_prepare_activations_at(p.type, input + begin * ldx, Int64(ldx), Int64(p.k), Int64(begin), Int64(end - begin), scratch)
     }
 
     /// Quantizes the activations on every thread of the pool (token ranges; each token's

@@ -82,19 +82,25 @@ final class Transformer: @unchecked Sendable {
             // Later layers get their normed input from the previous layer's last residual add.
             if l == 0 { rmsNorm(s.x, into: s.xn, weight: layer.attentionNorm, rows: total) }
             let nextNorm = last ? weights.outputNorm : layers[l + 1].attentionNorm
+            // Which activations this layer's first multiply finds prepared (by the previous
+            // layer's last addAndNorm), and which ones this layer's last addAndNorm prepares.
+            let inputs = attentionInputs(l)
+            let prepared = l == 0 ? nil : matmul.preparation(of: inputs)
+            let nextInputs = last ? nil : matmul.preparation(of: attentionInputs(l + 1))
             if !last {
                 // Q, K and V in one job: one activation preparation, one join.
-                matmul.multiply([layer.key, layer.value, layer.query], input: s.xn, ldx: h, tokens: total,
-                                outputs: [s.k, s.v, s.q], ldy: [c.kvDim, c.kvDim, c.qDim])
+                matmul.multiply(inputs, input: s.xn, ldx: h, tokens: total,
+                                outputs: [s.k, s.v, s.q], ldy: [c.kvDim, c.kvDim, c.qDim], prepared: prepared)
                 applyRope([(s.k, c.kvHeadCount), (s.q, c.headCount)], positions: positions)
                 attention(sequences: sequences, offsets: offsets, queryRows: nil)
                 matmul.multiply(layer.output, input: s.attention, ldx: c.qDim, tokens: total, output: s.projected)
-                addAndNorm(s.projected, weight: layer.feedForwardNorm, rows: total)
-                feedForward(layer, rows: total)
-                addAndNorm(s.projected, weight: nextNorm, rows: total)
+                let upInputs = matmul.preparation(of: [layer.gate, layer.up])
+                addAndNorm(s.projected, weight: layer.feedForwardNorm, rows: total, prepare: upInputs)
+                feedForward(layer, rows: total, prepared: upInputs)
+                addAndNorm(s.projected, weight: nextNorm, rows: total, prepare: nextInputs)
             } else {
-                matmul.multiply([layer.key, layer.value], input: s.xn, ldx: h, tokens: total,
-                                outputs: [s.k, s.v], ldy: [c.kvDim, c.kvDim])
+                matmul.multiply(inputs, input: s.xn, ldx: h, tokens: total,
+                                outputs: [s.k, s.v], ldy: [c.kvDim, c.kvDim], prepared: prepared)
                 applyRope([(s.k, c.kvHeadCount)], positions: positions)
                 // Only the pooled tokens go on: compact their normed rows, then the residual.
                 for (i, row) in pooled.enumerated() {
@@ -108,8 +114,9 @@ final class Transformer: @unchecked Sendable {
                     // row >= i, and rows of later sequences are > i: compaction in place is safe.
                     (s.x + i * h).update(from: s.x + row * h, count: h)
                 }
-                addAndNorm(s.projected, weight: layer.feedForwardNorm, rows: count)
-                feedForward(layer, rows: count)
+                let upInputs = matmul.preparation(of: [layer.gate, layer.up])
+                addAndNorm(s.projected, weight: layer.feedForwardNorm, rows: count, prepare: upInputs)
+                feedForward(layer, rows: count, prepared: upInputs)
                 addAndNorm(s.projected, weight: nextNorm, rows: count)
             }
         }
@@ -117,32 +124,48 @@ final class Transformer: @unchecked Sendable {
         return (0 ..< count).map { i in Array(UnsafeBufferPointer(start: s.logits + i * c.labelCount, count: c.labelCount)) }
     }
 
+    /// The matrices that take layer `l`'s normed input first: K, V and Q, or in the last
+    /// layer (where only the pooled tokens query) K and V.
+    private func attentionInputs(_ l: Int) -> [WeightMatrix] {
+        let layer = weights.layers[l]
+        return l == weights.layers.count - 1 ? [layer.key, layer.value] : [layer.key, layer.value, layer.query]
+    }
+
     /// `state.projected` = SwiGLU MLP of `state.xn` (RMSNorm(x), made by the `addAndNorm`
-    /// before it) over the first `rows` rows.
-    private func feedForward(_ layer: ModelWeights.Layer, rows: Int) {
+    /// before it) over the first `rows` rows. `prepared`: that addAndNorm already prepared
+    /// `state.xn` for gate and up. The SwiGLU job prepares its rows for `down` as it goes.
+    private func feedForward(_ layer: ModelWeights.Layer, rows: Int, prepared: MatMul.Preparation?) {
         let s = state
         let c = config
-        matmul.multiply([layer.gate, layer.up], input: s.xn, ldx: c.hiddenSize, tokens: rows,
-                        outputs: [s.gate, s.up], ldy: [c.intermediateSize, c.intermediateSize])
+        let mm = matmul
+        mm.multiply([layer.gate, layer.up], input: s.xn, ldx: c.hiddenSize, tokens: rows,
+                    outputs: [s.gate, s.up], ldy: [c.intermediateSize, c.intermediateSize], prepared: prepared)
         let width = c.intermediateSize
+        let downInput = mm.preparation(of: [layer.down])
         parallelRows(rows) { begin, end in
             ck_swiglu(s.gate + begin * width, s.up + begin * width, Int64((end - begin) * width))
+            if let downInput { mm.prepareRows(downInput, input: s.gate, ldx: width, begin: begin, end: end) }
         }
-        matmul.multiply(layer.down, input: s.gate, ldx: c.intermediateSize, tokens: rows, output: s.projected)
+        mm.multiply([layer.down], input: s.gate, ldx: width, tokens: rows, outputs: [s.projected],
+                    ldy: [layer.down.rows], prepared: downInput)
     }
 
     /// x += y, then xn = RMSNorm(x) with `weight`, over the first `rows` rows, in one pass
     /// on the pool: each row is normed while its sum is still in cache, and the add no
     /// longer runs on the caller alone between two joins (the other core idled through it).
-    private func addAndNorm(_ y: UnsafePointer<Float>, weight: [Float], rows: Int) {
+    /// `prepare`: also quantize the normed rows for the next multiply (`MatMul.prepareRows`),
+    /// in the same job, instead of a preparation pass and join of its own.
+    private func addAndNorm(_ y: UnsafePointer<Float>, weight: [Float], rows: Int, prepare: MatMul.Preparation? = nil) {
         let h = config.hiddenSize
         let eps = config.rmsNormEps
         let x = state.x, xn = state.xn
+        let mm = matmul
         weight.withUnsafeBufferPointer { w in
             let wp = w.baseAddress!
             parallelRows(rows) { begin, end in
                 ck_add(x + begin * h, y + begin * h, Int64((end - begin) * h))
                 for r in begin ..< end { ck_rmsnorm(x + r * h, wp, xn + r * h, Int64(h), eps) }
+                if let prepare { mm.prepareRows(prepare, input: xn, ldx: h, begin: begin, end: end) }
             }
         }
     }
