@@ -51,6 +51,7 @@ and the chart in docs/ is not overwritten.
 import argparse
 import json
 import math
+import statistics
 import os
 import subprocess
 import sys
@@ -303,6 +304,41 @@ def best_points(results):
     return best
 
 
+def per_round(results):
+    """{(engine, type, L): [best tok/s of round 1, round 2, ...]} of the throughput points."""
+    out = {}
+    for r in results:
+        if r.get("test", "throughput") != "throughput" or "round" not in r:
+            continue
+        rounds = out.setdefault((r["engine"], r["type"], r["length"]), {})
+        rounds[r["round"]] = max(rounds.get(r["round"], 0.0), r["tokens_per_s"])
+    return {k: [v[i] for i in sorted(v)] for k, v in out.items()}
+
+
+def rounds_table(results, peak_tok, lengths):
+    """Every round's figure per engine, type and length, and their median: host speed varies by
+    the hour here, so a lead running 2-3 rounds reads the spread, not only the best round. The
+    last rows are the medians' ratio of our best format to the best ONNX Runtime int8 variant."""
+    pr = per_round(results)
+    n_rounds = max((len(v) for v in pr.values()), default=0)
+    if n_rounds < 2:
+        return ""
+    lines = ["| engine type | L | " + " | ".join(f"round {i + 1}" for i in range(n_rounds)) + " | median | median % int8 peak |",
+             "|---|---:|" + "---:|" * (n_rounds + 2)]
+    med = {k: statistics.median(v) for k, v in pr.items()}
+    for key in sorted(pr, key=lambda k: (k[0], k[1], k[2])):
+        v = pr[key]
+        cells = ["%.1f" % x for x in v] + ["—"] * (n_rounds - len(v))
+        lines.append(f"| {key[0]} {key[1]} | {key[2]} | " + " | ".join(cells) +
+                     f" | **{med[key]:.1f}** | {100 * med[key] / peak_tok:.0f}% |")
+    for n in lengths:
+        ours = max([m for k, m in med.items() if k[0] == "duoguard" and k[2] == n] or [0])
+        ort = max([m for k, m in med.items() if k[0] == "onnxruntime" and k[1] != "fp32" and k[2] == n] or [0])
+        if ours and ort:
+            lines.append(f"| median best ours / best ORT int8 | {n} | " + " | ".join([""] * n_rounds) + f" | **{ours / ort:.2f}** | |")
+    return "\n".join(lines)
+
+
 def table(best, peak_tok, lengths, types):
     lines = ["| type | L | duoguard tok/s | % int8 peak | llama.cpp tok/s | % int8 peak | x llama.cpp | PyTorch f32 tok/s | x PyTorch | peak RSS ours / llama.cpp / torch MB |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -458,7 +494,7 @@ def main():
     p.add_argument("--tokens", type=int, default=512, help="tokens of requests per length (ours and PyTorch)")
     p.add_argument("--batch-tokens", type=int, default=2048)
     p.add_argument("--repeats", type=int, default=3, help="repetitions per point inside each engine (best counts)")
-    p.add_argument("--rounds", type=int, default=1, help="interleaved rounds over all engines (best round per point)")
+    p.add_argument("--rounds", type=int, default=1, help="interleaved rounds over all engines (tables: best round per point; with 2+ a per-round table and the medians)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--no-whole-process", dest="whole_process", action="store_false")
@@ -491,6 +527,7 @@ def main():
         types = saved["meta"]["settings"]["types"]
         print(table(best, peak_tok, lengths, types))
         print(onnx_table(best, peak_tok, lengths, types))
+        print(rounds_table(saved.get("all_runs", []), peak_tok, lengths))
         print(accuracy_table(saved.get("accuracy", [])))
         chart(best, peak_tok, lengths, types, a.chart, peak)
         log("chart:", a.chart)
@@ -513,7 +550,10 @@ def main():
     results = []
     for rnd in range(a.rounds):
         log(f"round {rnd + 1}/{a.rounds}")
+        before = len(results)
         run_round(a, binary, llama_bin, hf, paths, onnx_paths, prompts_file, results)
+        for r in results[before:]:
+            r["round"] = rnd + 1
     acc = accuracy(a, binary, hf, paths, onnx_paths) if a.accuracy_prompts > 0 else []
     peaks.append(cpu_peak(a.threads, a.avx2))
     log("cpu-peak (end):", peaks[-1]["raw"].splitlines()[0])
@@ -526,7 +566,7 @@ def main():
     quiet = meta["loadavg_start"][0] <= a.max_load and foreign <= a.max_foreign
     meta.update({"quiet": quiet, "max_foreign_cores": foreign})
     text = "\n\n".join(x for x in (table(best, peak_tok, a.lengths, a.types), onnx_table(best, peak_tok, a.lengths, a.types),
-                                    accuracy_table(acc)) if x)
+                                    rounds_table(results, peak_tok, a.lengths), accuracy_table(acc)) if x)
     banner = "" if quiet else (
         f"**LOADED MACHINE: not a benchmark result** (load average {meta['loadavg_start'][0]:.2f} at the start, "
         f"other processes took up to {foreign:.2f} cores while an engine ran; limits {a.max_load} / {a.max_foreign})\n\n")
