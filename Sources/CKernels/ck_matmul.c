@@ -106,7 +106,7 @@ static int packed_format(ck_type type) {
 // output from L3 once and down (k = 8,192) 7 times. With 64 blocks the k = 2,048 matrices (q,
 // k, v, o, gate, up) take all of k in one chunk and only store, and down re-reads 3 times.
 // Panel groups shrink to keep their bytes (CK_PG x 16 KB). Interleaved A/B under load
-// (docs/kernels.md): +5% at 512 tokens; for one token block the output stays in L2 and the
+// (docs/kernels.md): +3 to +7.5% at 512 tokens; for one token block the output stays in L2 and the
 // smaller chunk keeps a panel's chunk in L1 beside a tile's activations (64 tokens: -2%, noise).
 #ifndef CK_KC_Q8R
 #define CK_KC_Q8R 64
