@@ -9,15 +9,21 @@ What it does (docs/benchmarks.md, "Latency under load"):
    unless --brokers is given, creates fresh input/output/dead-letter topics (--partitions), and
    starts ONE `duoguard worker` on --model (default the random 1B Q4_0) with the batcher settings
    given here (default: the worker's own defaults, read back from its /metrics-free flags);
+   --fetch-wait-ms (default 10) is the worker's and our result consumer's fetch.wait.max.ms: the
+   local broker holds a waiting fetch to its end instead of answering when records arrive
+   (docs/kafka.md), which alone added ~100 ms to every request; pass 500 against Apache Kafka;
 2. warms it up, then measures the maximum sustainable rate: --saturation requests produced at
    once; completed requests / (last result timestamp - first request timestamp);
 3. for each fraction of that rate (25/50/75/90/100 %): Poisson arrivals at the rate for
-   --duration seconds from a real Kafka producer (confluent-kafka, ~50-token requests: --words
+   --duration seconds (default 45: the whole run ~6 min) from a real Kafka producer (confluent-kafka, ~50-token requests: --words
    words of a small vocabulary), open loop (a request is sent at its scheduled time whether or not
    earlier ones were answered); latency of a request = its result's Kafka timestamp (set by the
    worker's producer) - the request's Kafka timestamp (set by our producer at send), matched by
    key; p50/p90/p99/max; the worker's mean batch size and model time per batch from its /metrics
-   (duoguard_batch_requests, duoguard_inference_seconds) over the same interval;
+   (duoguard_batch_requests, duoguard_inference_seconds) over the same interval; and where the
+   time went, per stage of the worker's timeline (duoguard_stream_stage_seconds: fetch, prepare,
+   queue, dispatch, model, compose, deliver; p50/p99 estimated from the histogram buckets), plus
+   the result's timestamp -> this bench's consumer ("result seen", not part of the latency);
 4. prints the table, writes JSON (--json) and the chart (--chart, matplotlib; the one in docs/
    only from a quiet run).
 
