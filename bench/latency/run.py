@@ -218,7 +218,7 @@ def start_worker(a, brokers, topics):
     for flag, value in (("--max-batch", a.max_batch), ("--max-wait-ms", a.max_wait_ms), ("--batch-tokens", a.batch_tokens)):
         if value is not None:
             cmd += [flag, str(value)]
-    if a.fetch_wait_ms is not None:
+    if a.fetch_wait_ms >= 0:
         cmd += ["--fetch-wait-ms", str(a.fetch_wait_ms)]
     for arg in a.worker_arg:
         cmd += arg.split(" ", 1)
@@ -367,7 +367,8 @@ def main():
     p.add_argument("--batch-tokens", type=int, help="worker --batch-tokens (default: the worker's)")
     p.add_argument("--fetch-wait-ms", type=int, default=10,
                    help="the worker's --fetch-wait-ms and this bench's consumer's fetch.wait.max.ms (default 10: the local broker "
-                        "holds a waiting fetch to its end, docs/kafka.md; against Apache Kafka pass 500, Kafka's default)")
+                        "holds a waiting fetch to its end, docs/kafka.md; against Apache Kafka pass 500, Kafka's default; "
+                        "-1: leave the worker at its default and our consumer at 500, for binaries before round 4)")
     p.add_argument("--worker-arg", action="append", default=[], help="extra worker argument, repeatable ('--flag value' or '-Xkey=value')")
     p.add_argument("--metrics-port", type=int, default=19466)
     p.add_argument("--smoke", action="store_true", help="a short run (harness check, not a result)")
@@ -388,7 +389,7 @@ def main():
     run = f"latency-{os.getpid()}-{int(time.time())}"
     topics = create_topics(brokers, run, a.partitions)
     worker, cmd = start_worker(a, brokers, topics)
-    results = Results(brokers, topics["out"], a.fetch_wait_ms if a.fetch_wait_ms is not None else 500)
+    results = Results(brokers, topics["out"], a.fetch_wait_ms if a.fetch_wait_ms >= 0 else 500)
     load = Load(brokers, topics["in"], a.words, 7)
     try:
         warm = [load.send("warmup") for _ in range(8)]
