@@ -49,6 +49,13 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// records, for `KafkaConsumer.onPartitionEnd` (the last consumable offset, control
     /// records skipped; what a bounded read such as a replay ends on). Default: false.
     public var reportsPartitionEnd = false
+    /// `fetch.wait.max.ms`: how long the broker may hold a fetch that finds no new records
+    /// before answering it empty. Apache Kafka answers a waiting fetch as soon as records
+    /// arrive, so there this bounds only idle fetch traffic; a broker that does not (the local
+    /// test broker, tansu, polls its log during the wait) makes a record arriving during a wait
+    /// sit there until it ends, which adds up to this much to every request's latency.
+    /// Default: 500 ms (Kafka's and librdkafka's).
+    public var fetchWait: Duration = .milliseconds(500)
     /// How long one `rd_kafka_consumer_poll` call blocks. Default: 100 ms.
     public var pollTimeout: Duration
     /// The hard upper bound of `close()`: leaving the group (including the application's
@@ -116,6 +123,9 @@ public struct KafkaConsumerConfiguration: Sendable {
         }
         // closeTimeout may be below revokeTimeout: an application that acknowledges the revoke
         // at close quickly (the worker's skips its drain) bounds its stop by closeTimeout.
+        guard fetchWait >= .zero && fetchWait <= .seconds(300) else {
+            throw .configuration("fetchWait must be within 0...300000 ms (is \(fetchWait.milliseconds) ms)")
+        }
         guard pollTimeout > .zero, revokeTimeout >= .zero, closeTimeout > .zero else {
             throw .configuration("pollTimeout and closeTimeout must be positive, revokeTimeout not negative")
         }
@@ -153,6 +163,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             "queued.max.messages.kbytes": String(maxPrefetchKilobytes),
             "max.partition.fetch.bytes": String(maxMessageBytes),
             "fetch.max.bytes": String(fetchMaxBytes),
+            "fetch.wait.max.ms": String(fetchWait.milliseconds),
             "receive.message.max.bytes": String(receiveMaxBytes),
             // Partition EOF events mark the last consumable offset (`onPartitionEnd`).
             "enable.partition.eof": reportsPartitionEnd ? "true" : "false",

@@ -57,7 +57,8 @@ public final class ModerationWorker: SupervisedService, Sendable {
             limits: .init(
                 tokenBudget: model.options.batchTokenBudget, maxItems: configuration.maxBatch,
                 maxWait: configuration.maxWait, capacity: configuration.queueCapacity,
-                urgentFillTokens: front?.syncFillTokens ?? FrontDoorConfiguration.defaultSyncFillTokens))
+                urgentFillTokens: front?.syncFillTokens ?? FrontDoorConfiguration.defaultSyncFillTokens,
+                adaptiveWait: configuration.adaptiveWait))
         self.budget = InFlightBudget(limit: configuration.maxInFlightBytes)
         self.frontDoor = ModerationFrontDoor(
             batcher: batcher, model: model, workerID: configuration.workerID,

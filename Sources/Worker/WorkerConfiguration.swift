@@ -44,6 +44,9 @@ public struct WorkerConfiguration: Sendable {
     public var maxBatch = 64
     /// How long a batch's first request waits for company. Default: 20 ms.
     public var maxWait: Duration = .milliseconds(20)
+    /// Wait `maxWait` for company only while requests arrive at least that often on average;
+    /// otherwise a lone request starts at once (``CompanyWait``). Default: on.
+    public var adaptiveWait = true
     /// Tokenized requests queued for batching; when full, intake waits and the consumer
     /// pauses its partitions. Default: 256.
     public var queueCapacity = 256
@@ -66,6 +69,10 @@ public struct WorkerConfiguration: Sendable {
     /// Log request texts. Default: off (texts are user content).
     public var logText = false
 
+    /// Consumer `fetch.wait.max.ms` (``KafkaConsumerConfiguration/fetchWait``): matters only
+    /// against brokers that do not answer a waiting fetch when records arrive (the local test
+    /// broker); on Apache Kafka a lower value only adds empty fetches while idle. Default: 500 ms.
+    public var fetchWait: Duration = .milliseconds(500)
     /// Consumer `session.timeout.ms`. Default: 45 s.
     public var sessionTimeout: Duration = .seconds(45)
     /// Interval at which stored offsets are committed. Default: 5 s.
@@ -179,6 +186,7 @@ public struct WorkerConfiguration: Sendable {
                 CloudEventOutput.isValidSource(cloudEvents.source), "--cloudevents-source",
                 "must be a URI reference of 1...1024 visible ASCII characters")
         }
+        try require(fetchWait >= .zero && fetchWait <= .seconds(300), "--fetch-wait-ms", "must be within 0...300000 ms")
         try require(sessionTimeout >= .seconds(1) && sessionTimeout <= .seconds(3_600), "--session-timeout-ms", "must be within 1000...3600000 ms")
         try require(commitInterval >= .milliseconds(10), "--commit-interval-ms", "must be at least 10 ms")
         try require(lagInterval >= .milliseconds(100), "--lag-interval-ms", "must be at least 100 ms")
@@ -230,6 +238,7 @@ public struct WorkerConfiguration: Sendable {
         consumer.client.clientID = "duoguard-worker-\(workerID)"
         consumer.maxMessageBytes = max(consumer.maxMessageBytes, maxRequestBytes)
         consumer.reportsPartitionEnd = replay != nil
+        consumer.fetchWait = fetchWait
         return consumer
     }
 

@@ -19,6 +19,8 @@ public final class WorkerMetrics: Sendable {
     let batchTokens: ValueHistogram
     let inferenceSeconds: ValueHistogram
     let endToEndSeconds: ValueHistogram
+    /// Where stream requests' time goes, stage by stage.
+    let streamStages: StreamStageMetrics
     let queueDepth: Gauge
     let inFlightBytes: Gauge
     let pausedPartitions: Gauge
@@ -59,6 +61,7 @@ public final class WorkerMetrics: Sendable {
             descriptor: Self.metric("duoguard_inference_seconds", "Model time per batch."), buckets: secondsBuckets)
         endToEndSeconds = registry.makeValueHistogram(
             descriptor: Self.metric("duoguard_end_to_end_seconds", "From reading a request to its result being acknowledged."), buckets: secondsBuckets)
+        streamStages = StreamStageMetrics(registry: registry)
         queueDepth = registry.makeGauge(
             descriptor: Self.metric("duoguard_queue_depth", "Requests waiting for a batch."))
         inFlightBytes = registry.makeGauge(

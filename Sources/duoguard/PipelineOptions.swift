@@ -49,6 +49,8 @@ struct PipelineOptions: ParsableArguments {
     var replyToAllow: String?
     @Option(name: .long, help: OptionTable.help("--commit-interval-ms"))
     var commitIntervalMs: Int?
+    @Option(name: .long, help: OptionTable.help("--fetch-wait-ms"))
+    var fetchWaitMs: Int?
     @Option(name: .long, help: OptionTable.help("--session-timeout-ms"))
     var sessionTimeoutMs: Int?
     @Option(name: .long, help: OptionTable.help("--lag-interval-ms"))
@@ -156,6 +158,7 @@ struct PipelineOptions: ParsableArguments {
         if let value = try env.value(maxBufferedBytes, "MAX_BUFFERED_BYTES") { configuration.maxBufferedBytes = value }
         if let value = try env.milliseconds(commitIntervalMs, "COMMIT_INTERVAL_MS") { configuration.commitInterval = value }
         if let value = try env.milliseconds(sessionTimeoutMs, "SESSION_TIMEOUT_MS") { configuration.sessionTimeout = value }
+        if let value = try env.milliseconds(fetchWaitMs, "FETCH_WAIT_MS") { configuration.fetchWait = value }
         if let value = try env.milliseconds(lagIntervalMs, "LAG_INTERVAL_MS") { configuration.lagInterval = value }
         if let value = try env.milliseconds(drainTimeoutMs, "DRAIN_TIMEOUT_MS") { configuration.drainTimeout = value }
         if let value = try env.milliseconds(commitTimeoutMs, "COMMIT_TIMEOUT_MS") { configuration.commitTimeout = value }

@@ -297,6 +297,23 @@ final class KafkaRulesTests: XCTestCase {
 
     // MARK: configuration limits
 
+    /// `fetch.wait.max.ms` is Kafka's default unless set (docs/kafka.md: lower it only for
+    /// brokers that do not answer a waiting fetch when records arrive); a passthrough wins.
+    func testConsumerFetchWaitIsKafkasDefaultUnlessSet() throws {
+        var configuration = KafkaConsumerConfiguration(groupID: "g")
+        XCTAssertEqual(configuration.librdkafkaProperties["fetch.wait.max.ms"], "500")
+        configuration.fetchWait = .milliseconds(10)
+        XCTAssertEqual(configuration.librdkafkaProperties["fetch.wait.max.ms"], "10")
+        try configuration.validate()
+        configuration.client.properties["fetch.wait.max.ms"] = "50"
+        XCTAssertEqual(configuration.librdkafkaProperties["fetch.wait.max.ms"], "50", "-X passthrough overrides the typed value")
+        for broken: Duration in [.milliseconds(-1), .seconds(301)] {
+            var bad = KafkaConsumerConfiguration(groupID: "g")
+            bad.fetchWait = broken
+            XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? KafkaError)?.kind, .configuration) }
+        }
+    }
+
     func testConsumerFetchSizingFollowsMaxMessageBytes() throws {
         var configuration = KafkaConsumerConfiguration(groupID: "g")
         XCTAssertEqual(configuration.maxBufferedBytes, 64 * 1024 * 1024)

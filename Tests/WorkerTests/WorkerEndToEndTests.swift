@@ -202,6 +202,17 @@ final class WorkerEndToEndTests: XCTestCase {
         XCTAssertTrue(metrics.contains("duoguard_requests_consumed_total 1"), metrics)
         XCTAssertTrue(metrics.contains("duoguard_results_produced_total 1"), metrics)
         XCTAssertTrue(metrics.contains("duoguard_batch_tokens_bucket"), metrics)
+        // The request's timeline: one sample per stage (`deliver` once its delivery report is
+        // in, which may come after we read the result).
+        for stage in ["fetch", "prepare", "queue", "dispatch", "model", "compose"] {
+            XCTAssertTrue(metrics.contains("duoguard_stream_stage_seconds_count{stage=\"\(stage)\"} 1"), "\(stage): \(metrics)")
+        }
+        var delivered = false
+        for _ in 0..<50 where !delivered {
+            delivered = try await get("/metrics").1.contains("duoguard_stream_stage_seconds_count{stage=\"deliver\"} 1")
+            if !delivered { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        XCTAssertTrue(delivered, "the deliver stage is recorded once the result is acknowledged")
         process.terminate()
         let status = await ChildProcess.waitForExit(process, timeout: .seconds(60), "worker after SIGTERM")
         XCTAssertEqual(status, 0, "SIGTERM is a clean shutdown")

@@ -9,15 +9,21 @@ What it does (docs/benchmarks.md, "Latency under load"):
    unless --brokers is given, creates fresh input/output/dead-letter topics (--partitions), and
    starts ONE `duoguard worker` on --model (default the random 1B Q4_0) with the batcher settings
    given here (default: the worker's own defaults, read back from its /metrics-free flags);
+   --fetch-wait-ms (default 10) is the worker's and our result consumer's fetch.wait.max.ms: the
+   local broker holds a waiting fetch to its end instead of answering when records arrive
+   (docs/kafka.md), which alone added ~100 ms to every request; pass 500 against Apache Kafka;
 2. warms it up, then measures the maximum sustainable rate: --saturation requests produced at
    once; completed requests / (last result timestamp - first request timestamp);
 3. for each fraction of that rate (25/50/75/90/100 %): Poisson arrivals at the rate for
-   --duration seconds from a real Kafka producer (confluent-kafka, ~50-token requests: --words
+   --duration seconds (default 45: the whole run ~6 min) from a real Kafka producer (confluent-kafka, ~50-token requests: --words
    words of a small vocabulary), open loop (a request is sent at its scheduled time whether or not
    earlier ones were answered); latency of a request = its result's Kafka timestamp (set by the
    worker's producer) - the request's Kafka timestamp (set by our producer at send), matched by
    key; p50/p90/p99/max; the worker's mean batch size and model time per batch from its /metrics
-   (duoguard_batch_requests, duoguard_inference_seconds) over the same interval;
+   (duoguard_batch_requests, duoguard_inference_seconds) over the same interval; and where the
+   time went, per stage of the worker's timeline (duoguard_stream_stage_seconds: fetch, prepare,
+   queue, dispatch, model, compose, deliver; p50/p99 estimated from the histogram buckets), plus
+   the result's timestamp -> this bench's consumer ("result seen", not part of the latency);
 4. prints the table, writes JSON (--json) and the chart (--chart, matplotlib; the one in docs/
    only from a quiet run).
 
@@ -68,6 +74,51 @@ def metrics(port):
     return out
 
 
+STAGES = ("fetch", "prepare", "queue", "dispatch", "model", "compose", "deliver")
+
+
+def stage_buckets(m):
+    """{stage: [(le, cumulative count)]} of duoguard_stream_stage_seconds (the worker's timeline)."""
+    import re
+    out = {}
+    for name, value in m.items():
+        if not name.startswith("duoguard_stream_stage_seconds_bucket{"):
+            continue
+        stage, le = re.search(r'stage="([^"]+)"', name), re.search(r'le="([^"]+)"', name)
+        if stage and le:
+            out.setdefault(stage.group(1), []).append((float(le.group(1)), value))
+    return {s: sorted(b) for s, b in out.items()}
+
+
+def stage_quantiles(m0, m1):
+    """Per stage over an interval: count, mean ms, p50/p99 ms estimated from the histogram buckets
+    (linear within a bucket; a quantile in the +Inf bucket reads as the last finite bound)."""
+    b0, b1 = stage_buckets(m0), stage_buckets(m1)
+    rows = {}
+    for stage in STAGES:
+        before = dict(b0.get(stage, []))
+        cum = [(le, c - before.get(le, 0)) for le, c in b1.get(stage, [])]
+        count = m1.get(f'duoguard_stream_stage_seconds_count{{stage="{stage}"}}', 0) - m0.get(f'duoguard_stream_stage_seconds_count{{stage="{stage}"}}', 0)
+        total = m1.get(f'duoguard_stream_stage_seconds_sum{{stage="{stage}"}}', 0) - m0.get(f'duoguard_stream_stage_seconds_sum{{stage="{stage}"}}', 0)
+        if not cum or count <= 0:
+            rows[stage] = {"count": 0, "mean_ms": float("nan"), "p50_ms": float("nan"), "p99_ms": float("nan")}
+            continue
+        row = {"count": count, "mean_ms": 1000 * total / count}
+        for q in (0.5, 0.99):
+            want, lo, below, value = q * count, 0.0, 0.0, None
+            for le, c in cum:
+                if c >= want:
+                    if math.isinf(le):
+                        value = lo
+                    else:
+                        value = lo + (le - lo) * ((want - below) / (c - below) if c > below else 1.0)
+                    break
+                lo, below = (lo if math.isinf(le) else le), c
+            row[f"p{round(q * 100)}_ms"] = 1000 * (value if value is not None else lo)
+        rows[stage] = row
+    return rows
+
+
 def percentile(values, q):
     if not values:
         return float("nan")
@@ -78,13 +129,18 @@ def percentile(values, q):
 class Results:
     """Consumes the output topic from the beginning: result key -> result Kafka timestamp (ms)."""
 
-    def __init__(self, brokers, topic):
+    def __init__(self, brokers, topic, fetch_wait_ms):
         from confluent_kafka import Consumer
         self.times = {}
+        self.seen = {}
         self.lock = threading.Lock()
         self.stop = False
+        # fetch.wait.max.ms: the local broker holds a waiting fetch to its end even when records
+        # arrive (docs/kafka.md), which would only delay when we see results (their timestamps,
+        # what latency is measured from, are set by the worker's producer).
         self.consumer = Consumer({"bootstrap.servers": brokers, "group.id": f"latency-reader-{os.getpid()}-{time.time_ns()}",
-                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                                  "fetch.wait.max.ms": fetch_wait_ms})
         self.consumer.subscribe([topic])
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -94,8 +150,10 @@ class Results:
             m = self.consumer.poll(0.2)
             if m is None or m.error():
                 continue
+            seen = int(time.time() * 1000)
             with self.lock:
                 self.times[m.key().decode()] = m.timestamp()[1]
+                self.seen[m.key().decode()] = seen
 
     def wait(self, keys, timeout):
         deadline = time.monotonic() + timeout
@@ -110,6 +168,11 @@ class Results:
     def get(self, key):
         with self.lock:
             return self.times.get(key)
+
+    def seen_after(self, key):
+        """ms from the result's timestamp to this reader receiving it (not part of the latency)."""
+        with self.lock:
+            return self.seen[key] - self.times[key] if key in self.seen else None
 
     def close(self):
         self.stop = True
@@ -155,6 +218,10 @@ def start_worker(a, brokers, topics):
     for flag, value in (("--max-batch", a.max_batch), ("--max-wait-ms", a.max_wait_ms), ("--batch-tokens", a.batch_tokens)):
         if value is not None:
             cmd += [flag, str(value)]
+    if a.fetch_wait_ms >= 0:
+        cmd += ["--fetch-wait-ms", str(a.fetch_wait_ms)]
+    for arg in a.worker_arg:
+        cmd += arg.split(" ", 1)
     log("$", " ".join(cmd))
     p = subprocess.Popen(cmd, cwd=ROOT)
     deadline = time.monotonic() + 300
@@ -217,6 +284,8 @@ def step(a, load, results, worker, rate, duration, label):
     wall = time.monotonic() - t0
     m1, cpu1, busy1 = metrics(a.metrics_port), process_cpu(worker.pid), busy_seconds()
     lat = [results.get(k) - load.sent[k] for k in keys if results.get(k) is not None]
+    seen = [s for s in (results.seen_after(k) for k in keys) if s is not None]
+    stages = stage_quantiles(m0, m1)
     d = lambda name: m1.get(name, 0) - m0.get(name, 0)
     batches = d("duoguard_inference_seconds_count")
     row = {"label": label, "target_rate": rate, "requests": len(keys), "answered": len(lat), "complete": done,
@@ -225,11 +294,13 @@ def step(a, load, results, worker, rate, duration, label):
            "mean_ms": sum(lat) / len(lat) if lat else float("nan"),
            "batches": batches, "mean_batch_requests": d("duoguard_batch_requests_sum") / batches if batches else float("nan"),
            "mean_batch_ms": 1000 * d("duoguard_inference_seconds_sum") / batches if batches else float("nan"),
-           "producer_behind_ms": 1000 * behind,
+           "producer_behind_ms": 1000 * behind, "stages": stages,
+           "result_seen_p50_ms": percentile(seen, 0.5), "result_seen_p99_ms": percentile(seen, 0.99),
            "foreign_cores": max(0.0, (busy1 - busy0) - (cpu1 - cpu0)) / wall, "loadavg": os.getloadavg()[0]}
     log(f"  {label}: {row['answered']}/{row['requests']} answered, offered {row['offered_rate']:.2f}/s, "
         f"p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, batch {row['mean_batch_requests']:.1f} req / "
         f"{row['mean_batch_ms']:.0f} ms, other processes {row['foreign_cores']:.2f} cores")
+    log("    stages p50/p99 ms: " + ", ".join(f"{s} {stages[s]['p50_ms']:.0f}/{stages[s]['p99_ms']:.0f}" for s in STAGES))
     return row
 
 
@@ -252,6 +323,12 @@ def table(rows, max_rate):
         lines.append(f"| {r['label']} | {r['offered_rate']:.2f} | {r['answered']}/{r['requests']} | {r['p50_ms']:.0f} | "
                      f"{r['p90_ms']:.0f} | {r['p99_ms']:.0f} | {r['max_ms']:.0f} | {r['mean_batch_requests']:.1f} | "
                      f"{r['mean_batch_ms']:.0f} | {ratio:.2f} |")
+    lines += ["", "Where the time goes (the worker's `duoguard_stream_stage_seconds`, p50 / p99 ms estimated from its "
+              "histogram buckets; the last column, the result's timestamp to this bench's consumer, is not part of the latency):", "",
+              "| load | " + " | ".join(STAGES) + " | result seen |", "|---|" + "---:|" * (len(STAGES) + 1)]
+    for r in rows:
+        cells = [f"{r['stages'][s]['p50_ms']:.0f} / {r['stages'][s]['p99_ms']:.0f}" for s in STAGES]
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {r['result_seen_p50_ms']:.0f} / {r['result_seen_p99_ms']:.0f} |")
     return "\n".join(lines)
 
 
@@ -282,12 +359,17 @@ def main():
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--words", type=int, default=49, help="words per request (each word of this vocabulary is one Llama-3 token; 49 + begin-of-text = 50)")
-    p.add_argument("--duration", type=float, default=60, help="seconds of arrivals per load level")
+    p.add_argument("--duration", type=float, default=45, help="seconds of arrivals per load level (45: the whole run ~6 min)")
     p.add_argument("--saturation", type=int, default=300, help="requests of the max-rate measurement")
     p.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 0.75, 0.9, 1.0])
     p.add_argument("--max-batch", type=int, help="worker --max-batch (default: the worker's)")
     p.add_argument("--max-wait-ms", type=int, help="worker --max-wait-ms (default: the worker's)")
     p.add_argument("--batch-tokens", type=int, help="worker --batch-tokens (default: the worker's)")
+    p.add_argument("--fetch-wait-ms", type=int, default=10,
+                   help="the worker's --fetch-wait-ms and this bench's consumer's fetch.wait.max.ms (default 10: the local broker "
+                        "holds a waiting fetch to its end, docs/kafka.md; against Apache Kafka pass 500, Kafka's default; "
+                        "-1: leave the worker at its default and our consumer at 500, for binaries before round 4)")
+    p.add_argument("--worker-arg", action="append", default=[], help="extra worker argument, repeatable ('--flag value' or '-Xkey=value')")
     p.add_argument("--metrics-port", type=int, default=19466)
     p.add_argument("--smoke", action="store_true", help="a short run (harness check, not a result)")
     p.add_argument("--max-load", type=float, default=1.5)
@@ -307,7 +389,7 @@ def main():
     run = f"latency-{os.getpid()}-{int(time.time())}"
     topics = create_topics(brokers, run, a.partitions)
     worker, cmd = start_worker(a, brokers, topics)
-    results = Results(brokers, topics["out"])
+    results = Results(brokers, topics["out"], a.fetch_wait_ms if a.fetch_wait_ms >= 0 else 500)
     load = Load(brokers, topics["in"], a.words, 7)
     try:
         warm = [load.send("warmup") for _ in range(8)]
@@ -327,7 +409,8 @@ def main():
     foreign = max(r["foreign_cores"] for r in rows)
     quiet = not a.smoke and loadavg_start[0] <= a.max_load and foreign <= a.max_foreign
     batcher = batcher_settings(a)
-    settings = f"max-batch {batcher['max-batch']}, max-wait {batcher['max-wait-ms']} ms, batch-tokens {batcher['batch-tokens']}"
+    settings = (f"max-batch {batcher['max-batch']}, max-wait {batcher['max-wait-ms']} ms, batch-tokens {batcher['batch-tokens']}, "
+                f"fetch-wait {a.fetch_wait_ms} ms")
     text = table(rows, max_rate)
     banner = "" if quiet else f"**{'SMOKE RUN' if a.smoke else 'LOADED MACHINE'}: not a benchmark result** " \
         f"(load {loadavg_start[0]:.2f} at the start, other processes up to {foreign:.2f} cores)\n\n"

@@ -118,6 +118,7 @@ struct InferenceLoop: Sendable {
                 continue
             }
             guard let preparer, let sender else { continue }
+            if coalescing.isComputed(index) { recordStages(item, timing) }
             let result: ModerationResult
             switch outcomes[index] {
             case .success(let classification):
@@ -144,6 +145,15 @@ struct InferenceLoop: Sendable {
                 deadLetter: nil)
             sender.send(answer.outgoing, for: item.source, read: item.read, span: item.span)
         }
+    }
+
+    /// A scored stream request's stages up to its result's hand-off (``StreamStageMetrics``).
+    private func recordStages(_ item: WorkItem, _ timing: BatchTiming) {
+        let stages = metrics.streamStages
+        if let enqueued = item.enqueued { stages.record(.queue, from: enqueued, to: timing.taken) }
+        stages.record(.dispatch, timing.dispatchSeconds)
+        stages.record(.model, timing.modelSeconds)
+        stages.record(.compose, from: timing.modelEnded, to: .now)
     }
 
     /// Hands a synchronous call its outcome (its caller composes the result).

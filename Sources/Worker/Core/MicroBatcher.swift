@@ -4,7 +4,9 @@ import Synchronization
 ///
 /// A batch closes when its tokens reach the budget, when it holds `maxItems` requests, or
 /// `maxWait` after its first request arrived — whichever comes first; the next batch forms
-/// while the current one runs. The queue is bounded: `enqueue` suspends while it is full,
+/// while the current one runs. With `adaptiveWait` the first request waits for company only
+/// while requests arrive at least every `maxWait` on average (``CompanyWait``): a lone request
+/// on an idle worker starts at once. The queue is bounded: `enqueue` suspends while it is full,
 /// which stops the intake, which makes the consumer pause its partitions (memory stays
 /// bounded with a backlog of any size).
 ///
@@ -25,6 +27,8 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         public var maxItems: Int
         /// How long the first request of a batch may wait for company.
         public var maxWait: Duration
+        /// Wait `maxWait` only while arrivals are that dense (``CompanyWait``); else start at once.
+        public var adaptiveWait: Bool
         /// Queued requests before `enqueue` suspends.
         public var capacity: Int
         /// Tokens (the callers' own included) up to which stream requests fill a batch that
@@ -37,10 +41,13 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         /// loses is only its fixed per-batch part, about one short call's time per stream batch.
         public var urgentFillTokens: Int
 
-        public init(tokenBudget: Int, maxItems: Int, maxWait: Duration, capacity: Int, urgentFillTokens: Int = 0) {
+        public init(
+            tokenBudget: Int, maxItems: Int, maxWait: Duration, capacity: Int, urgentFillTokens: Int = 0, adaptiveWait: Bool = false
+        ) {
             self.tokenBudget = tokenBudget
             self.maxItems = maxItems
             self.maxWait = maxWait
+            self.adaptiveWait = adaptiveWait
             self.capacity = capacity
             self.urgentFillTokens = urgentFillTokens
         }
@@ -59,13 +66,16 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         var closed = false
         var spaceWaiters: [CheckedContinuation<Void, Never>] = []
         var itemWaiter: CheckedContinuation<Void, Never>?
+        /// Arrivals of both lanes: how long the next batch waits for company.
+        var company: CompanyWait
     }
 
     public let limits: Limits
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     public init(limits: Limits) {
         self.limits = limits
+        state = Mutex(State(company: CompanyWait(maxWait: limits.maxWait, adaptive: limits.adaptiveWait)))
     }
 
     /// Requests waiting for a batch (both classes).
@@ -79,7 +89,9 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
     public func enqueueUrgent(_ item: Item, tokens: Int) -> Bool {
         let step: EnqueueStep = state.withLock { state in
             if state.closed { return .closed }
-            state.urgent.append(Entry(item: item, tokens: tokens, arrived: .now))
+            let now = ContinuousClock.now
+            state.urgent.append(Entry(item: item, tokens: tokens, arrived: now))
+            state.company.noteArrival(at: now)
             defer { state.itemWaiter = nil }
             return .added(state.itemWaiter)
         }
@@ -94,7 +106,9 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
             let step: EnqueueStep = state.withLock { state in
                 if state.closed { return .closed }
                 if state.queue.count >= limits.capacity { return .full }
-                state.queue.append(Entry(item: item, tokens: tokens, arrived: .now))
+                let now = ContinuousClock.now
+                state.queue.append(Entry(item: item, tokens: tokens, arrived: now))
+                state.company.noteArrival(at: now)
                 defer { state.itemWaiter = nil }
                 return .added(state.itemWaiter)
             }
@@ -136,12 +150,12 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
                 if !registered { continuation.resume() }
             }
         }
-        // Give the first request up to maxWait for company, unless the batch is full already
-        // (or the batcher is closing: then drain without waiting).
-        let deadline =
-            state.withLock { state in
-                [state.urgent.first?.arrived, state.queue.first?.arrived].compactMap { $0 }.min() ?? .now
-            } + limits.maxWait
+        // Give the first request up to maxWait for company (adaptive: only while arrivals are
+        // that dense), unless the batch is full already (or the batcher is closing: then drain
+        // without waiting).
+        let deadline = state.withLock { state in
+            ([state.urgent.first?.arrived, state.queue.first?.arrived].compactMap { $0 }.min() ?? .now) + state.company.wait
+        }
         while ContinuousClock.now < deadline && !isFull() && !state.withLock({ $0.closed }) {
             try? await Task.sleep(for: min(.milliseconds(1), deadline - .now))
         }

@@ -42,6 +42,7 @@ struct RequestIntake<Source: MessageSource>: Sendable {
             }
             metrics.consumed.increment()
             let read = ContinuousClock.now
+            metrics.streamStages.recordFetch(timestampMilliseconds: message.timestampMilliseconds, read: Date())
             let envelope = preparer.openEnvelope(message)
             let span = tracing.process(message, trace: try? envelope?.get().trace)
             switch await preparer.prepare(message, opened: envelope, read: read, now: Date()) {
@@ -50,6 +51,8 @@ struct RequestIntake<Source: MessageSource>: Sendable {
                     logger.info("request", metadata: ["id": "\(item.requestID)", "text": "\(item.request.text)"])
                 }
                 item.span = span
+                item.enqueued = .now
+                metrics.streamStages.record(.prepare, from: read, to: .now)
                 if !(await batcher.enqueue(.stream(item), tokens: item.prepared.tokenCount)) {
                     ledger.handBack(message)
                     budget.release(message.bufferedSize)

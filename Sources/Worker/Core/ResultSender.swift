@@ -147,6 +147,7 @@ final class ResultSender: Sendable {
         let source = request.source
         request.span?.end()
         metrics.endToEndSeconds.record(seconds(ContinuousClock.now - request.read))
+        metrics.streamStages.record(.deliver, from: request.handed, to: .now)
         counts.answered.add(1, ordering: .relaxed)
         ledger.answered(source) { [offsets, logger] position in
             do {
@@ -175,6 +176,8 @@ final class ResultSender: Sendable {
     private final class InFlightRequest: Sendable {
         let source: KafkaConsumerMessage
         let read: ContinuousClock.Instant
+        /// When its records were handed to the producer (``StreamStageMetrics``' `deliver`).
+        let handed = ContinuousClock.now
         let span: (any Span)?
         private let remaining: Atomic<Int>
         private let settled = Atomic<Bool>(false)

@@ -24,6 +24,8 @@ struct WorkItem: Sendable {
     var deadline: Date?
     /// When intake read it (queue time and end-to-end latency start here).
     var read: ContinuousClock.Instant
+    /// When intake queued it in the batcher (``StreamStageMetrics``' `prepare` ends, `queue` starts).
+    var enqueued: ContinuousClock.Instant? = nil
     /// Its text's score-cache key, when the cache is on (the computed score is kept under it).
     var cacheKey: ScoreDigest? = nil
     /// Its `process` span, ended when its answer is acknowledged (or it is handed back).
