@@ -27,8 +27,9 @@ import Tracing
 /// (d) within an assignment, stored positions only grow;
 /// (e) a stop ends within `quietBound` steps;
 /// (h) a graceful stop that drained in time duplicates nothing: no record answered under the
-///     assignment held at the stop lies at or above the position committed for it (in
-///     schedules without the score cache: see `Options.checkStopDuplicatesWithCache`);
+///     assignment held at the stop lies at or above the position committed for it (with the
+///     score cache too: its hits are answered at intake, above requests still queued, and
+///     the stop keeps those queued ones rather than hand them back — `WorkerStop.abandonQueued`);
 /// (i) every synchronous call admitted to the urgent lane gets its outcome by the end of the stop.
 /// (b: every record read is answered or re-read by the partition's next reader, is (a) at the
 /// end; (f), replay's done, stays with the rule-level simulation.)
@@ -36,9 +37,9 @@ final class ShellSimulation: @unchecked Sendable {
     struct Options {
         /// The stop order before bebd035 (`WorkerStop.handsBackBeforeClosing`).
         var plantOldStopOrder = false
-        /// Check (h) in schedules with the score cache too (its hits are answered at intake,
-        /// which can put an answer above a request handed back at the stop).
-        var checkStopDuplicatesWithCache = false
+        /// The hand-back rule before the cache-hit fix: every queued request is handed back,
+        /// even one below a request answered at intake (`WorkerStop.handsBackBelowAnswers`).
+        var plantHandBackBelowAnswers = false
         /// Whether the preparer has a score cache; `nil`: the seed decides (half the schedules).
         var scoreCache: Bool? = nil
     }
@@ -92,7 +93,7 @@ final class ShellSimulation: @unchecked Sendable {
     private let partitions: Int
     private let ends: [Int64]
     /// Whether this schedule's preparer has a score cache (texts repeat, so hits happen).
-    private let cached: Bool
+    let cached: Bool
     /// Synchronous calls: admitted to the batcher's urgent lane, and given their outcome.
     private var callsAdmitted = 0
     private let callsFinished = Counter()
@@ -134,6 +135,7 @@ final class ShellSimulation: @unchecked Sendable {
                 capacity: Int.random(in: 1...3, using: &random)))
         var stop = WorkerStop(ledger: ledger, batcher: batcher, budget: budget, metrics: WorkerMetrics(), yieldGate: nil, logger: Self.quiet)
         stop.handsBackBeforeClosing = options.plantOldStopOrder
+        stop.handsBackBelowAnswers = options.plantHandBackBelowAnswers
         self.stop = stop
     }
 
@@ -306,7 +308,7 @@ final class ShellSimulation: @unchecked Sendable {
         if violation == nil && callsFinished.count != callsAdmitted {
             fail("i", "\(callsAdmitted) synchronous calls admitted, \(callsFinished.count) given an outcome by the end of the stop")
         }
-        if violation == nil && (!cached || options.checkStopDuplicatesWithCache) { checkStopDuplicatesNothing() }
+        if violation == nil { checkStopDuplicatesNothing() }
     }
 
     /// Progress without faults: a task runs, or else the broker acknowledges, or else a record
