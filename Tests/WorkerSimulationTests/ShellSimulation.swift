@@ -397,7 +397,7 @@ final class ShellSimulation: @unchecked Sendable {
         guard let tokenizer = Self.tokenizer else { return }
         let prepared = TextScoring().prepare("synchronous call \(callsAdmitted)", tokenizer: tokenizer)
         let finished = callsFinished
-        let call = SyncCall(prepared: prepared, deadline: nil, admitted: .now) { _ in finished.add() }
+        let call = SyncCall(prepared: prepared, deadline: nil, enqueued: .now) { _ in finished.add() }
         if batcher.enqueueUrgent(.call(call), tokens: prepared.tokenCount) {
             callsAdmitted += 1
             note("synchronous call \(callsAdmitted) admitted")
