@@ -20,12 +20,14 @@ final class ShellSimulationTests: XCTestCase {
     func testShellSchedules() throws {
         try XCTSkipIf(ShellSimulation.tokenizer == nil, "run scripts/prepare-tokenizers.sh")
         // DUOGUARD_SHELL_PLANT=stop-order (or 1) / hand-back: the planted fault of a teeth
-        // test, to replay its finding.
+        // test, with its cache setting, to replay its finding.
         let environment = ProcessInfo.processInfo.environment
-        let plant = environment["DUOGUARD_SHELL_PLANT"]
-        let options = ShellSimulation.Options(
-            plantOldStopOrder: plant == "1" || plant == "stop-order",
-            plantHandBackBelowAnswers: plant == "1" || plant == "stop-order" || plant == "hand-back")
+        var options = ShellSimulation.Options()
+        switch environment["DUOGUARD_SHELL_PLANT"] {
+        case "1", "stop-order": options = Self.oldStopOrder
+        case "hand-back": options = Self.oldHandBack
+        default: break
+        }
         if let seed = Self.environment("DUOGUARD_SHELL_SEED") {
             let simulation = ShellSimulation(seed: seed, options: options)
             let violation = simulation.run()
@@ -39,6 +41,8 @@ final class ShellSimulationTests: XCTestCase {
         var steps = 0
         var violations = 0
         var fullAtStop = 0
+        var failures = 0
+        var deadLetters = 0
         for seed in first..<(first + count) {
             let simulation = ShellSimulation(seed: seed, options: options)
             if let violation = simulation.run() {
@@ -47,12 +51,17 @@ final class ShellSimulationTests: XCTestCase {
             }
             steps += simulation.step
             if simulation.stopFoundQueueFull { fullAtStop += 1 }
+            failures += simulation.deliveryFailures
+            deadLetters += simulation.deadLettersDelivered
         }
         let elapsed = Date().timeIntervalSince(started)
         print(
             "shell simulation: \(count) schedules (seeds \(first)..<\(first + count)), \(steps) steps, \(violations) violations, "
                 + "\(String(format: "%.1f", elapsed)) s, \(Int(Double(steps) / max(elapsed, 1e-9))) steps/s, "
-                + "\(fullAtStop) stops found the batcher's queue full")
+                + "\(fullAtStop) stops found the batcher's queue full, \(failures) deliveries failed (retried), "
+                + "\(deadLetters) dead letters of poison records delivered")
+        XCTAssertGreaterThan(failures, 0, "the schedules must draw delivery failures")
+        XCTAssertGreaterThan(deadLetters, 0, "the schedules must carry poison records")
         XCTAssertEqual(violations, 0)
     }
 
@@ -78,9 +87,7 @@ final class ShellSimulationTests: XCTestCase {
     /// plants: today's hand-back rule alone also keeps the requests below the slipped-in one.)
     /// The same seed with today's stop must pass, so it is the fault that is found.
     func testFindsTheOldStopOrderDuplicate() throws {
-        try findPlanted(
-            "old stop order", .init(plantOldStopOrder: true, plantHandBackBelowAnswers: true, scoreCache: false),
-            fixed: .init(scoreCache: false))
+        try findPlanted("old stop order", Self.oldStopOrder, fixed: .init(scoreCache: false))
     }
 
     /// Teeth: the hand-back rule before the cache-hit fix (every queued request handed back at
@@ -89,8 +96,13 @@ final class ShellSimulationTests: XCTestCase {
     /// (h) — the bug it found in the last round at seeds 1301 and 11017. With today's stop
     /// order and the cache on; the same seed with today's rule must pass.
     func testFindsTheCacheHitDuplicateAtAStop() throws {
-        try findPlanted("cache hit at a stop", .init(plantHandBackBelowAnswers: true, scoreCache: true), fixed: .init(scoreCache: true))
+        try findPlanted("cache hit at a stop", Self.oldHandBack, fixed: .init(scoreCache: true))
     }
+
+    /// The stop path before bebd035, without the score cache.
+    static let oldStopOrder = ShellSimulation.Options(plantOldStopOrder: true, plantHandBackBelowAnswers: true, scoreCache: false)
+    /// The hand-back rule before the cache-hit fix, with the score cache.
+    static let oldHandBack = ShellSimulation.Options(plantHandBackBelowAnswers: true, scoreCache: true)
 
     private func findPlanted(_ name: String, _ planted: ShellSimulation.Options, fixed: ShellSimulation.Options) throws {
         try XCTSkipIf(ShellSimulation.tokenizer == nil, "run scripts/prepare-tokenizers.sh")
