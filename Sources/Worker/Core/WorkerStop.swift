@@ -52,8 +52,8 @@ struct WorkerStop: Sendable {
     /// answer, so the partition's next reader would answer it again — a duplicate after a
     /// graceful stop. Draining those few costs the stop (or revoke) their model time, within
     /// its drain bound; making hits wait behind the queue instead would cost every hit its
-    /// queue time, the cache's benefit. After a loss the ledger has forgotten the partition,
-    /// so everything of it is handed back.
+    /// queue time, the cache's benefit. Once the ledger has forgotten an assignment (a loss,
+    /// or a revoke after its drain), everything of it still queued is handed back.
     func abandonQueued(_ predicate: (WorkItem) -> Bool) {
         var keepBelow: [RequestLedger.Assignment: Int64] = [:]
         if !handsBackBelowAnswers {
