@@ -104,7 +104,7 @@ final class ShellSimulation: @unchecked Sendable {
     /// Percent of fault-phase broker answers that are retriable failures (0 in some schedules).
     private let deliveryFailurePercent: Int
     /// Whether this schedule's preparer has a score cache (texts repeat, so hits happen).
-    let cached: Bool
+    private let cached: Bool
     /// Synchronous calls: admitted to the batcher's urgent lane, and given their outcome.
     private var callsAdmitted = 0
     private let callsFinished = Counter()
