@@ -109,12 +109,9 @@ public final class ModerationFrontDoor: Sendable {
         }
         // A text scored before costs nothing: answered at once, before admission.
         let cache = scoreCache.withLock { $0 }
-        let cacheKey = cache?.key(for: request.text)
-        if let cacheKey, let score = cache?.lookup(cacheKey) {
-            return results.scored(
-                requestID: requestID, request: request, source: nil, score: score, operatorThresholds: rules.thresholds,
-                queueSeconds: 0, inferenceSeconds: 0)
-        }
+        let cached = results.cached(cache, requestID: requestID, request: request, source: nil, thresholds: rules.thresholds)
+        if let result = cached.result { return result }
+        let cacheKey = cached.key
         let ticket: SyncAdmission.Ticket
         switch admission.admit(bytes: request.text.utf8.count) {
         case .success(let admitted): ticket = admitted
@@ -133,7 +130,7 @@ public final class ModerationFrontDoor: Sendable {
         }
         let enqueued = ContinuousClock.now
         let outcome: SyncOutcome? = await withCheckedContinuation { continuation in
-            let call = SyncCall(prepared: prepared, deadline: deadline, admitted: enqueued) { continuation.resume(returning: $0) }
+            let call = SyncCall(prepared: prepared, deadline: deadline, enqueued: enqueued) { continuation.resume(returning: $0) }
             if !batcher.enqueueUrgent(.call(call), tokens: prepared.tokenCount) { continuation.resume(returning: nil) }
         }
         switch outcome {

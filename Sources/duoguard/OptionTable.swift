@@ -149,8 +149,8 @@ enum OptionTable {
         ArgumentHelp(helpTexts[flag] ?? "(no entry in OptionTable for \(flag))", valueName: valueName)
     }
 
-    /// docs/operations.md's table (`duoguard options --markdown`).
-    static func markdown() -> String {
+    /// docs/operations.md's table (`duoguard options --markdown`; serve's with `--command serve`).
+    static func markdown(_ entries: [Entry] = entries) -> String {
         var lines = ["| Flag | Environment | Default | Meaning |", "|---|---|---|---|"]
         for e in entries {
             var flag = "`\(e.flag)\(e.value.map { " \($0)" } ?? "")`"

@@ -10,13 +10,20 @@ struct OptionsCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Print the Markdown table of docs/operations.md.")
     var markdown = false
+    @Option(name: .long, help: "Whose options: worker or serve (default worker).")
+    var command = "worker"
+
+    func validate() throws {
+        guard ["worker", "serve"].contains(command) else { throw ValidationError("--command is worker or serve") }
+    }
 
     func run() {
+        let entries = command == "serve" ? OptionTable.serveEntries : OptionTable.entries
         if markdown {
-            print(OptionTable.markdown(), terminator: "")
+            print(OptionTable.markdown(entries), terminator: "")
             return
         }
-        for entry in OptionTable.entries {
+        for entry in entries {
             let variable = entry.environmentVariable ?? "-"
             print("\(entry.flag)\t\(variable)\t\(entry.defaultText ?? "-")\t\(entry.help)")
         }

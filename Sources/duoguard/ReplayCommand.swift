@@ -65,13 +65,17 @@ struct ReplayCommand: AsyncParsableCommand {
         if yieldToGroup == nil, maxLiveLag != nil || resumeLiveLag != nil || !liveTopic.isEmpty || liveLagIntervalMs != nil {
             throw ValidationError("--max-live-lag, --resume-live-lag, --live-topic and --live-lag-interval-ms need --yield-to-group")
         }
-        guard CPUNiceness(cpuNice) != nil else { throw ValidationError("--cpu-nice \(cpuNice) is not in 0...19") }
+        guard niceness != nil else { throw ValidationError("--cpu-nice \(cpuNice) is not in 0...19") }
     }
+
+    /// `--cpu-nice` as a niceness, built in one place: nil out of 0...19 (`validate` refuses
+    /// it); 0 is valid and leaves priorities alone (`run` applies nothing).
+    private var niceness: CPUNiceness? { CPUNiceness(cpuNice) }
 
     func run() async throws {
         let signals = ShutdownSignals()
         let logger = try pipeline.makeLogger(label: "duoguard.replay")
-        let niceness = cpuNice > 0 ? CPUNiceness(cpuNice) : nil
+        let niceness = cpuNice > 0 ? niceness : nil
         // Before the model and Kafka clients start their threads: those inherit it.
         if let niceness { try Self.lowerPriority(niceness, logger: logger) }
         let kafka = try pipeline.kafkaConfiguration(clientID: "duoguard-replay")

@@ -14,39 +14,39 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the moderation HTTP API (OpenAI-compatible /v1/moderations, /v1/classify) without Kafka."
     )
 
-    @Option(name: .long, help: "Model file (.gguf from `duoguard convert`) (env DUOGUARD_MODEL).")
+    @Option(name: .long, help: OptionTable.help("--model"))
     var model: String?
     @OptionGroup var modelArguments: ModelArguments
     @OptionGroup var scoringArguments: ScoringArguments
     @OptionGroup var api: APIOptions
-    @Option(name: .long, help: "Requests per inference batch (default 32) (env DUOGUARD_MAX_BATCH).")
+    @Option(name: .long, help: OptionTable.serveHelp("--max-batch"))
     var maxBatch: Int?
-    @Option(name: .long, help: "Max wait for a batch to fill, ms (default 5) (env DUOGUARD_MAX_WAIT_MS).")
+    @Option(name: .long, help: OptionTable.serveHelp("--max-wait-ms"))
     var maxWaitMs: Int?
-    @Option(name: .long, help: "Largest accepted text in UTF-8 bytes (default 65536) (env DUOGUARD_MAX_TEXT_BYTES).")
+    @Option(name: .long, help: OptionTable.serveHelp("--max-text-bytes"))
     var maxTextBytes: Int?
-    @Option(name: .long, help: "Address /metrics, /healthz, /readyz bind to (default 0.0.0.0) (env DUOGUARD_METRICS_HOST).")
+    @Option(name: .long, help: OptionTable.serveHelp("--metrics-host"))
     var metricsHost: String?
-    @Option(name: .long, help: "Port of /metrics, /healthz, /readyz (default 9464; 0 = any free port) (env DUOGUARD_METRICS_PORT).")
+    @Option(name: .long, help: OptionTable.serveHelp("--metrics-port"))
     var metricsPort: Int?
-    @Option(name: .long, help: "Worker id reported in results (default hostname-pid).")
+    @Option(name: .long, help: OptionTable.serveHelp("--worker-id"))
     var workerID: String?
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
+    @Option(name: .long, help: OptionTable.serveHelp("--log-level"))
     var logLevel: String?
 
     func run() async throws {
         let signals = ShutdownSignals()
         let env = Environment.process
         var logger = Logger(label: "duoguard.serve")
-        let level = try env.value(logLevel, "LOG_LEVEL") ?? "info"
+        let level = try env.value(logLevel, "LOG_LEVEL") ?? OptionTable.ServeDefaults.logLevel
         guard let parsed = Logger.Level(rawValue: level) else { throw ValidationError("unknown log level '\(level)'") }
         logger.logLevel = parsed
         guard let front = try api.front(env, required: true) else { return }
         let loaded = try DuoGuardModel.load(path: try env.required(model, "MODEL", "--model"), options: try modelArguments.options(env))
         try loaded.checkVocabulary()
-        let maxTextBytes = try env.value(maxTextBytes, "MAX_TEXT_BYTES") ?? 65_536
+        let maxTextBytes = try env.value(maxTextBytes, "MAX_TEXT_BYTES") ?? OptionTable.ServeDefaults.maxTextBytes
         guard maxTextBytes >= 1 else { throw ValidationError("--max-text-bytes must be at least 1") }
-        let maxBatch = try env.value(maxBatch, "MAX_BATCH") ?? 32
+        let maxBatch = try env.value(maxBatch, "MAX_BATCH") ?? OptionTable.ServeDefaults.maxBatch
         guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
         let scoring = try scoringArguments.scoring(for: loaded, env)
         do {
@@ -59,10 +59,10 @@ struct ServeCommand: AsyncParsableCommand {
             rules: .init(
                 maxTextBytes: maxTextBytes, metadataLimits: .init(), scoring: scoring,
                 thresholds: try scoringArguments.thresholds(for: loaded, env)),
-            front: front, maxBatch: maxBatch, maxWait: try env.milliseconds(maxWaitMs, "MAX_WAIT_MS") ?? .milliseconds(5),
+            front: front, maxBatch: maxBatch, maxWait: try env.milliseconds(maxWaitMs, "MAX_WAIT_MS") ?? .milliseconds(OptionTable.ServeDefaults.maxWaitMs),
             workerID: try env.value(workerID, "WORKER_ID") ?? WorkerConfiguration.defaultWorkerID,
-            metricsHost: try env.value(metricsHost, "METRICS_HOST") ?? "0.0.0.0",
-            metricsPort: try env.value(metricsPort, "METRICS_PORT") ?? 9_464, logger: logger)
+            metricsHost: try env.value(metricsHost, "METRICS_HOST") ?? OptionTable.ServeDefaults.metricsHost,
+            metricsPort: try env.value(metricsPort, "METRICS_PORT") ?? OptionTable.ServeDefaults.metricsPort, logger: logger)
         let grpc = try api.grpc(env, frontDoor: server.frontDoor, isServing: { server.isReady })
         // The gRPC port beside the server: shutdown runs in reverse, so it stops taking calls first.
         try await WorkerRunner.run(

@@ -21,24 +21,29 @@ import Tracing
 /// acknowledgement timeout and the partition come back before the old cleanup ends) or loses a
 /// partition, the clock moves to the next sleeper, a model batch fails, a stop begins, or the
 /// next step of the stop runs (stop steps interleave with the tasks, as on threads). After
-/// faults end it drives the shell to quiescence. Checked after every step:
+/// faults end it drives the shell to quiescence. Deliveries may fail retriably (the sender's
+/// retry waits on the simulated clock, as a task on the seeded executor), and some schedules
+/// carry poison records (bytes no decoder reads) that intake dead-letters. Checked after every step:
 /// (a) no stored or committed position passes a record that is not answered;
 /// (c) once faults stop, every partition reaches its end within `quietBound` steps;
 /// (d) within an assignment, stored positions only grow;
 /// (e) a stop ends within `quietBound` steps;
 /// (h) a graceful stop that drained in time duplicates nothing: no record answered under the
-///     assignment held at the stop lies at or above the position committed for it (in
-///     schedules without the score cache: see `Options.checkStopDuplicatesWithCache`);
-/// (i) every synchronous call admitted to the urgent lane gets its outcome by the end of the stop.
+///     assignment held at the stop lies at or above the position committed for it (with the
+///     score cache too: its hits are answered at intake, above requests still queued, and
+///     the stop keeps those queued ones rather than hand them back — `WorkerStop.abandonQueued`);
+/// (i) every synchronous call admitted to the urgent lane gets its outcome by the end of the stop;
+/// (j) no owner delivers a request's result or dead letter twice (one assignment, one topic),
+///     and once every partition is at its end, every poison record was dead-lettered.
 /// (b: every record read is answered or re-read by the partition's next reader, is (a) at the
 /// end; (f), replay's done, stays with the rule-level simulation.)
 final class ShellSimulation: @unchecked Sendable {
     struct Options {
         /// The stop order before bebd035 (`WorkerStop.handsBackBeforeClosing`).
         var plantOldStopOrder = false
-        /// Check (h) in schedules with the score cache too (its hits are answered at intake,
-        /// which can put an answer above a request handed back at the stop).
-        var checkStopDuplicatesWithCache = false
+        /// The hand-back rule before the cache-hit fix: every queued request is handed back,
+        /// even one below a request answered at intake (`WorkerStop.handsBackBelowAnswers`).
+        var plantHandBackBelowAnswers = false
         /// Whether the preparer has a score cache; `nil`: the seed decides (half the schedules).
         var scoreCache: Bool? = nil
     }
@@ -87,10 +92,17 @@ final class ShellSimulation: @unchecked Sendable {
     /// Whether the group may still move once a stop began (the revoke at close, a loss).
     private let eventsDuringStop: Bool
     private var heldAtStop: [UInt64?] = []
+    /// Coverage: retriable delivery failures drawn, and dead letters acknowledged.
+    var deliveryFailures: Int { sink.failureCount }
+    var deadLettersDelivered: Int { sink.deliveredCount(to: "dead") }
     /// Coverage: the stop began with the batcher's queue full (an intake may wait to add to it).
     private(set) var stopFoundQueueFull = false
     private let partitions: Int
     private let ends: [Int64]
+    /// Poison records per partition (dead-lettered at intake).
+    private let poison: [Set<Int64>]
+    /// Percent of fault-phase broker answers that are retriable failures (0 in some schedules).
+    private let deliveryFailurePercent: Int
     /// Whether this schedule's preparer has a score cache (texts repeat, so hits happen).
     private let cached: Bool
     /// Synchronous calls: admitted to the batcher's urgent lane, and given their outcome.
@@ -127,13 +139,26 @@ final class ShellSimulation: @unchecked Sendable {
         eventsDuringStop = random.chance(30)
         let drawn = random.chance(50)
         cached = options.scoreCache ?? drawn
-        consumer = SimulatedConsumer(topic: Self.topic, ends: ends)
+        // Half the schedules have poison records, half have delivery failures.
+        let poisoned = random.chance(50)
+        var poison: [Set<Int64>] = []
+        for end in ends {
+            var offsets = Set<Int64>()
+            for offset in 0..<end where poisoned {
+                if random.chance(15) { offsets.insert(offset) }
+            }
+            poison.append(offsets)
+        }
+        self.poison = poison
+        deliveryFailurePercent = random.chance(50) ? Int.random(in: 5...40, using: &random) : 0
+        consumer = SimulatedConsumer(topic: Self.topic, ends: ends, poison: poison)
         batcher = MicroBatcher(
             limits: .init(
                 tokenBudget: 100_000, maxItems: Int.random(in: 1...4, using: &random), maxWait: .zero,
                 capacity: Int.random(in: 1...3, using: &random)))
         var stop = WorkerStop(ledger: ledger, batcher: batcher, budget: budget, metrics: WorkerMetrics(), yieldGate: nil, logger: Self.quiet)
         stop.handsBackBeforeClosing = options.plantOldStopOrder
+        stop.handsBackBelowAnswers = options.plantHandBackBelowAnswers
         self.stop = stop
     }
 
@@ -177,7 +202,8 @@ final class ShellSimulation: @unchecked Sendable {
         let state = state
         let sender = ResultSender(
             producer: sink, ledger: ledger, offsets: consumer, budget: budget, deadLetters: deadLetters, metrics: metrics,
-            counts: WorkerCounts(), logger: Self.quiet, maxBackoff: .milliseconds(50), tracing: tracing, clock: clock
+            counts: WorkerCounts(), logger: Self.quiet, maxBackoff: .milliseconds(50), tracing: tracing, clock: clock,
+            retryExecutor: executor
         ) { reason in state.fail(reason) }
         let scoreCache = cached
             ? ScoreCache(capacityBytes: 1 << 16, digester: ScoreDigester(contentHash: "simulated", quantization: "none", scoring: TextScoring()))
@@ -303,10 +329,18 @@ final class ShellSimulation: @unchecked Sendable {
             }
             check()
         }
+        if violation == nil && atEnd() {
+            for partition in 0..<partitions {
+                if let missed = poison[partition].sorted().first(where: { !sink.delivered(partition: partition, offset: $0, to: "dead") }) {
+                    fail("j", "poison record \(partition)/\(missed) passed without a dead letter")
+                    break
+                }
+            }
+        }
         if violation == nil && callsFinished.count != callsAdmitted {
             fail("i", "\(callsAdmitted) synchronous calls admitted, \(callsFinished.count) given an outcome by the end of the stop")
         }
-        if violation == nil && (!cached || options.checkStopDuplicatesWithCache) { checkStopDuplicatesNothing() }
+        if violation == nil { checkStopDuplicatesNothing() }
     }
 
     /// Progress without faults: a task runs, or else the broker acknowledges, or else a record
@@ -316,7 +350,7 @@ final class ShellSimulation: @unchecked Sendable {
         if executor.readyCount > 0 {
             runJob()
         } else if sink.pendingCount > 0 {
-            deliver()
+            deliver(failing: false)
         } else if let partition = consumer.fetchable().first, !stopBegan {
             fetch(partition)
         } else if clock.advanceToNextDeadline() {
@@ -356,12 +390,19 @@ final class ShellSimulation: @unchecked Sendable {
         }
     }
 
-    private func deliver() {
+    /// The broker answers one produced record: an acknowledgement, or in the fault phase
+    /// (`failing`) sometimes a retriable failure (the sender retries after its backoff).
+    private func deliver(failing: Bool = true) {
         let pending = sink.pendingCount
         guard pending > 0 else { return runJob() }
         let index = Int.random(in: 0..<pending, using: &random)
-        note("broker acknowledges record \(index) of \(pending)")
-        sink.resolve(at: index)
+        if failing && deliveryFailurePercent > 0 && random.chance(deliveryFailurePercent) {
+            note("delivery of record \(index) of \(pending) fails (retriable)")
+            sink.resolve(at: index, failing: true)
+        } else {
+            note("broker acknowledges record \(index) of \(pending)")
+            sink.resolve(at: index)
+        }
     }
 
     private func groupEvent() {
@@ -395,7 +436,7 @@ final class ShellSimulation: @unchecked Sendable {
         guard let tokenizer = Self.tokenizer else { return }
         let prepared = TextScoring().prepare("synchronous call \(callsAdmitted)", tokenizer: tokenizer)
         let finished = callsFinished
-        let call = SyncCall(prepared: prepared, deadline: nil, admitted: .now) { _ in finished.add() }
+        let call = SyncCall(prepared: prepared, deadline: nil, enqueued: .now) { _ in finished.add() }
         if batcher.enqueueUrgent(.call(call), tokens: prepared.tokenCount) {
             callsAdmitted += 1
             note("synchronous call \(callsAdmitted) admitted")
@@ -439,6 +480,7 @@ final class ShellSimulation: @unchecked Sendable {
 
     private func check() {
         if let problem = consumer.takeProblem() { return fail("d", problem) }
+        if let problem = sink.takeProblem() { return fail("j", problem) }
         for partition in 0..<partitions {
             for (what, position) in [("stored", consumer.storedPosition(partition)), ("committed", consumer.committedPosition(partition))] {
                 guard position > 0 else { continue }

@@ -19,12 +19,15 @@ final class ShellSimulationTests: XCTestCase {
 
     func testShellSchedules() throws {
         try XCTSkipIf(ShellSimulation.tokenizer == nil, "run scripts/prepare-tokenizers.sh")
-        // DUOGUARD_SHELL_PLANT=1: the planted fault of the teeth test, to replay its finding.
-        // DUOGUARD_SHELL_CHECK_CACHE=1: (h) in score-cache schedules too (see `Options`).
+        // DUOGUARD_SHELL_PLANT=stop-order (or 1) / hand-back: the planted fault of a teeth
+        // test, with its cache setting, to replay its finding.
         let environment = ProcessInfo.processInfo.environment
-        let options = ShellSimulation.Options(
-            plantOldStopOrder: environment["DUOGUARD_SHELL_PLANT"] == "1",
-            checkStopDuplicatesWithCache: environment["DUOGUARD_SHELL_CHECK_CACHE"] == "1")
+        var options = ShellSimulation.Options()
+        switch environment["DUOGUARD_SHELL_PLANT"] {
+        case "1", "stop-order": options = Self.oldStopOrder
+        case "hand-back": options = Self.oldHandBack
+        default: break
+        }
         if let seed = Self.environment("DUOGUARD_SHELL_SEED") {
             let simulation = ShellSimulation(seed: seed, options: options)
             let violation = simulation.run()
@@ -38,6 +41,8 @@ final class ShellSimulationTests: XCTestCase {
         var steps = 0
         var violations = 0
         var fullAtStop = 0
+        var failures = 0
+        var deadLetters = 0
         for seed in first..<(first + count) {
             let simulation = ShellSimulation(seed: seed, options: options)
             if let violation = simulation.run() {
@@ -46,12 +51,17 @@ final class ShellSimulationTests: XCTestCase {
             }
             steps += simulation.step
             if simulation.stopFoundQueueFull { fullAtStop += 1 }
+            failures += simulation.deliveryFailures
+            deadLetters += simulation.deadLettersDelivered
         }
         let elapsed = Date().timeIntervalSince(started)
         print(
             "shell simulation: \(count) schedules (seeds \(first)..<\(first + count)), \(steps) steps, \(violations) violations, "
                 + "\(String(format: "%.1f", elapsed)) s, \(Int(Double(steps) / max(elapsed, 1e-9))) steps/s, "
-                + "\(fullAtStop) stops found the batcher's queue full")
+                + "\(fullAtStop) stops found the batcher's queue full, \(failures) deliveries failed (retried), "
+                + "\(deadLetters) dead letters of poison records delivered")
+        XCTAssertGreaterThan(failures, 0, "the schedules must draw delivery failures")
+        XCTAssertGreaterThan(deadLetters, 0, "the schedules must carry poison records")
         XCTAssertEqual(violations, 0)
     }
 
@@ -70,24 +80,43 @@ final class ShellSimulationTests: XCTestCase {
         }
     }
 
-    /// Teeth: the stop order before bebd035 (hand the queue back, then close the batcher) put
-    /// back; an intake blocked on the full queue slips its request in between, it is answered
-    /// above a handed-back one, and the simulator must report the duplicate (h). The same seed
-    /// with today's order must pass, so it is the fault that is found.
+    /// Teeth: the stop path before bebd035 (hand the whole queue back, then close the batcher)
+    /// put back; an intake blocked on the full queue slips its request in between, it is
+    /// answered above a handed-back one, and the simulator must report the duplicate (h).
+    /// Without the score cache, so it is the stop order that is found, not a cache hit. (Both
+    /// plants: today's hand-back rule alone also keeps the requests below the slipped-in one.)
+    /// The same seed with today's stop must pass, so it is the fault that is found.
     func testFindsTheOldStopOrderDuplicate() throws {
+        try findPlanted("old stop order", Self.oldStopOrder, fixed: .init(scoreCache: false))
+    }
+
+    /// Teeth: the hand-back rule before the cache-hit fix (every queued request handed back at
+    /// a stop, even one below a score-cache hit answered at intake) put back; the hit is
+    /// answered above the handed-back request, and the simulator must report the duplicate
+    /// (h) — the bug it found in the last round at seeds 1301 and 11017. With today's stop
+    /// order and the cache on; the same seed with today's rule must pass.
+    func testFindsTheCacheHitDuplicateAtAStop() throws {
+        try findPlanted("cache hit at a stop", Self.oldHandBack, fixed: .init(scoreCache: true))
+    }
+
+    /// The stop path before bebd035, without the score cache.
+    static let oldStopOrder = ShellSimulation.Options(plantOldStopOrder: true, plantHandBackBelowAnswers: true, scoreCache: false)
+    /// The hand-back rule before the cache-hit fix, with the score cache.
+    static let oldHandBack = ShellSimulation.Options(plantHandBackBelowAnswers: true, scoreCache: true)
+
+    private func findPlanted(_ name: String, _ planted: ShellSimulation.Options, fixed: ShellSimulation.Options) throws {
         try XCTSkipIf(ShellSimulation.tokenizer == nil, "run scripts/prepare-tokenizers.sh")
         var found: (ShellSimulation.Violation, UInt64)?
         for seed in UInt64(1)...UInt64(Self.teethBudget) {
-            // Without the score cache: its hits may duplicate at a stop anyway (see `Options`).
-            if let violation = ShellSimulation(seed: seed, options: .init(plantOldStopOrder: true, scoreCache: false)).run() {
+            if let violation = ShellSimulation(seed: seed, options: planted).run() {
                 found = (violation, seed)
                 break
             }
         }
-        let (violation, seed) = try XCTUnwrap(found, "the shell simulator must find the old stop order's duplicate")
-        print("teeth old stop order: found after \(seed) schedules at step \(violation.step)\n\(violation)")
+        let (violation, seed) = try XCTUnwrap(found, "the shell simulator must find the planted fault (\(name))")
+        print("teeth \(name): found after \(seed) schedules at step \(violation.step)\n\(violation)")
         XCTAssertEqual(violation.rule, "h")
-        XCTAssertNil(ShellSimulation(seed: seed, options: .init(scoreCache: false)).run(), "today's stop order passes the same schedule")
+        XCTAssertNil(ShellSimulation(seed: seed, options: fixed).run(), "today's stop passes the same schedule")
     }
 }
 

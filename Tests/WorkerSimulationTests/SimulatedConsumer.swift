@@ -13,6 +13,9 @@ import Synchronization
 final class SimulatedConsumer: MessageSource, OffsetStore, @unchecked Sendable {
     let topic: String
     let ends: [Int64]
+    /// Poison records per partition: bytes no decoder reads (truncated protobuf), which
+    /// intake must dead-letter and pass.
+    let poison: [Set<Int64>]
     let records: AsyncStream<KafkaConsumerMessage>
     let groupEvents: AsyncStream<GroupEvent>
     private let recordInput: AsyncStream<KafkaConsumerMessage>.Continuation
@@ -33,9 +36,10 @@ final class SimulatedConsumer: MessageSource, OffsetStore, @unchecked Sendable {
 
     private let state: Mutex<State>
 
-    init(topic: String, ends: [Int64]) {
+    init(topic: String, ends: [Int64], poison: [Set<Int64>] = []) {
         self.topic = topic
         self.ends = ends
+        self.poison = poison
         let count = ends.count
         state = Mutex(
             State(
@@ -112,7 +116,9 @@ final class SimulatedConsumer: MessageSource, OffsetStore, @unchecked Sendable {
         var request = ModerationRequest()
         request.id = "\(partition)-\(offset)"
         request.text = "request \(offset % 3)"  // texts repeat: score-cache hits at intake
-        guard let value = try? ModerationCodec.encodeRequest(request, contentType: .protobuf) else { return nil }
+        guard var value = try? ModerationCodec.encodeRequest(request, contentType: .protobuf) else { return nil }
+        // Field 1 (the id) says 127 bytes follow, and none do.
+        if poison.indices.contains(partition) && poison[partition].contains(offset) { value = [0x0A, 0x7F] }
         let message = KafkaConsumerMessage(
             topic: topic, partition: Int32(partition), offset: offset, key: Array("\(partition):\(offset):\(epoch)".utf8), value: value,
             assignmentEpoch: epoch)

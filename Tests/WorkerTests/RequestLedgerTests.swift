@@ -36,6 +36,29 @@ final class RequestLedgerTests: XCTestCase {
         XCTAssertEqual(ledger.answeredThrough(p0), 15)
     }
 
+    /// What a stop or revoke may hand back: nothing below a record answered (a score-cache
+    /// hit answered at intake) or on its way (in a batch, being sent); everything of an
+    /// assignment nothing has passed, and everything after a loss (forgotten).
+    func testHighestTakenIsTheTopAnswerOrRecordOnItsWay() {
+        let ledger = RequestLedger()
+        let stored = Stored()
+        for offset in Int64(0)..<6 { XCTAssertTrue(ledger.register(at(p0), offset: offset)) }
+        for offset in Int64(0)..<3 { XCTAssertTrue(ledger.register(at(p1), offset: offset)) }
+        // p0: 0 in a batch, 1 and 2 queued, 3 a hit answered at intake, 4 queued, 5 being sent.
+        ledger.answered(at(p0), offset: 3, store: stored.store)
+        XCTAssertEqual(ledger.highestTaken(queued: [at(p0): [1, 2, 4]]), [at(p0): 5], "5 is on its way: keep 1, 2, 4")
+        ledger.answered(at(p0), offset: 5, store: stored.store)
+        XCTAssertEqual(ledger.highestTaken(queued: [at(p0): [1, 2, 4]]), [at(p0): 5], "5 answered: still above them")
+        ledger.answered(at(p0), offset: 0, store: stored.store)
+        XCTAssertEqual(ledger.highestTaken(queued: [at(p0): [1, 2, 4]]), [at(p0): 5])
+        XCTAssertEqual(stored.all, [1], "1 is still open")
+        // p1: 0 answered (below everything queued), 1 and 2 queued: all may go back.
+        ledger.answered(at(p1), offset: 0, store: stored.store)
+        XCTAssertEqual(ledger.highestTaken(queued: [at(p1): [1, 2]]), [:])
+        ledger.forget([at(p0)])
+        XCTAssertEqual(ledger.highestTaken(queued: [at(p0): [1, 2, 4]]), [:], "a lost assignment hands everything back")
+    }
+
     func testPartitionsAreIndependent() {
         let ledger = RequestLedger()
         let stored = Stored()

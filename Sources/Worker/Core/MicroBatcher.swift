@@ -162,6 +162,11 @@ public final class MicroBatcher<Item: Sendable>: Sendable {
         return take()
     }
 
+    /// The queued (not yet batched) stream requests, in order (the stop reads which it may hand back).
+    public func queued() -> [Item] {
+        state.withLock { $0.queue.map(\.item) }
+    }
+
     /// Removes queued (not yet batched) stream requests matching `predicate` and returns them
     /// (synchronous ones are not handed back: their callers wait for an answer).
     public func removeAll(where predicate: (Item) -> Bool) -> [Item] {

@@ -17,6 +17,14 @@ final class PendingRetries: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Where the waiting tasks run: nil, the global executor (the worker); the shell
+    /// simulator's seeded executor, so a retry's wait and attempt are steps the seed orders
+    /// (an unstructured task does not inherit its starter's executor preference).
+    private let executor: (any TaskExecutor)?
+
+    init(executor: (any TaskExecutor)? = nil) {
+        self.executor = executor
+    }
 
     /// Retries waiting now.
     var count: Int { state.withLock { $0.entries.count } }
@@ -31,7 +39,7 @@ final class PendingRetries: Sendable {
             state.entries[state.next] = Entry(assignment: assignment, onCancel: onCancel)
             return state.next
         }
-        let task = Task { [self] in
+        let task = Task(executorPreference: executor) { [self] in
             try? await clock.sleep(for: delay, tolerance: nil)
             // Whoever takes the entry owns it: a cancel that came first has run `onCancel`.
             guard state.withLock({ $0.entries.removeValue(forKey: id) }) != nil else { return }

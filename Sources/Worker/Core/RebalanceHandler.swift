@@ -56,6 +56,9 @@ struct RebalanceHandler<Source: MessageSource>: Sendable {
                     logger.warning("commit on revoke failed", metadata: ["error": "\(error)"])
                 }
                 ledger.forget(revoked)
+                // What the first hand-back kept (queued below an answer) and the drain did not
+                // reach goes back now: the assignment is over, nothing of it may run later.
+                abandonQueued { [ledger] in ledger.covers(revoked, $0.source) }
                 acknowledgement.acknowledge()
                 metrics.assignedPartitions.set(Double(consumer.assignedCount))
             case .lost(let partitions, let acknowledgement):

@@ -50,6 +50,9 @@ public final class RequestLedger: Sendable {
         /// False once revoked, lost or stopped: no new registrations.
         var owned = true
         var pending: Set<Int64> = []
+        /// Answered records above the lowest unanswered one (their position cannot move
+        /// yet): a stop or revoke must not hand back a record below them.
+        var answeredAbove: Set<Int64> = []
         var nextAfterSeen: Int64
         var ceiling: Int64?
         /// The position last stored; starts at the first offset read.
@@ -152,6 +155,12 @@ public final class RequestLedger: Sendable {
     public func answered(_ assignment: Assignment, offset: Int64, store: @escaping @Sendable (Int64) -> Void) {
         let (late, met): ((@Sendable () -> Void)?, [CheckedContinuation<Void, Never>]) = book.withLock { book in
             guard var state = book.states[assignment], state.pending.remove(offset) != nil else { return (nil, []) }
+            if let lowest = state.pending.min() {
+                if offset > lowest { state.answeredAbove.insert(offset) }
+                state.answeredAbove = state.answeredAbove.filter { $0 > lowest }
+            } else {
+                state.answeredAbove = []
+            }
             let position = state.committable
             var late: (@Sendable () -> Void)?
             // A newer assignment exists: storing would move *its* position.
@@ -221,7 +230,10 @@ public final class RequestLedger: Sendable {
         disown(assignments)
         let met = book.withLock { book in
             for assignment in assignments {
-                for key in keys(of: assignment, in: book) { book.states[key]?.pending = [] }
+                for key in keys(of: assignment, in: book) {
+                    book.states[key]?.pending = []
+                    book.states[key]?.answeredAbove = []
+                }
             }
             return book.takeMet()
         }
@@ -231,6 +243,25 @@ public final class RequestLedger: Sendable {
     /// The worker is stopping: no new registrations of any partition.
     public func stop() {
         book.withLock { $0.stopped = true }
+    }
+
+    /// For each assignment with records still queued (`queued`: their offsets), the highest
+    /// offset below which none of them may be handed back: the highest record answered, or
+    /// registered and not queued (in a batch, being sent, or being prepared by intake — an
+    /// intake answer such as a score-cache hit or a dead letter passes queued records).
+    /// Handing back a queued record below it would freeze the position below an answer, and
+    /// the partition's next reader would answer that record again (a duplicate). Assignments
+    /// with no such record are absent: all their queued records may be handed back.
+    public func highestTaken(queued: [Assignment: Set<Int64>]) -> [Assignment: Int64] {
+        book.withLock { book in
+            var highest: [Assignment: Int64] = [:]
+            for (assignment, offsets) in queued {
+                guard let state = book.states[assignment] else { continue }
+                let taken = state.pending.subtracting(offsets).union(state.answeredAbove)
+                if let top = taken.max() { highest[assignment] = top }
+            }
+            return highest
+        }
     }
 
     /// Whether a queued record belongs to one of `assignments` (revoke and loss hand those back).

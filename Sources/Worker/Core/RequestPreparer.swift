@@ -132,13 +132,11 @@ struct RequestPreparer: Sendable {
             return .answered(answer(result, to: destination, source: source, contentType: contentType, trace: trace, deadLetter: nil))
         }
         // A text scored before is answered now: no tokenizing, no model, no queue.
-        let cacheKey = scoreCache?.key(for: request.text)
-        if let cacheKey, let score = scoreCache?.lookup(cacheKey) {
-            let result = results.scored(
-                requestID: requestID, request: request, source: source, score: score, operatorThresholds: thresholds,
-                queueSeconds: 0, inferenceSeconds: 0)
+        let cached = results.cached(scoreCache, requestID: requestID, request: request, source: source, thresholds: thresholds)
+        if let result = cached.result {
             return .answered(answer(result, to: destination, source: source, contentType: contentType, trace: trace, deadLetter: nil))
         }
+        let cacheKey = cached.key
         let prepared = scoring.prepare(request.text, tokenizer: tokenizer)
         if scoring.longText == .windows, prepared.sequences.count > scoring.maxWindows {
             return reject(.invalidArgument, .tooManyWindows(prepared.sequences.count, limit: scoring.maxWindows), to: destination)

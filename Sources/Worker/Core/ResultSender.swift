@@ -27,14 +27,16 @@ final class ResultSender: Sendable {
     private let tracing: WorkerTracing
     private let clock: any Clock<Duration>
     private let onFatal: @Sendable (String) -> Void
-    private let retries = PendingRetries()
+    private let retries: PendingRetries
 
     init(
         producer: any RecordSink, ledger: RequestLedger, offsets: any OffsetStore, budget: InFlightBudget,
         deadLetters: DeadLetterComposer, metrics: WorkerMetrics, counts: WorkerCounts, logger: Logger,
         maxBackoff: Duration, maxRetryAge: Duration = .seconds(300), tracing: WorkerTracing,
-        clock: any Clock<Duration> = ContinuousClock(), onFatal: @escaping @Sendable (String) -> Void
+        clock: any Clock<Duration> = ContinuousClock(), retryExecutor: (any TaskExecutor)? = nil,
+        onFatal: @escaping @Sendable (String) -> Void
     ) {
+        retries = PendingRetries(executor: retryExecutor)
         self.producer = producer
         self.ledger = ledger
         self.offsets = offsets

@@ -10,7 +10,7 @@ struct SyncCall: Sendable {
     var deadline: Date?
     /// When it entered the batcher's urgent lane (its queue time starts here; admission and
     /// tokenization before it are the front door's own).
-    var admitted: ContinuousClock.Instant
+    var enqueued: ContinuousClock.Instant
     /// Called exactly once, from the inference loop.
     let finish: @Sendable (SyncOutcome) -> Void
 }

@@ -15,6 +15,10 @@ struct WorkerStop: Sendable {
     /// Test-only: the order before bebd035 (hand the queue back, then close the batcher), put
     /// back so the shell simulator can show it finds the duplicate it caused.
     var handsBackBeforeClosing = false
+    /// Test-only: hand back every queued request, even one below a request answered at intake
+    /// (the rule before the fix of the score cache's duplicate at a stop), so the shell
+    /// simulator can show it finds that duplicate.
+    var handsBackBelowAnswers = false
 
     /// What stopping does at once, in order. Close the batcher before emptying it: emptying
     /// frees space, which would let an intake blocked on a full queue add its (already
@@ -40,8 +44,30 @@ struct WorkerStop: Sendable {
     /// Hands queued (not yet batched) requests back: unanswered, offsets frozen below them,
     /// their bytes released. Their partition's next reader answers them. Synchronous calls
     /// stay queued: their callers wait for an answer.
+    ///
+    /// A queued request below one of its partition's requests that is answered or on its way
+    /// (`RequestLedger.highestTaken`) stays queued and is answered instead: intake answers
+    /// some requests at once (score-cache hits, errors, dead letters), ahead of earlier ones
+    /// still queued, and handing an earlier one back would freeze the position below that
+    /// answer, so the partition's next reader would answer it again — a duplicate after a
+    /// graceful stop. Draining those few costs the stop (or revoke) their model time, within
+    /// its drain bound; making hits wait behind the queue instead would cost every hit its
+    /// queue time, the cache's benefit. Once the ledger has forgotten an assignment (a loss,
+    /// or a revoke after its drain), everything of it still queued is handed back.
     func abandonQueued(_ predicate: (WorkItem) -> Bool) {
-        for case .stream(let item) in batcher.removeAll(where: { $0.stream.map(predicate) ?? false }) {
+        var keepBelow: [RequestLedger.Assignment: Int64] = [:]
+        if !handsBackBelowAnswers {
+            var queued: [RequestLedger.Assignment: Set<Int64>] = [:]
+            for case .stream(let item) in batcher.queued() where predicate(item) {
+                queued[RequestLedger.Assignment(of: item.source), default: []].insert(item.source.offset)
+            }
+            keepBelow = ledger.highestTaken(queued: queued)
+        }
+        let handedBack = batcher.removeAll { entry in
+            guard let item = entry.stream, predicate(item) else { return false }
+            return keepBelow[RequestLedger.Assignment(of: item.source)].map { item.source.offset > $0 } ?? true
+        }
+        for case .stream(let item) in handedBack {
             ledger.handBack(item.source)
             budget.release(item.source.bufferedSize)
             WorkerTracing.fail(item.span, "abandoned")
