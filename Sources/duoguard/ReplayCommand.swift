@@ -52,6 +52,10 @@ struct ReplayCommand: AsyncParsableCommand {
     var liveTopic: [String] = []
     @Option(name: .long, help: "With --yield-to-group: how often the live lag is read, ms (default 250).")
     var liveLagIntervalMs: Int?
+    @Option(name: .long, help: "With --yield-to-group: a pause lasts at least this long, ms (default 1000: about the live group's commit interval; 0: off).")
+    var minPauseMs: Int?
+    @Option(name: .long, help: "With --yield-to-group: after a resume, space the replay's batches over this long, ms, from a quarter of it down to none (default 2000; 0: resume at full speed).")
+    var resumeRampMs: Int?
     @Option(name: .long, help: "Run the replay's threads at this lower CPU priority, 0-19 (default 0: unchanged). Same host only: live workers on this host get the cores first; --yield-to-group reaches other hosts.")
     var cpuNice: Int = 0
     @OptionGroup var pipeline: PipelineOptions
@@ -62,8 +66,11 @@ struct ReplayCommand: AsyncParsableCommand {
         guard !(toEnd && toTime != nil) else { throw ValidationError("give at most one of --to-end, --to-time") }
         if let fromTime, Self.milliseconds(fromTime) == nil { throw ValidationError("--from-time '\(fromTime)' is not ISO 8601") }
         if let toTime, Self.milliseconds(toTime) == nil { throw ValidationError("--to-time '\(toTime)' is not ISO 8601") }
-        if yieldToGroup == nil, maxLiveLag != nil || resumeLiveLag != nil || !liveTopic.isEmpty || liveLagIntervalMs != nil {
-            throw ValidationError("--max-live-lag, --resume-live-lag, --live-topic and --live-lag-interval-ms need --yield-to-group")
+        if yieldToGroup == nil,
+            maxLiveLag != nil || resumeLiveLag != nil || !liveTopic.isEmpty || liveLagIntervalMs != nil || minPauseMs != nil || resumeRampMs != nil
+        {
+            throw ValidationError(
+                "--max-live-lag, --resume-live-lag, --live-topic, --live-lag-interval-ms, --min-pause-ms and --resume-ramp-ms need --yield-to-group")
         }
         guard CPUNiceness(cpuNice) != nil else { throw ValidationError("--cpu-nice \(cpuNice) is not in 0...19") }
     }
@@ -151,6 +158,8 @@ struct ReplayCommand: AsyncParsableCommand {
         if let maxLiveLag { settings.maxLag = maxLiveLag }
         settings.resumeLag = resumeLiveLag
         if let liveLagIntervalMs { settings.interval = .milliseconds(liveLagIntervalMs) }
+        if let minPauseMs { settings.minimumPause = .milliseconds(minPauseMs) }
+        if let resumeRampMs { settings.resumeRamp = .milliseconds(resumeRampMs) }
         return settings
     }
 

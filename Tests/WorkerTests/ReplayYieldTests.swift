@@ -182,6 +182,35 @@ final class ReplayYieldTests: XCTestCase {
         XCTAssertEqual(gate.status.pauses, 1)
     }
 
+    /// A pause lasts its minimum even when the next reading already shows the live group caught
+    /// up (the lag is no finer than the live commits), and the replay then finishes its range.
+    func testAPauseLastsItsMinimumBeforeTheReplayResumes() async throws {
+        let model = try DuoGuardModel.load(path: try WorkerTestSupport.modelPath())
+        let setup = try await setUp(backlog: 200, liveRecords: 40)
+        try await commitLive(setup, atEnd: false)  // 40 behind: the start-up reading pauses
+        var configuration = configuration(setup)
+        configuration.liveYield?.minimumPause = .seconds(4)
+        let worker = ModerationWorker(configuration: configuration, model: model, logger: WorkerTestSupport.logger)
+        let run = Task { try await worker.run() }
+        let gate = try XCTUnwrap(worker.yieldGate)
+        XCTAssertTrue(gate.status.paused, "the start-up reading closed the gate")
+        let paused = ContinuousClock.now
+        try await commitLive(setup, atEnd: true)  // caught up at once: the next reading (200 ms) shows lag 0
+        try await Task.sleep(for: .seconds(2))
+        XCTAssertTrue(gate.status.paused, "still paused 2 s in: the minimum is 4 s")
+        XCTAssertEqual(gate.status.liveLag, 0, "the readings saw the catch-up")
+        XCTAssertEqual(worker.answeredCount, 0)
+        try await BoundedWait.within(.seconds(30), "the resume") {
+            while gate.status.paused { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - paused, .seconds(4), "resumed only after the minimum pause")
+        XCTAssertTrue(gate.status.reason.contains("batches spaced"), gate.status.reason)
+        try await BoundedWait.within(.seconds(180), "the resumed replay") { try await run.value }
+        XCTAssertTrue(worker.replayCompleted)
+        XCTAssertEqual(worker.answeredCount, setup.backlog)
+        XCTAssertEqual(gate.status.pauses, 1)
+    }
+
     func testALiveGroupThatCannotBeReadIsAStartUpError() async throws {
         let model = try DuoGuardModel.load(path: try WorkerTestSupport.modelPath())
         let setup = try await setUp(backlog: 5, liveRecords: 5)  // the live group never commits
