@@ -1,7 +1,7 @@
 """Replay beside live traffic, and the score cache (issue 19; docs/benchmarks.md).
 
-    bash bench/replay/run.sh            # the issue's size: 20,000-request backlog, about 15-20 minutes quiet
-    bash bench/replay/run.sh --quick    # smoke: 2,000, about 5 minutes
+    bash bench/replay/run.sh            # the issue's size: 20,000-request backlog, about 15 minutes quiet
+    bash bench/replay/run.sh --quick    # smoke: 2,000, about 6 minutes
 
 What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BROKER_PORT):
 1. topics: a live request topic (4 partitions) with its result and dead-letter topics, and a
@@ -10,8 +10,13 @@ What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BR
    tiny test model would make the model's share of the CPU, the thing being shared, negligible);
 2. starts ONE live `duoguard worker` (group G, --commit-interval-ms 1000 so its committed lag
    follows its progress closely) and measures its capacity: --saturation requests at once;
-3. the live stream: Poisson arrivals at --live-fraction (0.5) of that capacity for --duration
-   seconds, open loop; live latency = result Kafka timestamp - request Kafka timestamp (p50/p99),
+3. the live stream: Poisson arrivals at --live-fraction (0.5) of that capacity for --windows (3)
+   windows of --duration (30) seconds each, back to back, open loop; live latency = result Kafka
+   timestamp - request Kafka timestamp; each window's p50/p99, and the case's figure is the
+   median of its windows (one lucky or unlucky window does not decide). During each case a
+   timeline is sampled (bench/replay/timeline.py) and every stall (live requests > --stall-ms)
+   is attributed to what it shows (the replay's resume, its threads above --cpu-nice, the local
+   broker's relay, the live worker short of CPU and who took it, ...); all of it goes to --json,
    in these cases (--cases):
      a    live alone;
      b    beside `duoguard replay` of the backlog, not yielding;
@@ -19,6 +24,8 @@ What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BR
      nice beside a replay with --cpu-nice 19 only (same host);
      c    beside a replay with both; after the stream ends this replay must finish the whole
           backlog on its own (--finish-case; its exit status and time are reported);
+     c0   (not in the defaults) both, with the resume pacing off (--min-pause-ms 0
+          --resume-ramp-ms 0): what the pacing changes;
    the other replays are stopped when their stream ends (each case replays from the start in
    its own group); a replay's throughput = its results timestamped within the stream's window /
    window; the replays run with --max-batch --replay-batch (8) and twice that as queue capacity
@@ -59,7 +66,7 @@ def create_topics(brokers, run, partitions):
     admin = AdminClient({"bootstrap.servers": brokers})
     wanted = [NewTopic(names["in"], partitions, 1), NewTopic(names["out"], partitions, 1), NewTopic(names["dlq"], 1, 1),
               NewTopic(names["backlog"], partitions, 1), NewTopic(names["cache"], partitions, 1)]
-    for suffix in ("b", "lag", "nice", "c", "nocache", "cache"):
+    for suffix in ("b", "lag", "nice", "c", "c0", "nocache", "cache"):
         wanted += [NewTopic(f"{run}-out-{suffix}", partitions, 1), NewTopic(f"{run}-dlq-{suffix}", 1, 1)]
     for f in admin.create_topics(wanted).values():
         f.result(30)
@@ -249,7 +256,8 @@ def main():
     p.add_argument("--backlog", type=int, default=20000, help="backlog requests replayed (the issue's size)")
     p.add_argument("--saturation", type=int, default=1000, help="requests of the live capacity measurement")
     p.add_argument("--cases", default="a,b,lag,nice,c",
-                   help="a: live alone; b: replay not yielding; lag: --yield-to-group only; nice: --cpu-nice only; c: both")
+                   help="a: live alone; b: replay not yielding; lag: --yield-to-group only; nice: --cpu-nice only; c: both; "
+                        "c0: both without the resume pacing")
     p.add_argument("--finish-case", default="c", help="the case whose replay must finish the backlog after the live stream")
     p.add_argument("--cpu-nice", type=int, default=19, help="the replays' --cpu-nice in cases nice and c")
     p.add_argument("--lag-interval-ms", type=int, default=250, help="the replays' --live-lag-interval-ms")
@@ -308,11 +316,13 @@ def main():
         nice = ["--cpu-nice", str(a.cpu_nice)]
         # Each mechanism alone, then together; only the last case must finish its backlog.
         cases = {"b": ("b-replay-not-yielding", []), "lag": ("c1-yield-to-group-only", yielding),
-                 "nice": ("c2-cpu-nice-only", nice), "c": ("c-yield-to-group-and-cpu-nice", yielding + nice)}
+                 "nice": ("c2-cpu-nice-only", nice), "c": ("c-yield-to-group-and-cpu-nice", yielding + nice),
+                 # (c) with the resume pacing off: the A/B of --min-pause-ms/--resume-ramp-ms (not in the defaults)
+                 "c0": ("c0-both-without-resume-pacing", yielding + nice + ["--min-pause-ms", "0", "--resume-ramp-ms", "0"])}
         wanted = [c.strip() for c in a.cases.split(",") if c.strip()]
         for case in wanted:
             if case != "a" and case not in cases:
-                sys.exit(f"--cases: unknown case {case!r} (a, b, lag, nice, c)")
+                sys.exit(f"--cases: unknown case {case!r} (a, b, lag, nice, c, c0)")
         broker = timeline.broker_pids(ROOT, brokers)
         sampler = lambda replay=None, nice=0: timeline.Sampler(latency.metrics, a.metrics_port, worker.pid, broker,
                                                                replay.pid if replay else None, nice, a.sample_ms / 1000)

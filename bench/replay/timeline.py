@@ -187,7 +187,9 @@ def mean(values):
 def summarize(stall, samples, events, baseline_model_ms, threads):
     """The timeline over one stall, and the cause it points to."""
     inside = [s for s in samples if s["t1"] > stall["start"] and s["t0"] < stall["end"]]
-    before = [e for e in events if stall["start"] - 2000 <= e[0] <= stall["end"]]
+    during = [e for e in events if stall["start"] - 2000 <= e[0] <= stall["end"]]
+    # A resume can cause a stall only if it came first: within 2 s before its first slow request.
+    leading = [e for e in events if stall["start"] - 2000 <= e[0] <= stall["start"] + 250]
     row = {"start_ms": stall["start"], "seconds": (stall["end"] - stall["start"]) / 1000, "requests": len(stall["latencies"]),
            "worst_ms": max(stall["latencies"]), "samples": len(inside),
            "model_busy": mean([s["model_busy"] for s in inside]), "worker_cores": mean([s["worker_cores"] for s in inside]),
@@ -198,7 +200,7 @@ def summarize(stall, samples, events, baseline_model_ms, threads):
            "model_ms_per_batch": mean([s["model_ms_per_batch"] for s in inside]),
            "idle_intervals": sum(1 for s in inside if s["batches"] == 0),
            "replay_unniced_cores": mean([s["replay_unniced_cores"] for s in inside]),
-           "gate_events": [kind for _, kind, _ in before]}
+           "gate_events": [kind for _, kind, _ in during], "leading_gate_events": [kind for _, kind, _ in leading]}
     row["cause"] = cause(row, baseline_model_ms, threads)
     return row
 
@@ -207,8 +209,8 @@ def cause(r, baseline_model_ms, threads):
     """The tentative cause, in order of how directly the timeline shows it."""
     if r["samples"] == 0:
         return "no samples"
-    if "resume" in r["gate_events"]:
-        return "replay resumed within 2 s before or during"
+    if "resume" in r["leading_gate_events"]:
+        return "replay resumed within 2 s before it"
     if (r["replay_unniced_cores"] or 0) > 0.2:
         return "replay threads above --cpu-nice used CPU"
     if (r["relay_cores_max"] or 0) > 0.85:
