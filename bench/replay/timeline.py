@@ -215,9 +215,12 @@ def cause(r, baseline_model_ms, threads):
         return "replay threads above --cpu-nice used CPU"
     if (r["relay_cores_max"] or 0) > 0.85:
         return "broker relay saturated (one core)"
-    if (r["model_busy"] or 0) > 0.8 and (r["worker_cores"] or 0) < 0.75 * threads:
+    # While its model runs the live worker keeps `threads` cores busy (its pool spins between
+    # jobs); far less than model busy x threads means its threads waited for a core.
+    expected = (r["model_busy"] or 0) * threads
+    if expected > 0.3 and (r["worker_cores"] or 0) < 0.6 * expected:
         takers = {"replay": r["replay_cores"] or 0.0, "broker": r["broker_cores"] or 0.0, "other processes": r["other_cores"] or 0.0}
-        return f"live worker short of CPU in the model (most taken by: {max(takers, key=takers.get)})"
+        return f"live worker short of CPU while its model ran (most CPU elsewhere: {max(takers, key=takers.get)})"
     if (r["queue_max"] or 0) == 0 and r["idle_intervals"] * 2 >= r["samples"]:
         return "worker idle, nothing queued: requests not delivered (broker/fetch)"
     if baseline_model_ms and (r["model_ms_per_batch"] or 0) > 2 * baseline_model_ms:
