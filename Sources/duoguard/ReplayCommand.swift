@@ -72,6 +72,7 @@ struct ReplayCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--max-live-lag, --resume-live-lag, --live-topic, --live-lag-interval-ms, --min-pause-ms and --resume-ramp-ms need --yield-to-group")
         }
+        if (minPauseMs ?? 0) < 0 || (resumeRampMs ?? 0) < 0 { throw ValidationError("--min-pause-ms and --resume-ramp-ms must be at least 0") }
         guard CPUNiceness(cpuNice) != nil else { throw ValidationError("--cpu-nice \(cpuNice) is not in 0...19") }
     }
 
@@ -99,14 +100,16 @@ struct ReplayCommand: AsyncParsableCommand {
 
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
         let progress = ReplayProgress(total: plan.total)
-        // Every second while it runs: Dispatch makes worker threads later, from threads that
-        // are not all lowered (seen: the overcommit thread running the model's queue at nice
-        // 0 beside 14 lowered threads), so a new thread runs at normal priority for a second
-        // at most. A sweep reads /proc/self/task and a getpriority per thread.
+        // Every 200 ms while it runs: Dispatch makes worker threads later and gives each the
+        // nice of its QoS, not the process's (seen: the overcommit thread running the model's
+        // queue at -4 beside lowered threads), and its idle threads can exit and be made anew,
+        // so a replay resuming after a pause may run on new threads at normal priority or above
+        // until the next sweep: that is when live is catching up. A sweep reads /proc/self/task
+        // and calls getpriority per thread (tens of microseconds for ~20 threads).
         let renice = Task {
             guard let niceness else { return }
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
+                try? await Task.sleep(for: .milliseconds(200))
                 guard !Task.isCancelled else { break }
                 try? Self.lowerPriority(niceness, logger: logger)
             }
