@@ -12,6 +12,9 @@ struct LiveYieldWatcher: Sendable {
     let metrics: ReplayYieldMetrics
     let logger: Logger
     private var machine: LiveLagHysteresis
+    /// The lag came down but the pause is younger than its minimum (`ReplayResumePacing`): the
+    /// reason to give when a later reading opens the gate, unless the lag rises again first.
+    private var pendingResume: String?
 
     /// Nil when the settings' marks are no hysteresis (`WorkerConfiguration.validate` refuses them).
     init?(lag: LiveGroupLag, settings: LiveYield, gate: ReplayYieldGate, metrics: ReplayYieldMetrics, logger: Logger) {
@@ -52,18 +55,33 @@ struct LiveYieldWatcher: Sendable {
         metrics.liveLag.set(Double(lag))
         switch machine.observe(lag: lag) {
         case .pause(let lag):
+            if pendingResume != nil {
+                // Still inside the minimum pause: the gate never opened, the same pause goes on.
+                pendingResume = nil
+                return
+            }
             let reason = "live group \(settings.group) lag \(lag) > \(machine.pauseAbove)"
             gate.close(reason: reason)
             metrics.yielding.set(1.0)
             metrics.pauses.increment()
             logger.notice("replay paused: \(reason)")
         case .resume(let lag):
-            let reason = "live group \(settings.group) lag \(lag) <= \(machine.resumeAtOrBelow)"
-            gate.open(reason: reason)
-            metrics.yielding.set(0.0)
-            logger.notice("replay resumed: \(reason)")
+            resume("live group \(settings.group) lag \(lag) <= \(machine.resumeAtOrBelow)")
         case nil:
-            break
+            if let pendingResume, machine.state == .running { resume(pendingResume) }
         }
+    }
+
+    /// Opens the gate once the pause has lasted its minimum; until then remembers why.
+    private mutating func resume(_ reason: String) {
+        guard gate.mayResume() else {
+            pendingResume = reason
+            return
+        }
+        pendingResume = nil
+        let ramp = gate.pacing.ramp > .zero ? " (batches spaced for \(gate.pacing.ramp))" : ""
+        gate.open(reason: reason + ramp)
+        metrics.yielding.set(0.0)
+        logger.notice("replay resumed: \(reason)\(ramp)")
     }
 }

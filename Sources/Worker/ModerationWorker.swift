@@ -83,7 +83,7 @@ public final class ModerationWorker: SupervisedService, Sendable {
                 capacityBytes: configuration.scoreCacheBytes, digester: ScoreDigester(model: model.identity, scoring: configuration.scoring),
                 metrics: metrics.scoreCache)
             : nil
-        yieldGate = configuration.liveYield == nil ? nil : ReplayYieldGate()
+        yieldGate = configuration.liveYield.map { ReplayYieldGate(pacing: $0.pacing() ?? .off) }
         frontDoor.useScoreCache(scoreCache)
     }
 

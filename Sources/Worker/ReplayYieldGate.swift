@@ -7,6 +7,10 @@ import Synchronization
 /// being sent) finish and are answered as usual, so the ledger's rules are untouched; the
 /// consumer's buffer fills and its flow control pauses fetching (memory stays bounded by
 /// `--max-buffered-bytes`). Opened, intake goes on. Stopping releases it for good.
+///
+/// The inference loop waits in `waitForBatch()`, which also applies the resume pacing
+/// (`ReplayResumePacing`): a pause is held for its minimum, and the batches right after a
+/// resume are spaced instead of taken back to back.
 public final class ReplayYieldGate: Sendable {
     /// What a progress line or a test reads.
     public struct Status: Sendable, Equatable {
@@ -27,11 +31,46 @@ public final class ReplayYieldGate: Sendable {
         var status = Status()
         var pausedSince: ContinuousClock.Instant?
         var pausedBefore: Duration = .zero
+        /// The last resume, and the last batch taken since (the pacing's inputs).
+        var openedAt: ContinuousClock.Instant?
+        var lastBatchAt: ContinuousClock.Instant?
     }
 
     private let state = Mutex(State())
+    public let pacing: ReplayResumePacing
 
-    public init() {}
+    public init(pacing: ReplayResumePacing = .off) {
+        self.pacing = pacing
+    }
+
+    /// Whether the current pause has lasted its minimum (true when not paused).
+    public func mayResume(now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLock { state in
+            guard let since = state.pausedSince else { return true }
+            return pacing.mayResume(pausedFor: now - since)
+        }
+    }
+
+    /// The inference loop's wait before each batch: returns once the gate is open and the
+    /// resume pacing lets the next batch go (at once when released, or when the task is
+    /// cancelled).
+    func waitForBatch() async {
+        while true {
+            await wait()
+            let delay = state.withLock { state -> Duration in
+                let now = ContinuousClock.now
+                guard !state.released, !state.closed, let openedAt = state.openedAt else {
+                    state.lastBatchAt = now
+                    return .zero
+                }
+                let delay = pacing.delay(sinceResume: now - openedAt, sinceLastBatch: state.lastBatchAt.map { now - $0 })
+                if delay == .zero { state.lastBatchAt = now }
+                return delay
+            }
+            if delay == .zero || Task.isCancelled { return }
+            try? await Task.sleep(for: delay)
+        }
+    }
 
     public var status: Status {
         state.withLock { state in
@@ -69,7 +108,11 @@ public final class ReplayYieldGate: Sendable {
     /// Intake goes on.
     func open(reason: String) {
         let waiters = state.withLock { state in
-            if state.closed, let since = state.pausedSince { state.pausedBefore += ContinuousClock.now - since }
+            if state.closed, let since = state.pausedSince {
+                state.pausedBefore += ContinuousClock.now - since
+                state.openedAt = ContinuousClock.now
+                state.lastBatchAt = nil
+            }
             state.closed = false
             state.pausedSince = nil
             state.status.paused = false

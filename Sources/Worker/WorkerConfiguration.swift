@@ -145,6 +145,7 @@ public struct WorkerConfiguration: Sendable {
             try require(!liveYield.topics.isEmpty && !liveYield.topics.contains(where: \.isEmpty), "--live-topic", "needs at least one non-empty topic")
             try require(liveYield.hysteresis() != nil, "--resume-live-lag", "\(liveYield.resumeMark) must be below --max-live-lag (\(liveYield.maxLag)), both at least 0")
             try require(liveYield.interval >= .milliseconds(100), "--live-lag-interval-ms", "must be at least 100 ms")
+            try require(liveYield.pacing() != nil, "--min-pause-ms", "--min-pause-ms and --resume-ramp-ms must be at least 0")
         }
         try require(!inputTopics.isEmpty && !inputTopics.contains(where: \.isEmpty), "--input-topic", "needs at least one non-empty topic")
         try require(!outputTopic.isEmpty, "--output-topic", "must not be empty")

@@ -52,6 +52,10 @@ struct ReplayCommand: AsyncParsableCommand {
     var liveTopic: [String] = []
     @Option(name: .long, help: "With --yield-to-group: how often the live lag is read, ms (default 250).")
     var liveLagIntervalMs: Int?
+    @Option(name: .long, help: "With --yield-to-group: a pause lasts at least this long, ms (default 1000: about the live group's commit interval; 0: off).")
+    var minPauseMs: Int?
+    @Option(name: .long, help: "With --yield-to-group: after a resume, space the replay's batches over this long, ms, from a quarter of it down to none (default 2000; 0: resume at full speed).")
+    var resumeRampMs: Int?
     @Option(name: .long, help: "Run the replay's threads at this lower CPU priority, 0-19 (default 0: unchanged). Same host only: live workers on this host get the cores first; --yield-to-group reaches other hosts.")
     var cpuNice: Int = 0
     @OptionGroup var pipeline: PipelineOptions
@@ -62,9 +66,13 @@ struct ReplayCommand: AsyncParsableCommand {
         guard !(toEnd && toTime != nil) else { throw ValidationError("give at most one of --to-end, --to-time") }
         if let fromTime, Self.milliseconds(fromTime) == nil { throw ValidationError("--from-time '\(fromTime)' is not ISO 8601") }
         if let toTime, Self.milliseconds(toTime) == nil { throw ValidationError("--to-time '\(toTime)' is not ISO 8601") }
-        if yieldToGroup == nil, maxLiveLag != nil || resumeLiveLag != nil || !liveTopic.isEmpty || liveLagIntervalMs != nil {
-            throw ValidationError("--max-live-lag, --resume-live-lag, --live-topic and --live-lag-interval-ms need --yield-to-group")
+        if yieldToGroup == nil,
+            maxLiveLag != nil || resumeLiveLag != nil || !liveTopic.isEmpty || liveLagIntervalMs != nil || minPauseMs != nil || resumeRampMs != nil
+        {
+            throw ValidationError(
+                "--max-live-lag, --resume-live-lag, --live-topic, --live-lag-interval-ms, --min-pause-ms and --resume-ramp-ms need --yield-to-group")
         }
+        if (minPauseMs ?? 0) < 0 || (resumeRampMs ?? 0) < 0 { throw ValidationError("--min-pause-ms and --resume-ramp-ms must be at least 0") }
         guard niceness != nil else { throw ValidationError("--cpu-nice \(cpuNice) is not in 0...19") }
     }
 
@@ -96,14 +104,16 @@ struct ReplayCommand: AsyncParsableCommand {
 
         let worker = ModerationWorker(configuration: configuration, model: model, logger: logger)
         let progress = ReplayProgress(total: plan.total)
-        // Every second while it runs: Dispatch makes worker threads later, from threads that
-        // are not all lowered (seen: the overcommit thread running the model's queue at nice
-        // 0 beside 14 lowered threads), so a new thread runs at normal priority for a second
-        // at most. A sweep reads /proc/self/task and a getpriority per thread.
+        // Every 200 ms while it runs: Dispatch makes worker threads later and gives each the
+        // nice of its QoS, not the process's (seen: the overcommit thread running the model's
+        // queue at -4 beside lowered threads), and its idle threads can exit and be made anew,
+        // so a replay resuming after a pause may run on new threads at normal priority or above
+        // until the next sweep: that is when live is catching up. A sweep reads /proc/self/task
+        // and calls getpriority per thread (tens of microseconds for ~20 threads).
         let renice = Task {
             guard let niceness else { return }
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
+                try? await Task.sleep(for: .milliseconds(200))
                 guard !Task.isCancelled else { break }
                 try? Self.lowerPriority(niceness, logger: logger)
             }
@@ -155,6 +165,8 @@ struct ReplayCommand: AsyncParsableCommand {
         if let maxLiveLag { settings.maxLag = maxLiveLag }
         settings.resumeLag = resumeLiveLag
         if let liveLagIntervalMs { settings.interval = .milliseconds(liveLagIntervalMs) }
+        if let minPauseMs { settings.minimumPause = .milliseconds(minPauseMs) }
+        if let resumeRampMs { settings.resumeRamp = .milliseconds(resumeRampMs) }
         return settings
     }
 

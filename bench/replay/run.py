@@ -1,7 +1,7 @@
 """Replay beside live traffic, and the score cache (issue 19; docs/benchmarks.md).
 
-    bash bench/replay/run.sh            # the issue's size: 20,000-request backlog, about 15-20 minutes quiet
-    bash bench/replay/run.sh --quick    # smoke: 2,000, about 5 minutes
+    bash bench/replay/run.sh            # the issue's size: 20,000-request backlog, about 15 minutes quiet
+    bash bench/replay/run.sh --quick    # smoke: 2,000, about 6 minutes
 
 What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BROKER_PORT):
 1. topics: a live request topic (4 partitions) with its result and dead-letter topics, and a
@@ -10,8 +10,13 @@ What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BR
    tiny test model would make the model's share of the CPU, the thing being shared, negligible);
 2. starts ONE live `duoguard worker` (group G, --commit-interval-ms 1000 so its committed lag
    follows its progress closely) and measures its capacity: --saturation requests at once;
-3. the live stream: Poisson arrivals at --live-fraction (0.5) of that capacity for --duration
-   seconds, open loop; live latency = result Kafka timestamp - request Kafka timestamp (p50/p99),
+3. the live stream: Poisson arrivals at --live-fraction (0.5) of that capacity for --windows (3)
+   windows of --duration (30) seconds each, back to back, open loop; live latency = result Kafka
+   timestamp - request Kafka timestamp; each window's p50/p99, and the case's figure is the
+   median of its windows (one lucky or unlucky window does not decide). During each case a
+   timeline is sampled (bench/replay/timeline.py) and every stall (live requests > --stall-ms)
+   is attributed to what it shows (the replay's resume, its threads above --cpu-nice, the local
+   broker's relay, the live worker short of CPU and who took it, ...); all of it goes to --json,
    in these cases (--cases):
      a    live alone;
      b    beside `duoguard replay` of the backlog, not yielding;
@@ -19,6 +24,8 @@ What it does, against the local broker (scripts/broker.sh, honouring DUOGUARD_BR
      nice beside a replay with --cpu-nice 19 only (same host);
      c    beside a replay with both; after the stream ends this replay must finish the whole
           backlog on its own (--finish-case; its exit status and time are reported);
+     c0   (not in the defaults) both, with the resume pacing off (--min-pause-ms 0
+          --resume-ramp-ms 0): what the pacing changes;
    the other replays are stopped when their stream ends (each case replays from the start in
    its own group); a replay's throughput = its results timestamped within the stream's window /
    window; the replays run with --max-batch --replay-batch (8) and twice that as queue capacity
@@ -47,6 +54,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 _spec = importlib.util.spec_from_file_location("latency_run", os.path.join(ROOT, "bench", "latency", "run.py"))
 latency = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(latency)  # Results, Load, percentile, metrics, start_worker, busy_seconds
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import timeline  # noqa: E402  (bench/replay/timeline.py: the sampled timeline and the stalls' attribution)
 log, percentile, busy_seconds = latency.log, latency.percentile, latency.busy_seconds
 
 
@@ -57,7 +66,7 @@ def create_topics(brokers, run, partitions):
     admin = AdminClient({"bootstrap.servers": brokers})
     wanted = [NewTopic(names["in"], partitions, 1), NewTopic(names["out"], partitions, 1), NewTopic(names["dlq"], 1, 1),
               NewTopic(names["backlog"], partitions, 1), NewTopic(names["cache"], partitions, 1)]
-    for suffix in ("b", "lag", "nice", "c", "nocache", "cache"):
+    for suffix in ("b", "lag", "nice", "c", "c0", "nocache", "cache"):
         wanted += [NewTopic(f"{run}-out-{suffix}", partitions, 1), NewTopic(f"{run}-dlq-{suffix}", 1, 1)]
     for f in admin.create_topics(wanted).values():
         f.result(30)
@@ -92,6 +101,7 @@ def repeating(rng, count, words, repeat):
 
 
 def start_replay(a, brokers, topic, run, suffix, extra, batch):
+    """Starts a replay; its stderr (the gate's pause/resume lines, the progress) is read and stamped."""
     cmd = [a.binary, "replay", "--brokers", brokers, "--topic", topic, "--from-beginning", "--to-end",
            "--output-topic", f"{run}-out-{suffix}", "--dlq-topic", f"{run}-dlq-{suffix}", "--group", f"{run}-replay-{suffix}",
            "--model", a.model, "--threads", str(a.threads), "--log-level", "notice",
@@ -99,7 +109,9 @@ def start_replay(a, brokers, topic, run, suffix, extra, batch):
            # tansu's first group join takes half the session timeout (docs/kafka.md): 3 s, not 22
            "--session-timeout-ms", "6000"] + extra
     log("$", " ".join(cmd))
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True), time.monotonic()
+    process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stderr_log = timeline.StderrLog(process.stderr)
+    return process, time.monotonic()
 
 
 def stop(process, timeout=120, sig=signal.SIGINT):
@@ -107,11 +119,21 @@ def stop(process, timeout=120, sig=signal.SIGINT):
     if process.poll() is None:
         process.send_signal(sig)
     try:
-        out, _ = process.communicate(timeout=timeout)
+        out = communicate(process, timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, _ = process.communicate()
+        out = communicate(process, None)
     return out or ""
+
+
+def communicate(process, timeout):
+    """stdout of `process` once it exits (its stderr, if piped, is read by its StderrLog)."""
+    if getattr(process, "stderr_log", None) is None:
+        return process.communicate(timeout=timeout)[0]
+    process.wait(timeout=timeout)
+    out = process.stdout.read()
+    process.stderr_log.thread.join(5)
+    return out
 
 
 def first_result(results, timeout, process):
@@ -129,26 +151,65 @@ def in_window(results, start_ms, end_ms):
         return sum(1 for t in results.times.values() if start_ms <= t <= end_ms)
 
 
-def live_step(a, load, live_results, rate, label):
-    """Poisson arrivals at `rate` for --duration s; returns the row and the window (ms)."""
+def window_row(lat, label, window, count):
+    return {"case": label, "window": window, "requests": count, "answered": len(lat),
+            "p50_ms": percentile(lat, 0.5), "p99_ms": percentile(lat, 0.99), "max_ms": max(lat) if lat else float("nan")}
+
+
+def median(values):
+    values = sorted(v for v in values if v == v)
+    if not values:
+        return float("nan")
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def live_step(a, load, live_results, rate, label, sampler, replay=None, baseline_model_ms=None):
+    """Poisson arrivals at `rate` for --windows windows of --duration s each, back to back; each
+    window's p50/p99 and their medians (one lucky or unlucky window does not decide), the stalls
+    and what the timeline shows about each. Returns the row and the whole stream's span (ms)."""
     rng = random.Random(hash(label) & 0xFFFF)
     keys, t0 = [], time.monotonic()
     start_ms, at = int(time.time() * 1000), t0
+    span = a.windows * a.duration
     while True:
         at += rng.expovariate(rate)
-        if at - t0 > a.duration:
+        if at - t0 > span:
             break
         delay = at - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        keys.append(load.send(label))
+        keys.append((min(a.windows - 1, int((at - t0) // a.duration)), load.send(label)))
     load.flush()
     end_ms = int(time.time() * 1000)
-    complete = live_results.wait(keys, timeout=max(120.0, 4 * a.duration))
-    lat = [live_results.get(k) - load.sent[k] for k in keys if live_results.get(k) is not None]
+    complete = live_results.wait([k for _, k in keys], timeout=max(120.0, 4 * a.duration))
+    samples = sampler.stop()
+    requests = [(w, load.sent[k], live_results.get(k) - load.sent[k]) for w, k in keys if live_results.get(k) is not None]
+    windows = [window_row([lat for rw, _, lat in requests if rw == w], label, w + 1, sum(1 for kw, _ in keys if kw == w))
+               for w in range(a.windows)]
+    lat = [x for _, _, x in requests]
     row = {"case": label, "rate": rate, "requests": len(keys), "answered": len(lat), "complete": complete,
-           "p50_ms": percentile(lat, 0.5), "p99_ms": percentile(lat, 0.99), "max_ms": max(lat) if lat else float("nan")}
-    log(f"  {label}: {len(lat)}/{len(keys)} live answered, p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms")
+           "p50_ms": median([w["p50_ms"] for w in windows]), "p99_ms": median([w["p99_ms"] for w in windows]),
+           "pooled_p50_ms": percentile(lat, 0.5), "pooled_p99_ms": percentile(lat, 0.99),
+           "max_ms": max(lat) if lat else float("nan"), "windows": windows}
+    busy = [s["model_ms_per_batch"] for s in samples if s["model_ms_per_batch"] is not None]
+    row["model_ms_per_batch"] = sum(busy) / len(busy) if busy else None
+    events = replay.stderr_log.events() if replay is not None else []
+    stall_rows = []
+    for stall in timeline.stalls([(sent, x) for _, sent, x in requests], a.stall_ms):
+        summary = timeline.summarize(stall, samples, events, baseline_model_ms, a.threads)
+        summary["offset_s"] = (stall["start"] - start_ms) / 1000
+        stall_rows.append(summary)
+    row["stalls"] = stall_rows
+    row["stall_causes"] = {}
+    for s in stall_rows:
+        row["stall_causes"][s["cause"]] = row["stall_causes"].get(s["cause"], 0) + 1
+    row["replay_unniced_cpu_s"] = dict(sampler.unniced)
+    row["gate_events"] = [(t - start_ms, kind) for t, kind, _ in events]
+    row["timeline"] = {"start_ms": start_ms, "requests": [(sent - start_ms, x) for _, sent, x in requests], "samples": samples}
+    log(f"  {label}: {len(lat)}/{len(keys)} live answered; median of {a.windows} windows: p50 {row['p50_ms']:.0f} ms, "
+        f"p99 {row['p99_ms']:.0f} ms; {len(stall_rows)} stalls > {a.stall_ms} ms " + json.dumps(row["stall_causes"]))
+    timeline.report(label, windows, stall_rows, sampler.unniced, log)
     return row, start_ms, end_ms
 
 
@@ -158,7 +219,7 @@ def cache_run(a, brokers, run, topic, count, cached):
     replay, _ = start_replay(a, brokers, topic, run, suffix, ["--score-cache-bytes", str(64 << 20 if cached else 0)], a.cache_batch)
     out = ""
     try:
-        out, _ = replay.communicate(timeout=a.cache_timeout)
+        out = communicate(replay, a.cache_timeout)
     except subprocess.TimeoutExpired:
         out = stop(replay)
     results.wait([f"cache-{i}" for i in range(count)], timeout=60)
@@ -182,14 +243,21 @@ def main():
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--threads", type=int, default=2, help="model threads of each process (live worker and replay)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke size (about 5 minutes quiet): --backlog 2000 --duration 30 --cache-requests 600 --saturation 300")
+                   help="smoke size (about 6 minutes quiet): --backlog 2000 --windows 2 --duration 15 --cache-requests 600 --saturation 300")
     p.add_argument("--words", type=int, default=2,
                    help="words per request text (2: short requests, so the 1B model replays 20,000 in minutes on 2 cores)")
-    p.add_argument("--duration", type=float, default=90, help="seconds of the live stream per case")
+    p.add_argument("--windows", type=int, default=3,
+                   help="measurement windows per case, back to back; each window's p50/p99 is reported and the case's "
+                        "figure is the median of its windows (one lucky or unlucky window does not decide)")
+    p.add_argument("--duration", type=float, default=30, help="seconds of the live stream per window")
+    p.add_argument("--stall-ms", type=int, default=1000,
+                   help="a live request slower than this is part of a stall; each stall is attributed from the timeline")
+    p.add_argument("--sample-ms", type=int, default=250, help="the timeline's sampling interval (bench/replay/timeline.py)")
     p.add_argument("--backlog", type=int, default=20000, help="backlog requests replayed (the issue's size)")
     p.add_argument("--saturation", type=int, default=1000, help="requests of the live capacity measurement")
     p.add_argument("--cases", default="a,b,lag,nice,c",
-                   help="a: live alone; b: replay not yielding; lag: --yield-to-group only; nice: --cpu-nice only; c: both")
+                   help="a: live alone; b: replay not yielding; lag: --yield-to-group only; nice: --cpu-nice only; c: both; "
+                        "c0: both without the resume pacing")
     p.add_argument("--finish-case", default="c", help="the case whose replay must finish the backlog after the live stream")
     p.add_argument("--cpu-nice", type=int, default=19, help="the replays' --cpu-nice in cases nice and c")
     p.add_argument("--lag-interval-ms", type=int, default=250, help="the replays' --live-lag-interval-ms")
@@ -210,7 +278,7 @@ def main():
     p.add_argument("--json", default=os.path.join(ROOT, "bench", "replay", "results.json"))
     a = p.parse_args()
     if a.quick:
-        a.backlog, a.duration, a.cache_requests, a.saturation = 2000, 30, 600, 300
+        a.backlog, a.windows, a.duration, a.cache_requests, a.saturation = 2000, 2, 15, 600, 300
     a.max_batch = a.max_wait_ms = a.batch_tokens = None  # the live worker runs with its defaults
     for path in (a.binary, a.model):
         if not os.path.exists(path):
@@ -248,13 +316,20 @@ def main():
         nice = ["--cpu-nice", str(a.cpu_nice)]
         # Each mechanism alone, then together; only the last case must finish its backlog.
         cases = {"b": ("b-replay-not-yielding", []), "lag": ("c1-yield-to-group-only", yielding),
-                 "nice": ("c2-cpu-nice-only", nice), "c": ("c-yield-to-group-and-cpu-nice", yielding + nice)}
+                 "nice": ("c2-cpu-nice-only", nice), "c": ("c-yield-to-group-and-cpu-nice", yielding + nice),
+                 # (c) with the resume pacing off: the A/B of --min-pause-ms/--resume-ramp-ms (not in the defaults)
+                 "c0": ("c0-both-without-resume-pacing", yielding + nice + ["--min-pause-ms", "0", "--resume-ramp-ms", "0"])}
         wanted = [c.strip() for c in a.cases.split(",") if c.strip()]
         for case in wanted:
             if case != "a" and case not in cases:
-                sys.exit(f"--cases: unknown case {case!r} (a, b, lag, nice, c)")
+                sys.exit(f"--cases: unknown case {case!r} (a, b, lag, nice, c, c0)")
+        broker = timeline.broker_pids(ROOT, brokers)
+        sampler = lambda replay=None, nice=0: timeline.Sampler(latency.metrics, a.metrics_port, worker.pid, broker,
+                                                               replay.pid if replay else None, nice, a.sample_ms / 1000)
+        baseline_model_ms = None
         if "a" in wanted:
-            row, _, _ = live_step(a, load, live_results, rate, "a-live-alone")
+            row, _, _ = live_step(a, load, live_results, rate, "a-live-alone", sampler())
+            baseline_model_ms = row["model_ms_per_batch"]
             rows.append(row)
         for case in [c for c in wanted if c != "a"]:
             label, extra = cases[case]
@@ -263,14 +338,15 @@ def main():
             if not first_result(results, 120, replay):
                 out = stop(replay)
                 raise RuntimeError(f"case {case}: the replay produced nothing within 120 s (exit {replay.returncode}): {out.strip()}")
-            row, start_ms, end_ms = live_step(a, load, live_results, rate, label)
+            niced = a.cpu_nice if "--cpu-nice" in extra else 0
+            row, start_ms, end_ms = live_step(a, load, live_results, rate, label, sampler(replay, niced), replay, baseline_model_ms)
             row["replay_results_in_window"] = in_window(results, start_ms, end_ms)
             row["replay_per_s_in_window"] = row["replay_results_in_window"] / ((end_ms - start_ms) / 1000)
             if case != a.finish_case:
                 out = stop(replay)
             else:
                 try:  # the live stream is over: the replay must finish the backlog by itself
-                    out, _ = replay.communicate(timeout=max(120.0, 3 * a.backlog / max(capacity, 0.1)))
+                    out = communicate(replay, max(120.0, 3 * a.backlog / max(capacity, 0.1)))
                 except subprocess.TimeoutExpired:
                     out = stop(replay)
                     row["replay_finished"] = False
@@ -296,12 +372,16 @@ def main():
     print(f"replay beside live traffic ({os.path.basename(a.model)}, {a.threads} threads per process, backlog {a.backlog}, "
           f"live {rows[0]['rate']:.2f} req/s = {a.live_fraction:.0%} of {capacity:.2f}, --max-live-lag {max_lag})"
           + ("  ** LOADED: not a result **" if loaded else ""))
-    print("| case | live answered | live p50 ms | live p99 ms | p99 / (a) | replay req/s beside live | replay finished after live |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print(f"(live p50/p99: the median of {a.windows} windows of {a.duration:.0f} s; each window's p99 in brackets; "
+          f"stalls: live requests > {a.stall_ms} ms, by the cause the timeline points to)")
+    print("| case | live answered | live p50 ms | live p99 ms (windows) | p99 / (a) | replay req/s beside live | stalls | replay finished after live |")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
     for r in rows:
         finished = "" if "replay_finished" not in r else f"{'yes' if r['replay_finished'] else 'NO'} ({r['replay_answered']}/{a.backlog}, {r['replay_seconds']:.0f} s)"
-        print(f"| {r['case']} | {r['answered']}/{r['requests']} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['p99_ms'] / rows[0]['p99_ms']:.2f} | "
-              f"{r.get('replay_per_s_in_window', float('nan')):.2f} | {finished} |")
+        per_window = "/".join(f"{w['p99_ms']:.0f}" for w in r["windows"])
+        causes = "; ".join(f"{n}x {c}" for c, n in r["stall_causes"].items()) or "none"
+        print(f"| {r['case']} | {r['answered']}/{r['requests']} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} ({per_window}) | "
+              f"{r['p99_ms'] / rows[0]['p99_ms']:.2f} | {r.get('replay_per_s_in_window', float('nan')):.2f} | {causes} | {finished} |")
     print()
     print(f"score cache ({a.cache_requests} requests, {a.repeat:.0%} repeat an earlier text)")
     print("| cache | results | requests/s | hit ratio (no model run) | of which at intake |")

@@ -2,7 +2,8 @@
 # Replay beside live traffic (live latency p50/p99 and replay throughput: live alone, replay
 # not yielding, --yield-to-group only, --cpu-nice only, both) and the score cache (30% repeated
 # texts, with and without the cache). The size by default (20,000-request backlog of
-# short requests on the 1B Q4_0 model, about 15 minutes quiet); --quick: about 5 minutes.
+# short requests on the 1B Q4_0 model, 3 windows of 30 s per case, about 15 minutes quiet);
+# --quick: about 6 minutes. Each case also records a timeline that attributes the live stalls.
 # Details: bench/replay/run.py.
 #
 #   bash bench/replay/run.sh [--quick] [--model models/random-1b-q4_0.gguf] [--backlog N] [...]

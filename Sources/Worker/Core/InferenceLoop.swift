@@ -34,7 +34,7 @@ struct InferenceLoop: Sendable {
     func run() async {
         let batchMetrics = BatchTimingMetrics(registry: metrics.registry)
         while true {
-            if let yieldGate { await yieldGate.wait() }
+            if let yieldGate { await yieldGate.waitForBatch() }
             guard let batch = await batcher.nextBatch() else { break }
             let taken = ContinuousClock.now
             metrics.queueDepth.set(Double(batcher.count))
