@@ -100,6 +100,11 @@ def repeating(rng, count, words, repeat):
     return out
 
 
+def reader_fetch_wait(a):
+    """The bench's own result readers' fetch.wait.max.ms (500, Kafka's default, when the workers keep theirs)."""
+    return a.fetch_wait_ms if a.fetch_wait_ms >= 0 else 500
+
+
 def start_replay(a, brokers, topic, run, suffix, extra, batch):
     """Starts a replay; its stderr (the gate's pause/resume lines, the progress) is read and stamped."""
     cmd = [a.binary, "replay", "--brokers", brokers, "--topic", topic, "--from-beginning", "--to-end",
@@ -108,6 +113,8 @@ def start_replay(a, brokers, topic, run, suffix, extra, batch):
            "--queue-capacity", str(2 * batch), "--max-batch", str(batch),
            # tansu's first group join takes half the session timeout (docs/kafka.md): 3 s, not 22
            "--session-timeout-ms", "6000"] + extra
+    if a.fetch_wait_ms >= 0:
+        cmd += ["--fetch-wait-ms", str(a.fetch_wait_ms)]
     log("$", " ".join(cmd))
     process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     process.stderr_log = timeline.StderrLog(process.stderr)
@@ -215,7 +222,7 @@ def live_step(a, load, live_results, rate, label, sampler, replay=None, baseline
 
 def cache_run(a, brokers, run, topic, count, cached):
     suffix = "cache" if cached else "nocache"
-    results = latency.Results(brokers, f"{run}-out-{suffix}")
+    results = latency.Results(brokers, f"{run}-out-{suffix}", reader_fetch_wait(a))
     replay, _ = start_replay(a, brokers, topic, run, suffix, ["--score-cache-bytes", str(64 << 20 if cached else 0)], a.cache_batch)
     out = ""
     try:
@@ -273,6 +280,10 @@ def main():
     p.add_argument("--cache-words", type=int, default=8,
                    help="words per text of the cache stream (long enough that texts other than the repeats almost never coincide)")
     p.add_argument("--cache-timeout", type=float, default=300)
+    p.add_argument("--fetch-wait-ms", type=int, default=10,
+                   help="--fetch-wait-ms of the live worker and the replays, and this bench's readers' fetch.wait.max.ms "
+                        "(default 10: the local broker holds a waiting fetch to its end, docs/kafka.md; against Apache Kafka "
+                        "pass 500, Kafka's default; -1 leaves the workers at their default, for binaries before round 4)")
     p.add_argument("--metrics-port", type=int, default=19467)
     p.add_argument("--max-load", type=float, default=1.5)
     p.add_argument("--json", default=os.path.join(ROOT, "bench", "replay", "results.json"))
@@ -280,6 +291,7 @@ def main():
     if a.quick:
         a.backlog, a.windows, a.duration, a.cache_requests, a.saturation = 2000, 2, 15, 600, 300
     a.max_batch = a.max_wait_ms = a.batch_tokens = None  # the live worker runs with its defaults
+    a.worker_arg = []
     for path in (a.binary, a.model):
         if not os.path.exists(path):
             sys.exit(f"{path} not found (see bench/replay/run.sh)")
@@ -293,7 +305,7 @@ def main():
     produce_texts(brokers, names["backlog"], texts(rng, a.backlog, a.words), "backlog")
     produce_texts(brokers, names["cache"], repeating(rng, a.cache_requests, a.cache_words, a.repeat), "cache")
 
-    live_results = latency.Results(brokers, names["out"])
+    live_results = latency.Results(brokers, names["out"], reader_fetch_wait(a))
     load = latency.Load(brokers, names["in"], a.words, seed=5)
     topics = {"group": names["group"], "in": names["in"], "out": names["out"], "dlq": names["dlq"]}
     # The live worker commits every second (its flags are bench/latency's; the interval goes by
@@ -301,7 +313,7 @@ def main():
     os.environ["DUOGUARD_COMMIT_INTERVAL_MS"] = "1000"
     worker, _ = latency.start_worker(a, brokers, topics)
     del os.environ["DUOGUARD_COMMIT_INTERVAL_MS"]
-    worker_extra_note = "live worker: 1 process, duoguard worker defaults but --commit-interval-ms 1000"
+    worker_extra_note = f"live worker: 1 process, duoguard worker defaults but --commit-interval-ms 1000 and --fetch-wait-ms {a.fetch_wait_ms}"
     rows, replays = [], {}
     try:
         # Warm up, then capacity (the live worker alone).
@@ -333,7 +345,7 @@ def main():
             rows.append(row)
         for case in [c for c in wanted if c != "a"]:
             label, extra = cases[case]
-            results = latency.Results(brokers, f"{run}-out-{case}")
+            results = latency.Results(brokers, f"{run}-out-{case}", reader_fetch_wait(a))
             replay, started = start_replay(a, brokers, names["backlog"], run, case, extra, a.replay_batch)
             if not first_result(results, 120, replay):
                 out = stop(replay)
