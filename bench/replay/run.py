@@ -66,7 +66,7 @@ def create_topics(brokers, run, partitions):
     admin = AdminClient({"bootstrap.servers": brokers})
     wanted = [NewTopic(names["in"], partitions, 1), NewTopic(names["out"], partitions, 1), NewTopic(names["dlq"], 1, 1),
               NewTopic(names["backlog"], partitions, 1), NewTopic(names["cache"], partitions, 1)]
-    for suffix in ("b", "lag", "nice", "c", "c0", "idle", "cidle", "nocache", "cache"):
+    for suffix in ("b", "lag", "nice", "c", "c0", "nocache", "cache"):
         wanted += [NewTopic(f"{run}-out-{suffix}", partitions, 1), NewTopic(f"{run}-dlq-{suffix}", 1, 1)]
     for f in admin.create_topics(wanted).values():
         f.result(30)
@@ -264,7 +264,6 @@ def main():
     p.add_argument("--saturation", type=int, default=1000, help="requests of the live capacity measurement")
     p.add_argument("--cases", default="a,b,lag,nice,c",
                    help="a: live alone; b: replay not yielding; lag: --yield-to-group only; nice: --cpu-nice only; c: both; "
-                        "idle: --cpu-nice and --cpu-idle; cidle: --yield-to-group, --cpu-nice and --cpu-idle; "
                         "c0: both without the resume pacing")
     p.add_argument("--finish-case", default="c", help="the case whose replay must finish the backlog after the live stream")
     p.add_argument("--cpu-nice", type=int, default=19, help="the replays' --cpu-nice in cases nice and c")
@@ -331,13 +330,11 @@ def main():
         cases = {"b": ("b-replay-not-yielding", []), "lag": ("c1-yield-to-group-only", yielding),
                  "nice": ("c2-cpu-nice-only", nice), "c": ("c-yield-to-group-and-cpu-nice", yielding + nice),
                  # (c) with the resume pacing off: the A/B of --min-pause-ms/--resume-ramp-ms (not in the defaults)
-                 "c0": ("c0-both-without-resume-pacing", yielding + nice + ["--min-pause-ms", "0", "--resume-ramp-ms", "0"]),
-                 "idle": ("c3-cpu-idle-only", nice + ["--cpu-idle"]),
-                 "cidle": ("c4-yield-to-group-and-cpu-idle", yielding + nice + ["--cpu-idle"])}
+                 "c0": ("c0-both-without-resume-pacing", yielding + nice + ["--min-pause-ms", "0", "--resume-ramp-ms", "0"])}
         wanted = [c.strip() for c in a.cases.split(",") if c.strip()]
         for case in wanted:
             if case != "a" and case not in cases:
-                sys.exit(f"--cases: unknown case {case!r} (a, b, lag, nice, c, c0, idle, cidle)")
+                sys.exit(f"--cases: unknown case {case!r} (a, b, lag, nice, c, c0)")
         broker = timeline.broker_pids(ROOT, brokers)
         sampler = lambda replay=None, nice=0: timeline.Sampler(latency.metrics, a.metrics_port, worker.pid, broker,
                                                                replay.pid if replay else None, nice, a.sample_ms / 1000)
