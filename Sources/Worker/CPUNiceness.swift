@@ -15,32 +15,16 @@ import Foundation
 /// Linux keeps a nice value per thread, so setting it for the process means every thread:
 /// the ones running now (listed in /proc/self/task); a thread made later inherits the value of
 /// the thread that makes it, which the runtime's thread pools do not guarantee is a lowered
-/// one, so `duoguard replay` sweeps again every 200 ms.
-///
-/// `idle` (`--cpu-idle`) goes further: the threads also run under Linux's `SCHED_IDLE` policy,
-/// so they get a core only when no normal thread on it wants one, and a waking normal thread
-/// takes the core at once. Why it exists: a quiet run (issue 19, round 4) showed nice 19 alone
-/// still costing the live worker most of its second core. A nice-19 thread keeps a small share
-/// and runs its slice out when the live model's threads wake at each of a forward pass's ~100
-/// fork-join barriers, so one live thread waits and the other spins; with `SCHED_IDLE` that
-/// share and that wait are gone. Linux only; an unprivileged process may always lower its own
-/// threads to it.
+/// one, so `duoguard replay` sweeps again every second.
 public struct CPUNiceness: Sendable, Equatable {
-    /// 0 (unchanged) or 1 (a little lower) to 19 (the lowest priority).
+    /// 1 (a little lower) to 19 (the lowest priority).
     public let value: Int32
-    /// Also move every thread to `SCHED_IDLE`.
-    public let idle: Bool
 
-    /// Nil outside 0...19 (0: leave nice values alone).
-    public init?(_ value: Int, idle: Bool = false) {
+    /// Nil outside 0...19 (0: leave priorities alone).
+    public init?(_ value: Int) {
         guard (0...19).contains(value) else { return nil }
         self.value = Int32(value)
-        self.idle = idle
     }
-
-    /// Linux's `SCHED_IDLE` (5, include/uapi/linux/sched.h); Glibc exports it only to C code
-    /// built with _GNU_SOURCE.
-    static let schedIdle: Int32 = 5
 
     /// The nice value a thread at `current` gets: never raised in priority (an unprivileged
     /// process may not, and a replay started already niced by its operator stays so).
@@ -61,35 +45,16 @@ public struct CPUNiceness: Sendable, Equatable {
         return changed
     }
 
-    /// Sets one thread's nice value (and policy, with `idle`); true when either changed.
+    /// Sets one thread's nice value; true when it changed.
     public func apply(toThread thread: Int32) throws(CPUNicenessError) -> Bool {
         #if os(Linux)
-        var changed = false
-        if idle, try Self.policy(ofThread: thread) != Self.schedIdle {
-            var parameters = sched_param(sched_priority: 0)
-            guard sched_setscheduler(thread, Self.schedIdle, &parameters) == 0 else {
-                throw errno == ESRCH ? .noSuchThread(thread) : .failed(thread: thread, errno: errno)
-            }
-            changed = true
-        }
         let current = try Self.niceness(ofThread: thread)
         let wanted = target(from: current)
-        guard wanted != current else { return changed }
+        guard wanted != current else { return false }
         guard setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(thread), wanted) == 0 else {
             throw errno == ESRCH ? .noSuchThread(thread) : .failed(thread: thread, errno: errno)
         }
         return true
-        #else
-        throw .unsupported
-        #endif
-    }
-
-    /// A thread's scheduling policy now (0: normal, `schedIdle`: idle).
-    public static func policy(ofThread thread: Int32) throws(CPUNicenessError) -> Int32 {
-        #if os(Linux)
-        let policy = sched_getscheduler(thread)
-        if policy == -1 { throw errno == ESRCH ? .noSuchThread(thread) : .failed(thread: thread, errno: errno) }
-        return policy & ~0x4000_0000  // without SCHED_RESET_ON_FORK
         #else
         throw .unsupported
         #endif

@@ -13,7 +13,7 @@ public enum CPUNicenessError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .unsupported: "per-thread CPU priorities need Linux (/proc/self/task)"
         case .noSuchThread(let thread): "thread \(thread) ended"
-        case .failed(let thread, let code): "setting the priority of thread \(thread): \(String(cString: strerror(code)))"
+        case .failed(let thread, let code): "setpriority on thread \(thread): \(String(cString: strerror(code)))"
         }
     }
 }

@@ -58,8 +58,6 @@ struct ReplayCommand: AsyncParsableCommand {
     var resumeRampMs: Int?
     @Option(name: .long, help: "Run the replay's threads at this lower CPU priority, 0-19 (default 0: unchanged). Same host only: live workers on this host get the cores first; --yield-to-group reaches other hosts.")
     var cpuNice: Int = 0
-    @Flag(name: .long, help: "Run the replay's threads under Linux's SCHED_IDLE policy: a core only when nothing else on it wants one (default off). Same host only, like --cpu-nice; stronger than nice 19, which keeps a small share.")
-    var cpuIdle: Bool = false
     @OptionGroup var pipeline: PipelineOptions
 
     func validate() throws {
@@ -80,12 +78,12 @@ struct ReplayCommand: AsyncParsableCommand {
 
     /// `--cpu-nice` as a niceness, built in one place: nil out of 0...19 (`validate` refuses
     /// it); 0 is valid and leaves priorities alone (`run` applies nothing).
-    private var niceness: CPUNiceness? { CPUNiceness(cpuNice, idle: cpuIdle) }
+    private var niceness: CPUNiceness? { CPUNiceness(cpuNice) }
 
     func run() async throws {
         let signals = ShutdownSignals()
         let logger = try pipeline.makeLogger(label: "duoguard.replay")
-        let niceness = cpuNice > 0 || cpuIdle ? niceness : nil
+        let niceness = cpuNice > 0 ? niceness : nil
         // Before the model and Kafka clients start their threads: those inherit it.
         if let niceness { try Self.lowerPriority(niceness, logger: logger) }
         let kafka = try pipeline.kafkaConfiguration(clientID: "duoguard-replay")
@@ -150,15 +148,13 @@ struct ReplayCommand: AsyncParsableCommand {
         }
     }
 
-    /// `--cpu-nice` / `--cpu-idle`: every thread of the process, now.
+    /// `--cpu-nice`: every thread of the process, now.
     private static func lowerPriority(_ niceness: CPUNiceness, logger: Logger) throws {
         do {
             let changed = try niceness.applyToProcess()
-            if changed > 0 {
-                logger.debug("lowered CPU priority", metadata: ["nice": "\(niceness.value)", "idle": "\(niceness.idle)", "threads": "\(changed)"])
-            }
+            if changed > 0 { logger.debug("lowered CPU priority", metadata: ["nice": "\(niceness.value)", "threads": "\(changed)"]) }
         } catch {
-            throw ValidationError("--cpu-nice \(niceness.value)\(niceness.idle ? " --cpu-idle" : ""): \(error)")
+            throw ValidationError("--cpu-nice \(niceness.value): \(error)")
         }
     }
 

@@ -70,44 +70,5 @@ final class CPUNicenessTests: XCTestCase {
         XCTAssertEqual(try CPUNiceness.niceness(ofThread: mine), before, "the other threads are left alone")
         XCTAssertNotEqual(result.ownID, mine)
     }
-
-    /// `--cpu-idle`: the thread moves to SCHED_IDLE (and its nice changes too), a second apply
-    /// changes nothing, a thread it makes is idle as well, and this thread stays normal.
-    func testIdleMovesOneThreadToSchedIdle() throws {
-        let mine = try XCTUnwrap(Self.currentThreadID())
-        let myPolicy = try CPUNiceness.policy(ofThread: mine)
-        XCTAssertNotEqual(myPolicy, CPUNiceness.schedIdle)
-        let idle = try XCTUnwrap(CPUNiceness(0, idle: true))
-        struct Seen: Sendable {
-            var first: Bool
-            var second: Bool
-            var policy: Int32
-            var childPolicy: Int32
-        }
-        let seen: Result<Seen, CPUNicenessError> = Self.onNewThread {
-            guard let id = Self.currentThreadID() else { return .failure(.unsupported) }
-            do throws(CPUNicenessError) {
-                let first = try idle.apply(toThread: id)
-                let second = try idle.apply(toThread: id)
-                let policy = try CPUNiceness.policy(ofThread: id)
-                let child: Result<Int32, CPUNicenessError> = Self.onNewThread {
-                    guard let childID = Self.currentThreadID() else { return .failure(.unsupported) }
-                    return Result { () throws(CPUNicenessError) in try CPUNiceness.policy(ofThread: childID) }
-                }
-                return .success(Seen(first: first, second: second, policy: policy, childPolicy: try child.get()))
-            } catch {
-                return .failure(error)
-            }
-        }
-        let result = try seen.get()
-        XCTAssertTrue(result.first, "the first apply changes the policy")
-        XCTAssertFalse(result.second, "an idle thread is left as it is")
-        XCTAssertEqual(result.policy, CPUNiceness.schedIdle)
-        XCTAssertEqual(result.childPolicy, CPUNiceness.schedIdle, "a thread made by an idle thread is idle")
-        XCTAssertEqual(try CPUNiceness.policy(ofThread: mine), myPolicy, "the other threads are left alone")
-        XCTAssertThrowsError(try CPUNiceness.policy(ofThread: Int32.max)) { error in
-            XCTAssertEqual(error as? CPUNicenessError, .noSuchThread(Int32.max))
-        }
-    }
     #endif
 }
