@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """What the best batcher could reach at bench/latency's offered rates: an ideal queue, no Kafka.
 
-Reads bench/latency/results.json (a run of bench/latency/run.py), fits the model's cost per batch
-as `fixed + per_request × requests` from the measured batches (least squares over the load
-levels), and simulates, for each level's offered rate, a server with exactly those costs and
+Reads bench/latency/results.json (a run of bench/latency/run.py), takes the model's cost per batch
+as `fixed + per_request × requests`: per_request from the measured max sustainable rate (full
+batches, so the fixed part is spread thin there), fixed as the median over the load levels of
+what their mean batch took beyond that; and simulates, for each level's offered rate, a server with exactly those costs and
 nothing else: Poisson arrivals, first come first served, and a batcher that never waits and never
 idles (whenever the model is free it takes everything queued, up to `--max-batch`). No fetch, no
 delivery, no scheduling noise. Its p99 is a floor for any batcher that, like ours, cannot
@@ -25,17 +26,11 @@ import random
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def fit(rows):
-    """Least squares of batch ms against requests per batch: (fixed ms, ms per request)."""
-    xs = [r["mean_batch_requests"] for r in rows if r.get("mean_batch_requests")]
-    ys = [r["mean_batch_ms"] for r in rows if r.get("mean_batch_requests")]
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if n < 2 or sxx == 0:
-        return 0.0, my / mx
-    per = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    fixed = max(0.0, my - per * mx)
+def fit(rows, max_rate):
+    """(fixed ms per batch, ms per request): per request from the max rate, fixed from the levels."""
+    per = 1000 / max_rate
+    extra = sorted(r["mean_batch_ms"] - per * r["mean_batch_requests"] for r in rows if r.get("mean_batch_requests"))
+    fixed = max(0.0, extra[len(extra) // 2]) if extra else 0.0
     return fixed, per
 
 
@@ -71,7 +66,7 @@ def main():
     with open(a.results) as f:
         data = json.load(f)
     rows = data["rows"]
-    fixed, per = fit(rows)
+    fixed, per = fit(rows, data["max_rate"])
     print(f"batch cost fitted from {a.results}: {fixed:.0f} ms + {per:.0f} ms per request "
           f"(max rate measured {data.get('max_rate', float('nan')):.2f} req/s)")
     print()
@@ -80,11 +75,21 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         rate = r["offered_rate"]
+        if rate * per / 1000 >= 1:
+            print(f"| {r['label']} | {rate:.2f} | {rate * per / 1000:.2f} | {r['p50_ms']:.0f} / {r['p99_ms']:.0f} | "
+                  f"{r['p99_ms'] / r['mean_batch_ms']:.2f} | unstable (offered >= capacity) | | |")
+            continue
         p50, p99, batch = simulate(rate, fixed / 1000, per / 1000, a.max_batch, a.requests, a.seed)
         util = rate * per / 1000
         measured_ratio = r["p99_ms"] / r["mean_batch_ms"] if r.get("mean_batch_ms") else float("nan")
         print(f"| {r['label']} | {rate:.2f} | {util:.2f} | {r['p50_ms']:.0f} / {r['p99_ms']:.0f} | {measured_ratio:.2f} "
               f"| {p50 * 1000:.0f} / {p99 * 1000:.0f} | {p99 / batch:.2f} | {r['p99_ms'] / (p99 * 1000):.2f} |")
+    print()
+    print("the ideal server at exact fractions of the max rate (Poisson arrivals are seldom exact in 45 s):")
+    for fraction in (0.25, 0.5, 0.75, 0.9):
+        p50, p99, batch = simulate(fraction * data["max_rate"], fixed / 1000, per / 1000, a.max_batch, a.requests, a.seed)
+        print(f"  {fraction:.0%}: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, mean batch {batch * 1000:.0f} ms, "
+              f"p99 / batch {p99 / batch:.2f}")
 
 
 if __name__ == "__main__":
